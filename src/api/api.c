@@ -1,0 +1,108 @@
+/* api.c — route table and the small endpoints (see api.h). */
+#include "api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../core/buf.h"
+#include "../core/id.h"
+#include "../dialect/chat.h"
+
+struct lx_api {
+    struct lx_proxy *proxy;
+    const struct lx_config *cfg;
+};
+
+struct lx_api *lx_api_new(struct lx_proxy *proxy, const struct lx_config *cfg)
+{
+    struct lx_api *a = calloc(1, sizeof(*a));
+    if (a == NULL)
+        return NULL;
+    a->proxy = proxy;
+    a->cfg = cfg;
+    return a;
+}
+
+void lx_api_free(struct lx_api *a)
+{
+    free(a);
+}
+
+static void reply(struct lx_http_req *req, const char *rid, int status, lx_str body)
+{
+    lx_http_header h = {"x-request-id", rid, strlen(rid)};
+    lx_http_respond(req, status, "application/json", &h, 1, body.ptr, body.len);
+}
+
+static void get_models(struct lx_api *a, struct lx_http_req *req, const char *rid)
+{
+    lx_buf b;
+    lx_buf_init(&b, 16 * 1024 * 1024);
+    lx_route_write_models(lx_proxy_route(a->proxy), &b);
+    reply(req, rid, 200, lx_buf_str(&b));
+    lx_buf_release(&b);
+}
+
+static void get_readyz(struct lx_api *a, struct lx_http_req *req, const char *rid)
+{
+    struct lx_route *r = lx_proxy_route(a->proxy);
+    lx_buf b;
+    lx_buf_init(&b, 16 * 1024 * 1024);
+    lx_route_write_status(r, &b);
+    reply(req, rid, lx_route_ready(r) ? 200 : 503, lx_buf_str(&b));
+    lx_buf_release(&b);
+}
+
+/* Strips an optional "/v1" so both spellings route alike. */
+static lx_str api_path(lx_str path)
+{
+    if (lx_str_starts_with(path, LX_STR_LIT("/v1/")))
+        return (lx_str){path.ptr + 3, path.len - 3};
+    return path;
+}
+
+static void not_found(struct lx_api *a, struct lx_http_req *req, const char *rid, lx_str method,
+                      lx_str path, int status)
+{
+    char msg[320];
+    snprintf(msg, sizeof(msg), "%s: %.*s %.*s", status == 405 ? "Method not allowed" :
+             "Unknown request URL", (int)LX_MIN(method.len, 16), method.ptr,
+             (int)LX_MIN(path.len, 200), path.ptr);
+    lx_proxy_reject(a->proxy, req, rid, status, msg, "invalid_request_error",
+                    status == 405 ? "method_not_allowed" : "unknown_url");
+}
+
+void lx_api_handle(struct lx_http_req *req, void *data)
+{
+    struct lx_api *a = data;
+    char rid[LX_ID_REQUEST_LEN + 104];
+    lx_str given = lx_http_req_header(req, "x-request-id");
+    if (lx_id_request_valid(given))
+        snprintf(rid, sizeof(rid), "%.*s", (int)given.len, given.ptr);
+    else
+        lx_id_request(rid);
+    if (lx_http_req_header_count(req) > a->cfg->limits.max_headers) {
+        lx_proxy_reject(a->proxy, req, rid, 431, "The request has too many header fields.",
+                        "invalid_request_error", "too_many_headers");
+        return;
+    }
+    lx_str method = lx_http_req_method(req), full = lx_http_req_path(req);
+    lx_str path = api_path(full);
+    bool get = lx_str_eq_cstr(method, "GET"), post = lx_str_eq_cstr(method, "POST");
+    if (lx_str_eq_cstr(full, "/healthz") && get) {
+        reply(req, rid, 200, LX_STR_LIT("{\"status\":\"ok\"}"));
+    } else if (lx_str_eq_cstr(full, "/readyz") && get) {
+        get_readyz(a, req, rid);
+    } else if (lx_str_eq_cstr(path, "/models") && get) {
+        get_models(a, req, rid);
+    } else if (lx_str_eq_cstr(path, "/chat/completions") && post) {
+        lx_proxy_handle(a->proxy, LX_PROXY_CHAT, req, rid);
+    } else if (lx_str_eq_cstr(path, "/embeddings") && post) {
+        lx_proxy_handle(a->proxy, LX_PROXY_EMBEDDINGS, req, rid);
+    } else {
+        bool known = lx_str_eq_cstr(path, "/chat/completions") ||
+                     lx_str_eq_cstr(path, "/embeddings") || lx_str_eq_cstr(path, "/models") ||
+                     lx_str_eq_cstr(full, "/healthz") || lx_str_eq_cstr(full, "/readyz");
+        not_found(a, req, rid, method, full, known ? 405 : 404);
+    }
+}

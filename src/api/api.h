@@ -1,0 +1,28 @@
+/*
+ * api.h — the HTTP endpoints of the gateway.
+ *
+ *   POST /v1/chat/completions   proxied (plain and streamed)
+ *   POST /v1/embeddings         proxied
+ *   GET  /v1/models             the public model names
+ *   GET  /healthz               the process is alive
+ *   GET  /readyz                at least one backend is healthy (503 if not)
+ *
+ * The /v1 prefix is optional on the proxied routes, as for the OpenAI
+ * API. Every answer carries x-request-id: the client's when it sent a
+ * valid one, a new one otherwise. Unknown routes get OpenAI's 404 shape.
+ */
+#ifndef LX_API_H
+#define LX_API_H
+
+#include "../http/http.h"
+#include "../proxy/proxy.h"
+
+struct lx_api;
+
+/* The api borrows proxy, which must outlive it. */
+struct lx_api *lx_api_new(struct lx_proxy *proxy, const struct lx_config *cfg);
+void lx_api_free(struct lx_api *a);
+/* The http handler: pass it to lx_http_server_new() with the api as data. */
+void lx_api_handle(struct lx_http_req *req, void *api);
+
+#endif

@@ -1,0 +1,1307 @@
+/*
+ * config.c — see config.h.
+ *
+ * Three parts: the snapshot itself (defaults, lifecycle, the lx_config_set_*
+ * adjustments), the YAML reader, and the printer behind `llmux check`.
+ *
+ * The reader walks a libfyaml document with one table of fields per mapping
+ * (struct field), so every section rejects unknown keys, checks types and
+ * ranges the same way, and names the offending key with its line and
+ * column. libfyaml 0.7.12 has no fy_node_get_start_mark(): a scalar's
+ * position comes from its token, a mapping's or sequence's from replaying
+ * the document as events (node_position()), which only happens on the way
+ * to an error.
+ */
+#include "config.h"
+#include "config_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libfyaml.h>
+
+static const char *const dialect_names[] = {"chat", "responses", "messages"};
+static const char *const audit_prompt_names[] = {"off", "hash", "full"};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static char *dup_str(const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+static bool has_space_or_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+            return true;
+    return false;
+}
+
+/* Backend names appear in logs, metrics labels and URLs: [A-Za-z0-9._-]+. */
+static bool valid_backend_name(const char *s)
+{
+    if (!*s || strlen(s) > LX_CONFIG_MAX_NAME_LEN)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '.' || *s == '_' || *s == '-'))
+            return false;
+    return true;
+}
+
+/* Model ids are freer ("org/model", "qwen2.5:7b"): printable, no spaces. */
+static bool valid_model_id(const char *s)
+{
+    return *s && strlen(s) <= LX_CONFIG_MAX_NAME_LEN && !has_space_or_control(s);
+}
+
+static bool valid_env_name(const char *s)
+{
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
+        return false;
+    for (s++; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_'))
+            return false;
+    return true;
+}
+
+/* ---- addresses and URLs ------------------------------------------------ */
+
+static int parse_port(const char *p, uint16_t *port, char *err, size_t errlen)
+{
+    unsigned long v = 0;
+    size_t n = 0;
+    for (; p[n]; n++) {
+        if (p[n] < '0' || p[n] > '9' || n == 5) {
+            set_err(err, errlen, "port must be a number between 1 and 65535");
+            return LX_ERR;
+        }
+        v = v * 10 + (unsigned long)(p[n] - '0');
+    }
+    if (n == 0 || v == 0 || v > 65535) {
+        set_err(err, errlen, "port must be a number between 1 and 65535");
+        return LX_ERR;
+    }
+    *port = (uint16_t)v;
+    return LX_OK;
+}
+
+static bool valid_host_name(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '-' || s[i] == '_'))
+            return false;
+    return true;
+}
+
+/* Splits "host:port" or "[v6]:port" into a new host string (caller frees)
+ * and a port in 1..65535; the reason for a refusal goes to err. */
+static int parse_address(const char *a, char **host, uint16_t *port, char *err, size_t errlen)
+{
+    const char *hb = a, *he, *ps;
+    bool v6 = a[0] == '[';
+    if (v6) {
+        hb = a + 1;
+        he = strchr(hb, ']');
+        if (!he) {
+            set_err(err, errlen, "missing ']' after the IPv6 address");
+            return LX_ERR;
+        }
+        if (he[1] != ':') {
+            set_err(err, errlen, "expected ':PORT' after ']'");
+            return LX_ERR;
+        }
+        ps = he + 2;
+    } else {
+        he = strrchr(a, ':');
+        if (!he) {
+            set_err(err, errlen, "expected HOST:PORT");
+            return LX_ERR;
+        }
+        if (memchr(a, ':', (size_t)(he - a))) {
+            set_err(err, errlen, "an IPv6 address needs brackets, as in [::1]:%d",
+                    LX_CONFIG_DEFAULT_PORT);
+            return LX_ERR;
+        }
+        ps = he + 1;
+    }
+    size_t hlen = (size_t)(he - hb);
+    if (hlen == 0 || hlen > 255) {
+        set_err(err, errlen, "missing host");
+        return LX_ERR;
+    }
+    if (parse_port(ps, port, err, errlen) != LX_OK)
+        return LX_ERR;
+    char *h = malloc(hlen + 1);
+    if (!h) {
+        set_err(err, errlen, "out of memory");
+        return LX_ERR;
+    }
+    memcpy(h, hb, hlen);
+    h[hlen] = '\0';
+    unsigned char scratch[16];
+    if (v6 ? inet_pton(AF_INET6, h, scratch) != 1 : !valid_host_name(h, hlen)) {
+        set_err(err, errlen, v6 ? "invalid IPv6 address" : "invalid host name");
+        free(h);
+        return LX_ERR;
+    }
+    *host = h;
+    return LX_OK;
+}
+
+/* Checks a backend base URL and returns a new copy without trailing
+ * slashes (caller frees), or NULL with the reason in err. Endpoint paths
+ * ("/chat/completions") are appended to it, so a query or fragment would
+ * end up in the wrong place and is refused. */
+static char *clean_url(const char *url, char *err, size_t errlen)
+{
+    size_t scheme;
+    if (strncmp(url, "http://", 7) == 0)
+        scheme = 7;
+    else if (strncmp(url, "https://", 8) == 0)
+        scheme = 8;
+    else {
+        set_err(err, errlen, "url must start with http:// or https://");
+        return NULL;
+    }
+    if (has_space_or_control(url)) {
+        set_err(err, errlen, "url must not contain spaces or control characters");
+        return NULL;
+    }
+    if (strpbrk(url, "?#")) {
+        set_err(err, errlen, "url must not have a query or fragment");
+        return NULL;
+    }
+    if (url[scheme] == '\0' || url[scheme] == '/') {
+        set_err(err, errlen, "url has no host");
+        return NULL;
+    }
+    char *copy = dup_str(url);
+    if (!copy) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    size_t n = strlen(copy);
+    while (n > scheme && copy[n - 1] == '/')
+        copy[--n] = '\0';
+    return copy;
+}
+
+/* ---- the snapshot ------------------------------------------------------ */
+
+static void listener_release(struct lx_config_listener *l)
+{
+    free(l->address);
+    free(l->host);
+    free(l->tls_cert_file);
+    free(l->tls_key_file);
+}
+
+static void backend_release(struct lx_config_backend *b)
+{
+    free(b->name);
+    free(b->url);
+    free(b->api_key_env);
+    if (b->api_key)
+        explicit_bzero(b->api_key, strlen(b->api_key));
+    free(b->api_key);
+}
+
+static void config_free(struct lx_config *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n_listeners; i++)
+        listener_release(&c->listeners[i]);
+    free(c->listeners);
+    for (size_t i = 0; i < c->n_backends; i++)
+        backend_release(&c->backends[i]);
+    free(c->backends);
+    for (size_t i = 0; i < c->n_models; i++) {
+        free(c->models[i].name);
+        free(c->models[i].upstream_model);
+    }
+    free(c->models);
+    free(c->audit.path);
+    free(c->source);
+    free(c);
+}
+
+/* A snapshot with every default except listeners (none yet). */
+static struct lx_config *config_new(const char *source)
+{
+    struct lx_config *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->refcount = 1;
+    c->source = dup_str(source);
+    c->limits = (struct lx_config_limits){
+        .max_body_bytes = LX_CONFIG_DEFAULT_MAX_BODY,
+        .max_json_depth = LX_CONFIG_DEFAULT_MAX_JSON_DEPTH,
+        .max_headers = LX_CONFIG_DEFAULT_MAX_HEADERS,
+        .max_stream_buffer_bytes = LX_CONFIG_DEFAULT_MAX_STREAM_BUFFER,
+        .max_sse_event_bytes = LX_CONFIG_DEFAULT_MAX_SSE_EVENT,
+        .max_response_bytes = LX_CONFIG_DEFAULT_MAX_RESPONSE,
+    };
+    c->drain_timeout_ms = LX_CONFIG_DEFAULT_DRAIN_MS;
+    c->audit.path = dup_str(LX_CONFIG_DEFAULT_AUDIT_PATH);
+    /* hash by default: a digest lets an operator see that the same prompt
+     * came back (abuse, retries, cache misses) without the log holding
+     * anybody's private text. */
+    c->audit.prompt = LX_AUDIT_PROMPT_HASH;
+    c->audit.queue_max = LX_CONFIG_DEFAULT_QUEUE_MAX;
+    c->health.interval_ms = LX_CONFIG_DEFAULT_HEALTH_INTERVAL_MS;
+    c->health.timeout_ms = LX_CONFIG_DEFAULT_HEALTH_TIMEOUT_MS;
+    if (!c->source || !c->audit.path) {
+        config_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void backend_defaults(struct lx_config_backend *b)
+{
+    *b = (struct lx_config_backend){
+        .dialect = LX_DIALECT_CHAT,
+        .timeouts = {LX_CONFIG_DEFAULT_CONNECT_MS, LX_CONFIG_DEFAULT_FIRST_BYTE_MS,
+                     LX_CONFIG_DEFAULT_IDLE_MS, LX_CONFIG_DEFAULT_TOTAL_MS},
+    };
+}
+
+/* Builds a plain listener at address into l (zeroed by the caller). */
+static int listener_init(struct lx_config_listener *l, const char *address, char *err,
+                         size_t errlen)
+{
+    if (parse_address(address, &l->host, &l->port, err, errlen) != LX_OK)
+        return LX_ERR;
+    l->address = dup_str(address);
+    if (!l->address) {
+        set_err(err, errlen, "out of memory");
+        return LX_ERR;
+    }
+    return LX_OK;
+}
+
+/* Appends a discovering chat backend; takes over url (heap; NULL fails). */
+static int backend_append(struct lx_config *c, const char *name, char *url)
+{
+    struct lx_config_backend *grown =
+        url ? realloc(c->backends, (c->n_backends + 1) * sizeof(*grown)) : NULL;
+    if (!grown) {
+        free(url);
+        return LX_ERR;
+    }
+    c->backends = grown;
+    struct lx_config_backend *b = &c->backends[c->n_backends];
+    backend_defaults(b);
+    if (!(b->name = dup_str(name))) {
+        free(url);
+        return LX_ERR;
+    }
+    b->url = url;
+    b->discover = true;
+    c->n_backends++;
+    return LX_OK;
+}
+
+struct lx_config *lx_config_default(void)
+{
+    static const char *const locals[][2] = {
+        {"llamacpp", "http://127.0.0.1:8080/v1"},
+        {"vllm", "http://127.0.0.1:8000/v1"},
+        {"ollama", "http://127.0.0.1:11434/v1"},
+        {"lmstudio", "http://127.0.0.1:1234/v1"},
+    };
+    char addr[32];
+    struct lx_config *c = config_new("<built-in default>");
+    if (!c)
+        return NULL;
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", LX_CONFIG_DEFAULT_PORT);
+    if (lx_config_set_listen(c, addr, NULL, 0) != LX_OK)
+        goto fail;
+    for (size_t i = 0; i < LX_ARRAY_LEN(locals); i++)
+        if (backend_append(c, locals[i][0], dup_str(locals[i][1])) != LX_OK)
+            goto fail;
+    return c;
+fail:
+    config_free(c);
+    return NULL;
+}
+
+int lx_config_set_listen(struct lx_config *c, const char *address, char *err, size_t errlen)
+{
+    char why[128];
+    struct lx_config_listener *l = calloc(1, sizeof(*l));
+    if (!l) {
+        set_err(err, errlen, "out of memory");
+        return LX_ERR;
+    }
+    if (listener_init(l, address, why, sizeof(why)) != LX_OK) {
+        set_err(err, errlen, "invalid listen address '%s': %s", address, why);
+        listener_release(l);
+        free(l);
+        return LX_ERR;
+    }
+    for (size_t i = 0; i < c->n_listeners; i++)
+        listener_release(&c->listeners[i]);
+    free(c->listeners);
+    c->listeners = l;
+    c->n_listeners = 1;
+    return LX_OK;
+}
+
+int lx_config_add_upstream(struct lx_config *c, const char *url, char *err, size_t errlen)
+{
+    char why[128], name[32] = "upstream";
+    char *clean = clean_url(url, why, sizeof(why));
+    if (!clean) {
+        set_err(err, errlen, "invalid upstream url '%s': %s", url, why);
+        return LX_ERR;
+    }
+    for (unsigned i = 2; lx_config_find_backend(c, name) >= 0; i++)
+        snprintf(name, sizeof(name), "upstream%u", i);
+    if (backend_append(c, name, clean) != LX_OK) {
+        set_err(err, errlen, "out of memory");
+        return LX_ERR;
+    }
+    return LX_OK;
+}
+
+/* "" and "off" disable the audit log; *out is NULL then. */
+static int audit_path_value(const char *path, char **out)
+{
+    *out = NULL;
+    if (path[0] == '\0' || strcmp(path, "off") == 0)
+        return LX_OK;
+    *out = dup_str(path);
+    return *out ? LX_OK : LX_ERR;
+}
+
+int lx_config_set_audit_path(struct lx_config *c, const char *path, char *err, size_t errlen)
+{
+    char *value;
+    if (!path || audit_path_value(path, &value) != LX_OK) {
+        set_err(err, errlen, path ? "out of memory" : "missing audit log path");
+        return LX_ERR;
+    }
+    free(c->audit.path);
+    c->audit.path = value;
+    return LX_OK;
+}
+
+static int audit_prompt_value(const char *mode, enum lx_audit_prompt *out)
+{
+    for (size_t i = 0; i < LX_ARRAY_LEN(audit_prompt_names); i++)
+        if (strcmp(mode, audit_prompt_names[i]) == 0) {
+            *out = (enum lx_audit_prompt)i;
+            return LX_OK;
+        }
+    return LX_ERR;
+}
+
+int lx_config_set_audit_prompt(struct lx_config *c, const char *mode, char *err, size_t errlen)
+{
+    if (!mode || audit_prompt_value(mode, &c->audit.prompt) != LX_OK) {
+        set_err(err, errlen, "invalid audit prompt mode '%s': expected full, hash or off",
+                mode ? mode : "");
+        return LX_ERR;
+    }
+    return LX_OK;
+}
+
+int lx_config_find_backend(const struct lx_config *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_backends; i++)
+        if (strcmp(c->backends[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+int lx_config_find_model(const struct lx_config *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_models; i++)
+        if (strcmp(c->models[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+const char *lx_dialect_name(enum lx_dialect d)
+{
+    return (unsigned)d < LX_ARRAY_LEN(dialect_names) ? dialect_names[d] : "unknown";
+}
+
+struct lx_config *lx_config_ref(struct lx_config *c)
+{
+    if (c)
+        __atomic_add_fetch(&c->refcount, 1, __ATOMIC_RELAXED);
+    return c;
+}
+
+void lx_config_unref(struct lx_config *c)
+{
+    if (c && __atomic_sub_fetch(&c->refcount, 1, __ATOMIC_ACQ_REL) == 0)
+        config_free(c);
+}
+
+/* ---- the YAML reader: positions and errors ----------------------------- */
+
+struct loader {
+    const char *file;
+    struct fy_document *fyd;
+    struct lx_config *c;
+    struct fy_node *key;             /* last key read: fallback position */
+    struct fy_node **model_backends; /* models[i].backend value, resolved at the end */
+    char path[256];                  /* "backends[0].timeouts" */
+    size_t path_len;
+    char *err;
+    size_t errlen;
+};
+
+/* Position of a mapping or sequence: replay the document as events, which
+ * carry the original tokens and come in the same depth-first order as the
+ * nodes, until the event that starts fyn. */
+static int collection_position(struct fy_document *fyd, struct fy_node *fyn, int *line, int *col)
+{
+    int rc = LX_ERR;
+    struct fy_document_iterator *events = fy_document_iterator_create();
+    struct fy_document_iterator *nodes = fy_document_iterator_create();
+    struct fy_event *ev;
+    if (!events || !nodes)
+        goto destroy_iterators;
+    if ((ev = fy_document_iterator_stream_start(events)))
+        fy_document_iterator_event_free(events, ev);
+    if (!(ev = fy_document_iterator_document_start(events, fyd)))
+        goto destroy_iterators;
+    fy_document_iterator_event_free(events, ev);
+    fy_document_iterator_node_start(nodes, fy_document_root(fyd));
+    while (rc != LX_OK && (ev = fy_document_iterator_body_next(events))) {
+        bool starts_node = ev->type == FYET_SCALAR || ev->type == FYET_ALIAS ||
+                           ev->type == FYET_MAPPING_START || ev->type == FYET_SEQUENCE_START;
+        if (starts_node && fy_document_iterator_node_next(nodes) == fyn) {
+            const struct fy_mark *m = fy_event_start_mark(ev);
+            if (m) {
+                *line = m->line + 1;
+                *col = m->column + 1;
+                rc = LX_OK;
+            }
+        }
+        fy_document_iterator_event_free(events, ev);
+    }
+destroy_iterators:
+    if (events)
+        fy_document_iterator_destroy(events);
+    if (nodes)
+        fy_document_iterator_destroy(nodes);
+    return rc;
+}
+
+/* 1-based line and column of fyn; nodes made by resolving an alias have
+ * none, and stand at the key that holds them. */
+static void node_position(struct loader *ld, struct fy_node *fyn, int *line, int *col)
+{
+    const struct fy_mark *m = NULL;
+    if (fyn && fy_node_is_scalar(fyn)) {
+        struct fy_token *t = fy_node_get_scalar_token(fyn);
+        m = t ? fy_token_start_mark(t) : NULL;
+    }
+    if (m) {
+        /* A quoted scalar's token starts after its opening quote. */
+        enum fy_node_style style = fy_node_get_style(fyn);
+        bool quoted = style == FYNS_SINGLE_QUOTED || style == FYNS_DOUBLE_QUOTED;
+        *line = m->line + 1;
+        *col = m->column + (quoted && m->column > 0 ? 0 : 1);
+        return;
+    }
+    if (fyn && collection_position(ld->fyd, fyn, line, col) == LX_OK)
+        return;
+    if (ld->key && ld->key != fyn) {
+        node_position(ld, ld->key, line, col);
+        return;
+    }
+    *line = 1;
+    *col = 1;
+}
+
+/* Writes "FILE:LINE:COL: message" for node at; returns LX_ERR. */
+static int fail(struct loader *ld, struct fy_node *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct loader *ld, struct fy_node *at, const char *fmt, ...)
+{
+    char msg[512];
+    int line, col;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    node_position(ld, at, &line, &col);
+    set_err(ld->err, ld->errlen, "%s:%d:%d: %s", ld->file, line, col, msg);
+    return LX_ERR;
+}
+
+static const char *where(const struct loader *ld)
+{
+    return ld->path_len ? ld->path : "top level";
+}
+
+static size_t path_push_key(struct loader *ld, const char *key)
+{
+    size_t saved = ld->path_len;
+    int n = snprintf(ld->path + saved, sizeof(ld->path) - saved, "%s%s", saved ? "." : "", key);
+    ld->path_len = LX_MIN(saved + (size_t)LX_MAX(n, 0), sizeof(ld->path) - 1);
+    return saved;
+}
+
+static size_t path_push_index(struct loader *ld, size_t i)
+{
+    size_t saved = ld->path_len;
+    int n = snprintf(ld->path + saved, sizeof(ld->path) - saved, "[%zu]", i);
+    ld->path_len = LX_MIN(saved + (size_t)LX_MAX(n, 0), sizeof(ld->path) - 1);
+    return saved;
+}
+
+static void path_pop(struct loader *ld, size_t saved)
+{
+    ld->path_len = saved;
+    ld->path[saved] = '\0';
+}
+
+/* ---- the YAML reader: scalars ------------------------------------------ */
+
+/* A plain empty, "~" or "null" scalar: the key is as good as absent. */
+static bool is_null(struct fy_node *n)
+{
+    if (!n)
+        return true;
+    if (!fy_node_is_scalar(n) || fy_node_get_style(n) != FYNS_PLAIN)
+        return false;
+    const char *s = fy_node_get_scalar0(n);
+    return !s || !*s || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
+           strcmp(s, "NULL") == 0;
+}
+
+/* Decimal integers only, written plain ("64", not "'64'" nor "0x40"). */
+static int read_integer(struct loader *ld, struct fy_node *n, uint64_t min, uint64_t max,
+                        uint64_t *out)
+{
+    const char *s =
+        fy_node_is_scalar(n) && fy_node_get_style(n) == FYNS_PLAIN ? fy_node_get_scalar0(n) : NULL;
+    bool negative = s && *s == '-';
+    const char *digits = negative ? s + 1 : s;
+    if (!digits || !*digits || strspn(digits, "0123456789") != strlen(digits))
+        return fail(ld, n, "%s: expected an integer", where(ld));
+    errno = 0;
+    unsigned long long v = strtoull(digits, NULL, 10);
+    if (negative || errno == ERANGE || v < min || v > max)
+        return fail(ld, n, "%s: must be between %" PRIu64 " and %" PRIu64, where(ld), min, max);
+    *out = v;
+    return LX_OK;
+}
+
+static int read_bool(struct loader *ld, struct fy_node *n, bool *out)
+{
+    static const char *const yes[] = {"true", "True", "TRUE"}, *const no[] = {"false", "False",
+                                                                              "FALSE"};
+    const char *s =
+        fy_node_is_scalar(n) && fy_node_get_style(n) == FYNS_PLAIN ? fy_node_get_scalar0(n) : NULL;
+    for (size_t i = 0; s && i < LX_ARRAY_LEN(yes); i++) {
+        if (strcmp(s, yes[i]) == 0 || strcmp(s, no[i]) == 0) {
+            *out = strcmp(s, yes[i]) == 0;
+            return LX_OK;
+        }
+    }
+    return fail(ld, n, "%s: expected true or false", where(ld));
+}
+
+/* Replaces *out by a copy of the scalar; a null leaves *out as it is. */
+static int read_string(struct loader *ld, struct fy_node *n, char **out)
+{
+    if (is_null(n))
+        return LX_OK;
+    const char *s = fy_node_is_scalar(n) ? fy_node_get_scalar0(n) : NULL;
+    if (!s)
+        return fail(ld, n, "%s: expected a string", where(ld));
+    char *copy = dup_str(s);
+    if (!copy)
+        return fail(ld, n, "out of memory");
+    free(*out);
+    *out = copy;
+    return LX_OK;
+}
+
+/* ---- the YAML reader: mappings by table -------------------------------- */
+
+enum field_kind { FIELD_U32, FIELD_SIZE, FIELD_BOOL, FIELD_STRING, FIELD_CUSTOM };
+
+/* One key of a mapping: where its value goes in the target struct and
+ * which values it takes. FIELD_CUSTOM calls read(). */
+struct field {
+    const char *key;
+    enum field_kind kind;
+    size_t offset;
+    uint64_t min, max;
+    int (*read)(struct loader *ld, struct fy_node *value, void *target);
+    bool required; /* an empty value is an error, not "keep the default" */
+};
+
+/* Rows of the tables below. */
+#define FIELD_NUM(k, kind_, type, member, lo, hi)                                                  \
+    {                                                                                              \
+        .key = (k), .kind = (kind_), .offset = offsetof(type, member), .min = (lo), .max = (hi)    \
+    }
+#define FIELD_AT(k, kind_, type, member)                                                           \
+    {                                                                                              \
+        .key = (k), .kind = (kind_), .offset = offsetof(type, member)                              \
+    }
+#define FIELD_FN(k, fn)                                                                            \
+    {                                                                                              \
+        .key = (k), .kind = FIELD_CUSTOM, .read = (fn)                                             \
+    }
+#define FIELD_REQUIRED(k, fn)                                                                      \
+    {                                                                                              \
+        .key = (k), .kind = FIELD_CUSTOM, .read = (fn), .required = true                           \
+    }
+
+static int read_field(struct loader *ld, const struct field *f, struct fy_node *value, void *target)
+{
+    char *p = (char *)target + f->offset;
+    uint64_t v = 0;
+    switch (f->kind) {
+    case FIELD_U32:
+    case FIELD_SIZE:
+        if (read_integer(ld, value, f->min, f->max, &v) != LX_OK)
+            return LX_ERR;
+        if (f->kind == FIELD_U32)
+            *(uint32_t *)(void *)p = (uint32_t)v;
+        else
+            *(size_t *)(void *)p = (size_t)v;
+        return LX_OK;
+    case FIELD_BOOL:
+        return read_bool(ld, value, (bool *)(void *)p);
+    case FIELD_STRING:
+        return read_string(ld, value, (char **)(void *)p);
+    case FIELD_CUSTOM:
+        return f->read(ld, value, target);
+    }
+    return LX_ERR;
+}
+
+static int read_fields(struct loader *ld, struct fy_node *map, const struct field *fields,
+                       size_t n_fields, void *target)
+{
+    if (!fy_node_is_mapping(map))
+        return fail(ld, map, "%s: expected a mapping", where(ld));
+    void *iter = NULL;
+    struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(map, &iter))) {
+        struct fy_node *key = fy_node_pair_key(pair), *value = fy_node_pair_value(pair);
+        const char *name = key && fy_node_is_scalar(key) ? fy_node_get_scalar0(key) : NULL;
+        if (!name)
+            return fail(ld, key ? key : map, "%s: expected a key name", where(ld));
+        const struct field *f = NULL;
+        for (size_t i = 0; i < n_fields && !f; i++)
+            if (strcmp(fields[i].key, name) == 0)
+                f = &fields[i];
+        if (!f)
+            return fail(ld, key, "unknown key '%s' %s%s", name, ld->path_len ? "in " : "at ",
+                        where(ld));
+        ld->key = key;
+        size_t saved = path_push_key(ld, name);
+        /* An empty value ("timeouts:", "~") leaves the defaults. */
+        int rc = LX_OK;
+        if (!is_null(value))
+            rc = read_field(ld, f, value, target);
+        else if (f->required)
+            rc = fail(ld, value, "%s: expected a string", where(ld));
+        path_pop(ld, saved);
+        if (rc != LX_OK)
+            return LX_ERR;
+    }
+    return LX_OK;
+}
+
+/* Checks a sequence of at most max items and returns its length in *n;
+ * a null value counts as absent (*n = 0, returns LX_AGAIN). */
+static int sequence_length(struct loader *ld, struct fy_node *seq, size_t max, const char *what,
+                           size_t *n)
+{
+    *n = 0;
+    if (is_null(seq))
+        return LX_AGAIN;
+    if (!fy_node_is_sequence(seq))
+        return fail(ld, seq, "%s: expected a sequence", where(ld));
+    int count = fy_node_sequence_item_count(seq);
+    if (count < 0 || (size_t)count > max)
+        return fail(ld, seq, "%s: too many %s (at most %zu)", where(ld), what, max);
+    *n = (size_t)count;
+    return LX_OK;
+}
+
+/* ---- sections ----------------------------------------------------------- */
+
+static int read_listener_address(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_listener *l = target;
+    char why[128];
+    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
+    if (!s || is_null(value))
+        return fail(ld, value, "%s: expected a string", where(ld));
+    free(l->address);
+    free(l->host);
+    l->address = l->host = NULL;
+    if (listener_init(l, s, why, sizeof(why)) != LX_OK)
+        return fail(ld, value, "%s: invalid address '%s': %s", where(ld), s, why);
+    for (struct lx_config_listener *o = ld->c->listeners; o < l; o++)
+        if (o->port == l->port && strcmp(o->host, l->host) == 0)
+            return fail(ld, value, "%s: duplicate listener address '%s'", where(ld), s);
+    return LX_OK;
+}
+
+static int read_listener_tls(struct loader *ld, struct fy_node *value, void *target)
+{
+    static const struct field tls_fields[] = {
+        FIELD_AT("cert_file", FIELD_STRING, struct lx_config_listener, tls_cert_file),
+        FIELD_AT("key_file", FIELD_STRING, struct lx_config_listener, tls_key_file),
+    };
+    struct lx_config_listener *l = target;
+    if (is_null(value))
+        return LX_OK;
+    if (read_fields(ld, value, tls_fields, LX_ARRAY_LEN(tls_fields), l) != LX_OK)
+        return LX_ERR;
+    if (!l->tls_cert_file || !*l->tls_cert_file)
+        return fail(ld, value, "%s: missing cert_file (tls needs cert_file and key_file)",
+                    where(ld));
+    if (!l->tls_key_file || !*l->tls_key_file)
+        return fail(ld, value, "%s: missing key_file (tls needs cert_file and key_file)",
+                    where(ld));
+    return LX_OK;
+}
+
+static int read_listeners(struct loader *ld, struct fy_node *seq, void *target)
+{
+    static const struct field listener_fields[] = {
+        FIELD_REQUIRED("address", read_listener_address),
+        FIELD_FN("tls", read_listener_tls),
+    };
+    struct lx_config *c = ld->c;
+    size_t n;
+    int rc = sequence_length(ld, seq, LX_CONFIG_MAX_LISTENERS, "listeners", &n);
+    if (rc != LX_OK)
+        return rc == LX_AGAIN ? LX_OK : LX_ERR;
+    if (n == 0)
+        return fail(ld, seq, "%s: at least one listener is needed", where(ld));
+    if (!(c->listeners = calloc(n, sizeof(*c->listeners))))
+        return fail(ld, seq, "out of memory");
+    void *iter = NULL;
+    struct fy_node *item;
+    while ((item = fy_node_sequence_iterate(seq, &iter))) {
+        struct lx_config_listener *l = &c->listeners[c->n_listeners++];
+        size_t saved = path_push_index(ld, c->n_listeners - 1);
+        rc = read_fields(ld, item, listener_fields, LX_ARRAY_LEN(listener_fields), l);
+        if (rc == LX_OK && !l->address)
+            rc = fail(ld, item, "%s: missing key 'address'", where(ld));
+        path_pop(ld, saved);
+        if (rc != LX_OK)
+            return LX_ERR;
+    }
+    return LX_OK;
+}
+
+static int read_limits(struct loader *ld, struct fy_node *value, void *target)
+{
+    /* Sizes stop at 1 TiB: larger is a typo, and it keeps products in range. */
+    const uint64_t big = (uint64_t)1 << 40;
+    const struct field fields[] = {
+        FIELD_NUM("max_body_bytes", FIELD_SIZE, struct lx_config, limits.max_body_bytes, 1, big),
+        FIELD_NUM("max_json_depth", FIELD_U32, struct lx_config, limits.max_json_depth, 1, 1024),
+        /* h2o keeps at most 100 request headers (H2O_MAX_HEADERS). */
+        FIELD_NUM("max_headers", FIELD_U32, struct lx_config, limits.max_headers, 1, 100),
+        FIELD_NUM("max_stream_buffer_bytes", FIELD_SIZE, struct lx_config,
+                  limits.max_stream_buffer_bytes, 1, big),
+        FIELD_NUM("max_sse_event_bytes", FIELD_SIZE, struct lx_config, limits.max_sse_event_bytes,
+                  1, big),
+        FIELD_NUM("max_response_bytes", FIELD_SIZE, struct lx_config, limits.max_response_bytes, 1,
+                  big),
+    };
+    return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
+}
+
+static int read_audit_path(struct loader *ld, struct fy_node *value, void *target)
+{
+    char *s = NULL, *path;
+    if (is_null(value))
+        return LX_OK;
+    if (read_string(ld, value, &s) != LX_OK)
+        return LX_ERR;
+    int rc = audit_path_value(s, &path);
+    free(s);
+    if (rc != LX_OK)
+        return fail(ld, value, "out of memory");
+    free(ld->c->audit.path);
+    ld->c->audit.path = path;
+    return LX_OK;
+}
+
+static int read_audit_prompt(struct loader *ld, struct fy_node *value, void *target)
+{
+    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
+    if (is_null(value))
+        return LX_OK;
+    if (!s || audit_prompt_value(s, &ld->c->audit.prompt) != LX_OK)
+        return fail(ld, value, "%s: expected full, hash or off", where(ld));
+    return LX_OK;
+}
+
+static int read_audit(struct loader *ld, struct fy_node *value, void *target)
+{
+    static const struct field fields[] = {
+        FIELD_FN("path", read_audit_path),
+        FIELD_FN("prompt", read_audit_prompt),
+        FIELD_NUM("queue_max", FIELD_U32, struct lx_config, audit.queue_max, 1, UINT32_MAX),
+    };
+    return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
+}
+
+static int read_health(struct loader *ld, struct fy_node *value, void *target)
+{
+    static const struct field fields[] = {
+        FIELD_NUM("interval_ms", FIELD_U32, struct lx_config, health.interval_ms, 1,
+                  LX_CONFIG_MAX_TIMEOUT_MS),
+        FIELD_NUM("timeout_ms", FIELD_U32, struct lx_config, health.timeout_ms, 1,
+                  LX_CONFIG_MAX_TIMEOUT_MS),
+    };
+    return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
+}
+
+static int read_backend_name(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_backend *b = target;
+    if (read_string(ld, value, &b->name) != LX_OK)
+        return LX_ERR;
+    if (!b->name || !valid_backend_name(b->name))
+        return fail(ld, value, "%s: a backend name is 1 to %d of A-Z a-z 0-9 . _ -", where(ld),
+                    LX_CONFIG_MAX_NAME_LEN);
+    for (struct lx_config_backend *o = ld->c->backends; o < b; o++)
+        if (strcmp(o->name, b->name) == 0)
+            return fail(ld, value, "%s: duplicate backend name '%s'", where(ld), b->name);
+    return LX_OK;
+}
+
+static int read_backend_url(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_backend *b = target;
+    char *raw = NULL, why[128];
+    if (read_string(ld, value, &raw) != LX_OK)
+        return LX_ERR;
+    if (!raw)
+        return fail(ld, value, "%s: expected a string", where(ld));
+    free(b->url);
+    b->url = clean_url(raw, why, sizeof(why));
+    free(raw);
+    return b->url ? LX_OK : fail(ld, value, "%s: %s", where(ld), why);
+}
+
+static int read_backend_dialect(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_backend *b = target;
+    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
+    for (size_t i = 0; s && i < LX_ARRAY_LEN(dialect_names); i++)
+        if (strcmp(s, dialect_names[i]) == 0) {
+            b->dialect = (enum lx_dialect)i;
+            return LX_OK;
+        }
+    return fail(ld, value, "%s: expected chat, responses or messages", where(ld));
+}
+
+static int read_backend_key_env(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_backend *b = target;
+    if (read_string(ld, value, &b->api_key_env) != LX_OK)
+        return LX_ERR;
+    if (b->api_key_env && !valid_env_name(b->api_key_env))
+        return fail(ld, value, "%s: '%s' is not an environment variable name", where(ld),
+                    b->api_key_env);
+    return LX_OK;
+}
+
+static int read_backend_timeouts(struct loader *ld, struct fy_node *value, void *target)
+{
+    static const struct field fields[] = {
+        FIELD_NUM("connect_ms", FIELD_U32, struct lx_config_timeouts, connect_ms, 1,
+                  LX_CONFIG_MAX_TIMEOUT_MS),
+        FIELD_NUM("first_byte_ms", FIELD_U32, struct lx_config_timeouts, first_byte_ms, 1,
+                  LX_CONFIG_MAX_TIMEOUT_MS),
+        FIELD_NUM("idle_ms", FIELD_U32, struct lx_config_timeouts, idle_ms, 1,
+                  LX_CONFIG_MAX_TIMEOUT_MS),
+        FIELD_NUM("total_ms", FIELD_U32, struct lx_config_timeouts, total_ms, 1,
+                  LX_CONFIG_MAX_TIMEOUT_MS),
+    };
+    struct lx_config_backend *b = target;
+    return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), &b->timeouts);
+}
+
+static int read_backends(struct loader *ld, struct fy_node *seq, void *target)
+{
+    static const struct field backend_fields[] = {
+        FIELD_REQUIRED("name", read_backend_name),
+        FIELD_REQUIRED("url", read_backend_url),
+        FIELD_FN("dialect", read_backend_dialect),
+        FIELD_FN("api_key_env", read_backend_key_env),
+        FIELD_AT("discover", FIELD_BOOL, struct lx_config_backend, discover),
+        FIELD_NUM("max_in_flight", FIELD_U32, struct lx_config_backend, max_in_flight, 0,
+                  UINT32_MAX),
+        FIELD_FN("timeouts", read_backend_timeouts),
+    };
+    struct lx_config *c = ld->c;
+    size_t n;
+    int rc = sequence_length(ld, seq, LX_CONFIG_MAX_BACKENDS, "backends", &n);
+    if (rc != LX_OK)
+        return rc == LX_AGAIN ? LX_OK : LX_ERR;
+    if (n && !(c->backends = calloc(n, sizeof(*c->backends))))
+        return fail(ld, seq, "out of memory");
+    void *iter = NULL;
+    struct fy_node *item;
+    while ((item = fy_node_sequence_iterate(seq, &iter))) {
+        struct lx_config_backend *b = &c->backends[c->n_backends++];
+        backend_defaults(b);
+        size_t saved = path_push_index(ld, c->n_backends - 1);
+        rc = read_fields(ld, item, backend_fields, LX_ARRAY_LEN(backend_fields), b);
+        if (rc == LX_OK && (!b->name || !b->url))
+            rc = fail(ld, item, "%s: missing key '%s'", where(ld), b->name ? "url" : "name");
+        path_pop(ld, saved);
+        if (rc != LX_OK)
+            return LX_ERR;
+    }
+    return LX_OK;
+}
+
+static int read_model_name(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_model *m = target;
+    if (read_string(ld, value, &m->name) != LX_OK)
+        return LX_ERR;
+    if (!m->name || !valid_model_id(m->name))
+        return fail(ld, value, "%s: a model name is 1 to %d characters without spaces", where(ld),
+                    LX_CONFIG_MAX_NAME_LEN);
+    for (struct lx_config_model *o = ld->c->models; o < m; o++)
+        if (strcmp(o->name, m->name) == 0)
+            return fail(ld, value, "%s: duplicate model name '%s'", where(ld), m->name);
+    return LX_OK;
+}
+
+/* Backends may come after models in the file: keep the node, resolve later. */
+static int read_model_backend(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_model *m = target;
+    if (!fy_node_is_scalar(value) || is_null(value))
+        return fail(ld, value, "%s: expected a string", where(ld));
+    ld->model_backends[m - ld->c->models] = value;
+    return LX_OK;
+}
+
+static int read_model_upstream(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_model *m = target;
+    if (read_string(ld, value, &m->upstream_model) != LX_OK)
+        return LX_ERR;
+    if (m->upstream_model && !valid_model_id(m->upstream_model))
+        return fail(ld, value, "%s: a model id is 1 to %d characters without spaces", where(ld),
+                    LX_CONFIG_MAX_NAME_LEN);
+    return LX_OK;
+}
+
+static int read_models(struct loader *ld, struct fy_node *seq, void *target)
+{
+    static const struct field model_fields[] = {
+        FIELD_REQUIRED("name", read_model_name),
+        FIELD_REQUIRED("backend", read_model_backend),
+        FIELD_FN("upstream_model", read_model_upstream),
+    };
+    struct lx_config *c = ld->c;
+    size_t n;
+    int rc = sequence_length(ld, seq, LX_CONFIG_MAX_MODELS, "models", &n);
+    if (rc != LX_OK)
+        return rc == LX_AGAIN ? LX_OK : LX_ERR;
+    if (n && (!(c->models = calloc(n, sizeof(*c->models))) ||
+              !(ld->model_backends = calloc(n, sizeof(*ld->model_backends)))))
+        return fail(ld, seq, "out of memory");
+    void *iter = NULL;
+    struct fy_node *item;
+    while ((item = fy_node_sequence_iterate(seq, &iter))) {
+        struct lx_config_model *m = &c->models[c->n_models++];
+        size_t saved = path_push_index(ld, c->n_models - 1);
+        rc = read_fields(ld, item, model_fields, LX_ARRAY_LEN(model_fields), m);
+        if (rc == LX_OK && (!m->name || !ld->model_backends[c->n_models - 1]))
+            rc = fail(ld, item, "%s: missing key '%s'", where(ld), m->name ? "backend" : "name");
+        /* Without upstream_model the public name is sent upstream as is. */
+        if (rc == LX_OK && !m->upstream_model && !(m->upstream_model = dup_str(m->name)))
+            rc = fail(ld, item, "out of memory");
+        path_pop(ld, saved);
+        if (rc != LX_OK)
+            return LX_ERR;
+    }
+    return LX_OK;
+}
+
+static int resolve_model_backends(struct loader *ld)
+{
+    struct lx_config *c = ld->c;
+    for (size_t i = 0; i < c->n_models; i++) {
+        const char *name = fy_node_get_scalar0(ld->model_backends[i]);
+        int b = name ? lx_config_find_backend(c, name) : -1;
+        if (b < 0) {
+            char path[48];
+            snprintf(path, sizeof(path), "models[%zu].backend", i);
+            return fail(ld, ld->model_backends[i], "%s: unknown backend '%s'", path,
+                        name ? name : "");
+        }
+        c->models[i].backend = (size_t)b;
+    }
+    return LX_OK;
+}
+
+/* Copies each backend's key from its variable. An unset variable is a
+ * warning, not an error: the backend may not need a key (local servers),
+ * and `llmux check` must still show the rest. The value is never printed. */
+static int resolve_api_keys(struct lx_config *c)
+{
+    for (size_t i = 0; i < c->n_backends; i++) {
+        struct lx_config_backend *b = &c->backends[i];
+        if (!b->api_key_env)
+            continue;
+        const char *v = getenv(b->api_key_env);
+        if (!v || !*v) {
+            fprintf(stderr, "llmux: warning: backend '%s': environment variable %s is %s\n",
+                    b->name, b->api_key_env, v ? "empty" : "not set");
+            continue;
+        }
+        if (!(b->api_key = dup_str(v)))
+            return LX_ERR;
+    }
+    return LX_OK;
+}
+
+static int read_document(struct loader *ld, struct fy_node *root)
+{
+    static const struct field top_fields[] = {
+        FIELD_FN("listeners", read_listeners),
+        FIELD_FN("limits", read_limits),
+        FIELD_NUM("drain_timeout_ms", FIELD_U32, struct lx_config, drain_timeout_ms, 1,
+                  LX_CONFIG_MAX_TIMEOUT_MS),
+        FIELD_FN("audit", read_audit),
+        FIELD_FN("health", read_health),
+        FIELD_FN("backends", read_backends),
+        FIELD_FN("models", read_models),
+    };
+    if (!is_null(root) &&
+        read_fields(ld, root, top_fields, LX_ARRAY_LEN(top_fields), ld->c) != LX_OK)
+        return LX_ERR;
+    if (resolve_model_backends(ld) != LX_OK)
+        return LX_ERR;
+    if (ld->c->n_listeners == 0) {
+        char addr[32];
+        snprintf(addr, sizeof(addr), "127.0.0.1:%d", LX_CONFIG_DEFAULT_PORT);
+        if (lx_config_set_listen(ld->c, addr, ld->err, ld->errlen) != LX_OK)
+            return LX_ERR;
+    }
+    return LX_OK;
+}
+
+/* ---- loading ------------------------------------------------------------- */
+
+/* The first error libfyaml collected, as "FILE:LINE:COL: message". */
+static void syntax_error(struct fy_diag *diag, const char *name, char *err, size_t errlen)
+{
+    void *iter = NULL;
+    struct fy_diag_error *e;
+    while ((e = fy_diag_errors_iterate(diag, &iter)))
+        if (e->type >= FYET_ERROR) {
+            set_err(err, errlen, "%s:%d:%d: %s", name, e->line, e->column, e->msg);
+            return;
+        }
+    set_err(err, errlen, "%s: invalid YAML", name);
+}
+
+/* Parses exactly one YAML document (or none: *fyd NULL). */
+static int parse_yaml(struct fy_parser *fyp, struct fy_diag *diag, const char *name,
+                      struct fy_document **fyd, char *err, size_t errlen)
+{
+    *fyd = fy_parse_load_document(fyp);
+    if (!*fyd)
+        goto check_errors;
+    struct fy_document *extra = fy_parse_load_document(fyp);
+    if (extra) {
+        const struct fy_mark *m =
+            fy_document_state_start_mark(fy_document_get_document_state(extra));
+        set_err(err, errlen, "%s:%d:%d: expected one YAML document, found more", name,
+                m ? m->line + 1 : 1, m ? m->column + 1 : 1);
+        fy_parse_document_destroy(fyp, extra);
+        return LX_ERR;
+    }
+check_errors:
+    if (fy_diag_got_error(diag)) {
+        syntax_error(diag, name, err, errlen);
+        return LX_ERR;
+    }
+    return LX_OK;
+}
+
+int lx_config_load_string(const char *text, size_t len, const char *name, struct lx_config **out,
+                          char *err, size_t errlen)
+{
+    int rc = LX_ERR;
+    struct fy_diag_cfg dcfg;
+    struct fy_document *fyd = NULL;
+    struct fy_parser *fyp = NULL;
+    struct loader ld = {.file = name, .err = err, .errlen = errlen};
+
+    *out = NULL;
+    fy_diag_cfg_default(&dcfg);
+    dcfg.fp = NULL;
+    dcfg.colorize = false;
+    struct fy_diag *diag = fy_diag_create(&dcfg);
+    if (!diag)
+        goto out_of_memory;
+    fy_diag_set_collect_errors(diag, true);
+    struct fy_parse_cfg pcfg = {.flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT, .diag = diag};
+    if (!(fyp = fy_parser_create(&pcfg)) || fy_parser_set_string(fyp, text, len) != 0)
+        goto out_of_memory;
+    if (parse_yaml(fyp, diag, name, &fyd, err, errlen) != LX_OK)
+        goto destroy_parser;
+    if (!(ld.c = config_new(name)))
+        goto out_of_memory;
+    ld.fyd = fyd;
+    if (read_document(&ld, fyd ? fy_document_root(fyd) : NULL) != LX_OK)
+        goto destroy_parser;
+    if (resolve_api_keys(ld.c) != LX_OK)
+        goto out_of_memory;
+    *out = ld.c;
+    ld.c = NULL;
+    rc = LX_OK;
+    goto destroy_parser;
+out_of_memory:
+    set_err(err, errlen, "%s: out of memory", name);
+destroy_parser:
+    config_free(ld.c);
+    free(ld.model_backends);
+    if (fyd)
+        fy_parse_document_destroy(fyp, fyd);
+    if (fyp)
+        fy_parser_destroy(fyp);
+    if (diag)
+        fy_diag_destroy(diag);
+    return rc;
+}
+
+int lx_config_load_file(const char *path, struct lx_config **out, char *err, size_t errlen)
+{
+    int rc = LX_ERR;
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return LX_ERR;
+    }
+    char *text = malloc(LX_CONFIG_MAX_FILE_BYTES + 1);
+    if (!text) {
+        set_err(err, errlen, "%s: out of memory", path);
+        goto close_file;
+    }
+    size_t len = fread(text, 1, LX_CONFIG_MAX_FILE_BYTES + 1, f);
+    if (ferror(f))
+        set_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+    else if (len > LX_CONFIG_MAX_FILE_BYTES)
+        set_err(err, errlen, "%s: larger than %d bytes", path, LX_CONFIG_MAX_FILE_BYTES);
+    else
+        rc = lx_config_load_string(text, len, path, out, err, errlen);
+    free(text);
+close_file:
+    fclose(f);
+    return rc;
+}
+
+/* ---- printing ------------------------------------------------------------ */
+
+static void print_backend(const struct lx_config_backend *b, FILE *out)
+{
+    fprintf(out, "  %s\n", b->name);
+    fprintf(out, "    url            %s\n", b->url);
+    fprintf(out, "    dialect        %s\n", lx_dialect_name(b->dialect));
+    if (b->api_key_env)
+        fprintf(out, "    key            from $%s (%s)\n", b->api_key_env,
+                b->api_key ? "set" : "NOT SET");
+    else
+        fprintf(out, "    key            none\n");
+    fprintf(out, "    discover       %s\n", b->discover ? "yes" : "no");
+    if (b->max_in_flight)
+        fprintf(out, "    max_in_flight  %" PRIu32 "\n", b->max_in_flight);
+    else
+        fprintf(out, "    max_in_flight  0 (no limit)\n");
+    fprintf(out,
+            "    timeouts       connect %" PRIu32 " ms, first byte %" PRIu32 " ms, idle %" PRIu32
+            " ms, total %" PRIu32 " ms\n",
+            b->timeouts.connect_ms, b->timeouts.first_byte_ms, b->timeouts.idle_ms,
+            b->timeouts.total_ms);
+}
+
+void lx_config_print(const struct lx_config *c, FILE *out)
+{
+    fprintf(out, "config: %s\n\nlisteners:\n", c->source);
+    for (size_t i = 0; i < c->n_listeners; i++) {
+        const struct lx_config_listener *l = &c->listeners[i];
+        if (l->tls_cert_file)
+            fprintf(out, "  %-24s https (cert %s, key %s)\n", l->address, l->tls_cert_file,
+                    l->tls_key_file);
+        else
+            fprintf(out, "  %-24s http\n", l->address);
+    }
+    const struct lx_config_limits *lim = &c->limits;
+    fprintf(out, "\nlimits:\n");
+    fprintf(out, "  max_body_bytes           %zu\n", lim->max_body_bytes);
+    fprintf(out, "  max_json_depth           %" PRIu32 "\n", lim->max_json_depth);
+    fprintf(out, "  max_headers              %" PRIu32 "\n", lim->max_headers);
+    fprintf(out, "  max_stream_buffer_bytes  %zu\n", lim->max_stream_buffer_bytes);
+    fprintf(out, "  max_sse_event_bytes      %zu\n", lim->max_sse_event_bytes);
+    fprintf(out, "  max_response_bytes       %zu\n", lim->max_response_bytes);
+    fprintf(out, "  drain_timeout_ms         %" PRIu32 "\n", c->drain_timeout_ms);
+    fprintf(out, "\naudit:\n  path       %s\n  prompt     %s\n  queue_max  %" PRIu32 "\n",
+            c->audit.path ? c->audit.path : "off (disabled)", audit_prompt_names[c->audit.prompt],
+            c->audit.queue_max);
+    fprintf(out, "\nhealth:\n  interval   %" PRIu32 " ms\n  timeout    %" PRIu32 " ms\n",
+            c->health.interval_ms, c->health.timeout_ms);
+    fprintf(out, "\nbackends (%zu):\n", c->n_backends);
+    for (size_t i = 0; i < c->n_backends; i++)
+        print_backend(&c->backends[i], out);
+    fprintf(out, "\nmodels (%zu):\n", c->n_models);
+    for (size_t i = 0; i < c->n_models; i++) {
+        const struct lx_config_model *m = &c->models[i];
+        fprintf(out, "  %-24s -> %s / %s\n", m->name, c->backends[m->backend].name,
+                m->upstream_model);
+    }
+}

@@ -1,0 +1,163 @@
+/*
+ * config.h — the gateway's configuration: YAML file ▶ validated, immutable,
+ * refcounted snapshot.
+ *
+ * A snapshot is built once (from a file, from a string, or from the built-in
+ * default), adjusted by command-line flags and environment variables through
+ * the lx_config_set_* functions, then published; after that nobody changes
+ * it. Whoever holds a pointer holds a reference (lx_config_ref/_unref); the
+ * last unref frees it. Every string in it is owned by the snapshot.
+ *
+ * File format (docs/config.md has the full reference, examples/ has files):
+ *
+ *   listeners:                       # default: one, 127.0.0.1:LX_CONFIG_DEFAULT_PORT
+ *     - address: 127.0.0.1:7711
+ *     - address: 0.0.0.0:7443
+ *       tls: { cert_file: cert.pem, key_file: key.pem }
+ *   limits:
+ *     max_body_bytes: 4194304        # request body; larger -> 413
+ *     max_json_depth: 64             # nesting; deeper -> 400
+ *     max_headers: 64                # request headers; more -> 431
+ *     max_stream_buffer_bytes: 262144  # bytes held for a slow client before
+ *                                      # the upstream read pauses
+ *     max_sse_event_bytes: 1048576   # one upstream SSE event
+ *     max_response_bytes: 16777216   # one non-streamed upstream body
+ *   drain_timeout_ms: 10000          # SIGTERM: time in-flight requests get
+ *   audit:
+ *     path: llmux-audit.jsonl        # "" or "off" disables; "-" is stderr
+ *     prompt: hash                   # full | hash | off
+ *     queue_max: 65536               # lines waiting for the writer thread
+ *   health:
+ *     interval_ms: 5000              # GET {url}/models per backend
+ *     timeout_ms: 2000
+ *   backends:
+ *     - name: local                  # [A-Za-z0-9._-]+, unique
+ *       url: http://127.0.0.1:8080/v1  # base URL, endpoints are appended
+ *       dialect: chat                # chat (responses, messages come later)
+ *       api_key_env: LLAMA_API_KEY   # name of an environment variable
+ *       discover: false              # expose the backend's own /models
+ *       max_in_flight: 0             # 0 = no limit
+ *       timeouts: { connect_ms: 5000, first_byte_ms: 120000,
+ *                   idle_ms: 60000, total_ms: 600000 }
+ *   models:
+ *     - name: local-chat             # the public name clients send
+ *       backend: local
+ *       upstream_model: qwen2.5-7b-instruct-q4_k_m   # pinned upstream id
+ *
+ * Errors (unknown key, wrong type, value out of range, duplicate name,
+ * reference to an unknown backend, api_key_env naming an unset variable is
+ * NOT an error but a warning) are reported as "FILE:LINE:COL: message".
+ */
+#ifndef LX_CONFIG_H
+#define LX_CONFIG_H
+
+#include <stdio.h>
+#include "../core/core.h"
+
+enum { LX_CONFIG_DEFAULT_PORT = 7711 };
+
+enum lx_dialect { LX_DIALECT_CHAT, LX_DIALECT_RESPONSES, LX_DIALECT_MESSAGES };
+enum lx_audit_prompt { LX_AUDIT_PROMPT_OFF, LX_AUDIT_PROMPT_HASH, LX_AUDIT_PROMPT_FULL };
+
+struct lx_config_listener {
+    char *address; /* as written, "host:port" ("[::1]:7711" for IPv6) */
+    char *host;    /* without brackets */
+    uint16_t port;
+    char *tls_cert_file; /* NULL when plain HTTP */
+    char *tls_key_file;
+};
+
+struct lx_config_timeouts {
+    uint32_t connect_ms;
+    uint32_t first_byte_ms;
+    uint32_t idle_ms;
+    uint32_t total_ms;
+};
+
+struct lx_config_backend {
+    char *name;
+    char *url; /* base URL without trailing slash, e.g. http://127.0.0.1:8080/v1 */
+    enum lx_dialect dialect;
+    char *api_key_env; /* NULL when none */
+    char *api_key;     /* resolved from the environment at load; NULL when unset. Never print it. */
+    bool discover;
+    uint32_t max_in_flight;
+    struct lx_config_timeouts timeouts;
+};
+
+struct lx_config_model {
+    char *name;
+    size_t backend; /* index into backends */
+    char *upstream_model;
+};
+
+struct lx_config_limits {
+    size_t max_body_bytes;
+    uint32_t max_json_depth;
+    uint32_t max_headers;
+    size_t max_stream_buffer_bytes;
+    size_t max_sse_event_bytes;
+    size_t max_response_bytes;
+};
+
+struct lx_config {
+    int refcount;
+    char *source; /* file path, or "<built-in default>" */
+    struct lx_config_listener *listeners;
+    size_t n_listeners;
+    struct lx_config_limits limits;
+    uint32_t drain_timeout_ms;
+    struct {
+        char *path; /* NULL when disabled */
+        enum lx_audit_prompt prompt;
+        uint32_t queue_max;
+    } audit;
+    struct {
+        uint32_t interval_ms;
+        uint32_t timeout_ms;
+    } health;
+    struct lx_config_backend *backends;
+    size_t n_backends;
+    struct lx_config_model *models;
+    size_t n_models;
+};
+
+/* Loads and validates a YAML file. On success *out holds a new snapshot
+ * (refcount 1). On failure returns LX_ERR and writes "FILE:LINE:COL: msg"
+ * (NUL-terminated, truncated to errlen) into err. */
+int lx_config_load_file(const char *path, struct lx_config **out, char *err, size_t errlen);
+/* The same from text in memory; name stands in for the file name in errors. */
+int lx_config_load_string(const char *text, size_t len, const char *name,
+                          struct lx_config **out, char *err, size_t errlen);
+/* The built-in default used when no file is given: one listener on
+ * 127.0.0.1:LX_CONFIG_DEFAULT_PORT and four discovering chat backends on the
+ * well-known local ports: llamacpp http://127.0.0.1:8080/v1, vllm
+ * http://127.0.0.1:8000/v1, ollama http://127.0.0.1:11434/v1, lmstudio
+ * http://127.0.0.1:1234/v1. No models: they are discovered. */
+struct lx_config *lx_config_default(void);
+
+/* Adjustments before publishing (flags and environment variables). Each
+ * returns LX_ERR with a message in err when the value is invalid. */
+/* Replaces all listeners by one plain listener at "HOST:PORT". */
+int lx_config_set_listen(struct lx_config *c, const char *address, char *err, size_t errlen);
+/* Adds a discovering chat backend named "upstream" (or "upstream2", ...) at url. */
+int lx_config_add_upstream(struct lx_config *c, const char *url, char *err, size_t errlen);
+/* "path" as audit.path ("" or "off" disables); prompt as "full|hash|off". */
+int lx_config_set_audit_path(struct lx_config *c, const char *path, char *err, size_t errlen);
+int lx_config_set_audit_prompt(struct lx_config *c, const char *mode, char *err, size_t errlen);
+
+/* Index of the backend or model with that name, or -1. */
+int lx_config_find_backend(const struct lx_config *c, const char *name);
+int lx_config_find_model(const struct lx_config *c, const char *name);
+
+/* Prints the resolved routing table (listeners, backends with their
+ * timeouts and whether their key variable is set — never the key —, and
+ * models with backend and pinned upstream id) in a human-readable form. */
+void lx_config_print(const struct lx_config *c, FILE *out);
+
+const char *lx_dialect_name(enum lx_dialect d);
+
+struct lx_config *lx_config_ref(struct lx_config *c);
+void lx_config_unref(struct lx_config *c);
+
+#endif

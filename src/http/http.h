@@ -1,0 +1,85 @@
+/*
+ * http.h — the gateway's HTTP server: listeners, requests, whole and
+ * streamed responses with backpressure.
+ *
+ * Built on h2o (libuv build): HTTP/1.1 with keep-alive, HTTP/2 and TLS when
+ * a listener has a certificate. This module knows HTTP and nothing about
+ * models. Every request goes to one handler; the handler answers with
+ * lx_http_respond() or streams with lx_http_stream_*().
+ *
+ * Ownership: a struct lx_http_req lives in h2o's per-request pool and is
+ * freed by h2o when the exchange with the client ends — after the response
+ * is sent, or at once when the client goes away. Code that outlives the
+ * handler call must register lx_http_req_on_close() and stop using the
+ * pointer when that callback runs.
+ */
+#ifndef LX_HTTP_H
+#define LX_HTTP_H
+
+#include <uv.h>
+
+#include "../core/core.h"
+#include "../core/str.h"
+
+struct lx_http_server;
+struct lx_http_req;
+
+typedef struct lx_http_header {
+    const char *name; /* lowercase */
+    const char *value;
+    size_t value_len;
+} lx_http_header;
+
+struct lx_http_server_opts {
+    size_t max_body_bytes; /* larger bodies are refused with 413 by the server */
+    const char *server_name;
+};
+
+typedef void (*lx_http_handler_fn)(struct lx_http_req *req, void *data);
+
+/* Creates a server on loop that passes every request to handler(req, data). */
+struct lx_http_server *lx_http_server_new(uv_loop_t *loop, const struct lx_http_server_opts *opts,
+                                          lx_http_handler_fn handler, void *data);
+/* Listens on host:port; TLS when cert_file and key_file are given. */
+int lx_http_server_listen(struct lx_http_server *s, const char *host, uint16_t port,
+                          const char *cert_file, const char *key_file, char *err, size_t errlen);
+/* Stops accepting and asks open connections to close once idle. */
+void lx_http_server_shutdown(struct lx_http_server *s);
+/* Frees the server; the loop must have closed every connection first. */
+void lx_http_server_free(struct lx_http_server *s);
+
+/* Request accessors; the views live as long as the request. */
+lx_str lx_http_req_method(const struct lx_http_req *r);
+lx_str lx_http_req_path(const struct lx_http_req *r); /* without the query */
+lx_str lx_http_req_body(const struct lx_http_req *r);
+/* The first header named name (lowercase), or a NULL view. */
+lx_str lx_http_req_header(const struct lx_http_req *r, const char *name);
+size_t lx_http_req_header_count(const struct lx_http_req *r);
+/* Writes the client's "ip:port" into out. */
+void lx_http_req_peer(const struct lx_http_req *r, char *out, size_t outlen);
+
+/* Calls cb(data) once when the request ends for any reason (response sent
+ * or client gone). After it returns the request pointer is invalid. */
+void lx_http_req_on_close(struct lx_http_req *r, void (*cb)(void *data), void *data);
+
+/* Sends a whole response; body is copied. */
+void lx_http_respond(struct lx_http_req *r, int status, const char *content_type,
+                     const lx_http_header *headers, size_t n_headers, const char *body,
+                     size_t len);
+
+/* Starts a streamed response. on_drain(data) is called each time the bytes
+ * written so far have gone to the socket (the producer may resume). */
+void lx_http_stream_start(struct lx_http_req *r, int status, const char *content_type,
+                          const lx_http_header *headers, size_t n_headers,
+                          void (*on_drain)(void *data), void *data);
+/* Queues bytes (copied). Returns LX_ERR when the stream is closed. */
+int lx_http_stream_write(struct lx_http_req *r, const char *p, size_t n);
+/* Bytes queued but not yet taken by the socket: the producer pauses above
+ * its cap. */
+size_t lx_http_stream_buffered(const struct lx_http_req *r);
+/* Ends the stream after the queued bytes. */
+void lx_http_stream_end(struct lx_http_req *r);
+/* True once lx_http_stream_start() was called. */
+bool lx_http_stream_started(const struct lx_http_req *r);
+
+#endif

@@ -1,0 +1,398 @@
+/*
+ * server.c — the h2o-based HTTP server behind http.h.
+ *
+ * One h2o context on the caller's libuv loop, one catch-all handler that
+ * hands each request to the gateway, and the streaming generator: bytes the
+ * producer writes while h2o is still sending go to a pending buffer, which
+ * is sent when h2o asks for more (proceed). The producer watches
+ * lx_http_stream_buffered() and pauses its source above its cap, so a slow
+ * client slows the source instead of growing memory.
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <h2o.h>
+#include <h2o/http2.h>
+
+#include "../core/buf.h"
+#include "../core/log.h"
+
+/* Hard cap on what one stream may queue; the producer's own soft cap
+ * (limits.max_stream_buffer_bytes) normally stops it far below this. */
+enum { LX_HTTP_STREAM_HARD_CAP = 64 * 1024 * 1024 };
+
+struct listener {
+    uv_tcp_t tcp;
+    h2o_accept_ctx_t accept_ctx;
+    SSL_CTX *ssl_ctx;
+    struct lx_http_server *server;
+    struct listener *next;
+};
+
+struct lx_http_server {
+    uv_loop_t *loop;
+    h2o_globalconf_t gconf;
+    h2o_context_t ctx;
+    h2o_hostconf_t *hostconf;
+    struct listener *listeners;
+    lx_http_handler_fn handler;
+    void *data;
+};
+
+struct handler {
+    h2o_handler_t super;
+    struct lx_http_server *server;
+};
+
+struct lx_http_req {
+    h2o_generator_t gen;
+    h2o_req_t *req;
+    lx_buf sending; /* handed to h2o; alive until proceed */
+    lx_buf pending; /* written since */
+    bool started, inflight, end_requested, finished, closed;
+    void (*on_drain)(void *);
+    void *drain_data;
+    void (*on_close)(void *);
+    void *close_data;
+};
+
+static void req_dispose(void *p)
+{
+    struct lx_http_req *r = p;
+    r->closed = true;
+    lx_buf_release(&r->sending);
+    lx_buf_release(&r->pending);
+    if (r->on_close) {
+        void (*cb)(void *) = r->on_close;
+        r->on_close = NULL;
+        cb(r->close_data);
+    }
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct lx_http_server *s = ((struct handler *)self)->server;
+    struct lx_http_req *r = h2o_mem_alloc_shared(&req->pool, sizeof(*r), req_dispose);
+    memset(r, 0, sizeof(*r));
+    r->req = req;
+    lx_buf_init(&r->sending, LX_HTTP_STREAM_HARD_CAP);
+    lx_buf_init(&r->pending, LX_HTTP_STREAM_HARD_CAP);
+    s->handler(r, s->data);
+    return 0;
+}
+
+struct lx_http_server *lx_http_server_new(uv_loop_t *loop, const struct lx_http_server_opts *opts,
+                                          lx_http_handler_fn handler, void *data)
+{
+    struct lx_http_server *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->loop = loop;
+    s->handler = handler;
+    s->data = data;
+    h2o_config_init(&s->gconf);
+    s->gconf.max_request_entity_size = opts->max_body_bytes;
+    const char *name = opts->server_name ? opts->server_name : "llmux";
+    s->gconf.server_name = h2o_iovec_init(name, strlen(name));
+    s->hostconf = h2o_config_register_host(&s->gconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(s->hostconf, "/", 0);
+    struct handler *h = (struct handler *)h2o_create_handler(path, sizeof(*h));
+    h->super.on_req = on_req;
+    h->server = s;
+    h2o_context_init(&s->ctx, loop, &s->gconf);
+    return s;
+}
+
+static void on_accept(uv_stream_t *listener, int status)
+{
+    struct listener *l = (struct listener *)listener;
+    if (status != 0)
+        return;
+    uv_tcp_t *conn = malloc(sizeof(*conn));
+    if (conn == NULL)
+        return;
+    uv_tcp_init(listener->loop, conn);
+    if (uv_accept(listener, (uv_stream_t *)conn) != 0) {
+        uv_close((uv_handle_t *)conn, (uv_close_cb)free);
+        return;
+    }
+    uv_tcp_nodelay(conn, 1);
+    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
+    h2o_accept(&l->accept_ctx, sock);
+}
+
+static int resolve(const char *host, uint16_t port, struct sockaddr_storage *ss)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char portstr[8];
+    snprintf(portstr, sizeof(portstr), "%u", port);
+    if (getaddrinfo(host, portstr, &hints, &res) != 0 || res == NULL)
+        return LX_ERR;
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return LX_OK;
+}
+
+static SSL_CTX *tls_context(const char *cert, const char *key, char *err, size_t errlen)
+{
+    SSL_CTX *ssl = SSL_CTX_new(TLS_server_method());
+    if (ssl == NULL)
+        goto fail;
+    SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(ssl, cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ssl, key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ssl) != 1)
+        goto fail;
+    h2o_ssl_register_alpn_protocols(ssl, h2o_http2_alpn_protocols);
+    return ssl;
+fail:
+    snprintf(err, errlen, "TLS setup failed for %s / %s: %s", cert, key,
+             ERR_reason_error_string(ERR_get_error()));
+    SSL_CTX_free(ssl);
+    return NULL;
+}
+
+int lx_http_server_listen(struct lx_http_server *s, const char *host, uint16_t port,
+                          const char *cert_file, const char *key_file, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    if (resolve(host, port, &ss) != LX_OK) {
+        snprintf(err, errlen, "cannot resolve listen address %s", host);
+        return LX_ERR;
+    }
+    struct listener *l = calloc(1, sizeof(*l));
+    if (l == NULL)
+        return LX_ERR;
+    if (cert_file && (l->ssl_ctx = tls_context(cert_file, key_file, err, errlen)) == NULL) {
+        free(l);
+        return LX_ERR;
+    }
+    l->server = s;
+    l->accept_ctx.ctx = &s->ctx;
+    l->accept_ctx.hosts = s->gconf.hosts;
+    l->accept_ctx.ssl_ctx = l->ssl_ctx;
+    uv_tcp_init(s->loop, &l->tcp);
+    int rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&l->tcp, 1024, on_accept);
+    l->next = s->listeners;
+    s->listeners = l; /* closed by shutdown even when listen failed */
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot listen on %s:%u: %s", host, port, uv_strerror(rc));
+        return LX_ERR;
+    }
+    return LX_OK;
+}
+
+static void listener_closed(uv_handle_t *h)
+{
+    struct listener *l = (struct listener *)h;
+    SSL_CTX_free(l->ssl_ctx);
+    free(l);
+}
+
+void lx_http_server_shutdown(struct lx_http_server *s)
+{
+    for (struct listener *l = s->listeners; l; l = l->next)
+        uv_close((uv_handle_t *)&l->tcp, listener_closed);
+    s->listeners = NULL;
+    h2o_context_request_shutdown(&s->ctx);
+}
+
+void lx_http_server_free(struct lx_http_server *s)
+{
+    if (s == NULL)
+        return;
+    h2o_context_dispose(&s->ctx);
+    h2o_config_dispose(&s->gconf);
+    free(s);
+}
+
+lx_str lx_http_req_method(const struct lx_http_req *r)
+{
+    return (lx_str){r->req->method.base, r->req->method.len};
+}
+
+lx_str lx_http_req_path(const struct lx_http_req *r)
+{
+    return (lx_str){r->req->path_normalized.base, r->req->path_normalized.len};
+}
+
+lx_str lx_http_req_body(const struct lx_http_req *r)
+{
+    if (r->req->entity.base == NULL)
+        return (lx_str){"", 0};
+    return (lx_str){r->req->entity.base, r->req->entity.len};
+}
+
+lx_str lx_http_req_header(const struct lx_http_req *r, const char *name)
+{
+    ssize_t i = h2o_find_header_by_str(&r->req->headers, name, strlen(name), -1);
+    if (i < 0)
+        return LX_STR_NULL;
+    h2o_iovec_t v = r->req->headers.entries[i].value;
+    return (lx_str){v.base, v.len};
+}
+
+size_t lx_http_req_header_count(const struct lx_http_req *r)
+{
+    return r->req->headers.size;
+}
+
+void lx_http_req_peer(const struct lx_http_req *r, char *out, size_t outlen)
+{
+    struct sockaddr_storage ss;
+    char ip[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    socklen_t len = r->req->conn->callbacks->get_peername(r->req->conn, (struct sockaddr *)&ss);
+    if (len > 0 && ss.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+        port = ntohs(a->sin_port);
+    } else if (len > 0 && ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+        port = ntohs(a->sin6_port);
+    }
+    snprintf(out, outlen, "%s:%u", ip, port);
+}
+
+void lx_http_req_on_close(struct lx_http_req *r, void (*cb)(void *data), void *data)
+{
+    r->on_close = cb;
+    r->close_data = data;
+}
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Status";
+    }
+}
+
+static void set_head(struct lx_http_req *r, int status, const char *content_type,
+                     const lx_http_header *headers, size_t n)
+{
+    h2o_req_t *req = r->req;
+    req->res.status = status;
+    req->res.reason = reason_phrase(status);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                   strlen(content_type));
+    for (size_t i = 0; i < n; i++) {
+        h2o_iovec_t v = h2o_strdup(&req->pool, headers[i].value, headers[i].value_len);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, headers[i].name,
+                              strlen(headers[i].name), 1, NULL, v.base, v.len);
+    }
+}
+
+void lx_http_respond(struct lx_http_req *r, int status, const char *content_type,
+                     const lx_http_header *headers, size_t n_headers, const char *body,
+                     size_t len)
+{
+    set_head(r, status, content_type, headers, n_headers);
+    r->started = true;
+    r->finished = true;
+    h2o_send_inline(r->req, body, len);
+}
+
+/* Hands the pending bytes to h2o. Must not touch r after a final send. */
+static void flush(struct lx_http_req *r)
+{
+    lx_buf tmp = r->sending;
+    r->sending = r->pending;
+    r->pending = tmp;
+    lx_buf_reset(&r->pending);
+    h2o_iovec_t v = h2o_iovec_init(r->sending.data, r->sending.len);
+    r->inflight = true;
+    if (r->end_requested) {
+        r->finished = true;
+        h2o_send(r->req, &v, v.len ? 1 : 0, H2O_SEND_STATE_FINAL);
+    } else {
+        h2o_send(r->req, &v, 1, H2O_SEND_STATE_IN_PROGRESS);
+    }
+}
+
+static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    struct lx_http_req *r = (struct lx_http_req *)gen;
+    lx_buf_reset(&r->sending);
+    r->inflight = false;
+    if (r->pending.len > 0 || r->end_requested) {
+        flush(r);
+        if (r->finished)
+            return;
+    }
+    if (r->on_drain)
+        r->on_drain(r->drain_data);
+}
+
+static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+    ((struct lx_http_req *)gen)->closed = true;
+}
+
+void lx_http_stream_start(struct lx_http_req *r, int status, const char *content_type,
+                          const lx_http_header *headers, size_t n_headers,
+                          void (*on_drain)(void *data), void *data)
+{
+    set_head(r, status, content_type, headers, n_headers);
+    h2o_add_header(&r->req->pool, &r->req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-cache"));
+    r->gen.proceed = on_proceed;
+    r->gen.stop = on_stop;
+    r->on_drain = on_drain;
+    r->drain_data = data;
+    r->started = true;
+    h2o_start_response(r->req, &r->gen);
+}
+
+int lx_http_stream_write(struct lx_http_req *r, const char *p, size_t n)
+{
+    if (r->closed || r->finished || r->end_requested)
+        return LX_ERR;
+    if (lx_buf_append(&r->pending, p, n) != LX_OK)
+        return LX_ERR;
+    if (!r->inflight)
+        flush(r);
+    return LX_OK;
+}
+
+size_t lx_http_stream_buffered(const struct lx_http_req *r)
+{
+    return r->pending.len + r->sending.len;
+}
+
+void lx_http_stream_end(struct lx_http_req *r)
+{
+    if (r->closed || r->finished || r->end_requested)
+        return;
+    r->end_requested = true;
+    if (!r->inflight)
+        flush(r);
+}
+
+bool lx_http_stream_started(const struct lx_http_req *r)
+{
+    return r->started;
+}

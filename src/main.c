@@ -1,0 +1,349 @@
+/*
+ * main.c — the command line: serve, check, version.
+ *
+ * `serve` builds the config snapshot (file or built-in default, then
+ * environment variables, then flags), starts the gateway on one libuv loop
+ * and runs until SIGTERM/SIGINT. On the first signal it stops accepting,
+ * lets the requests in flight finish within drain_timeout_ms, cancels what
+ * is left, and exits 0; a second signal skips the wait.
+ */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "api/api.h"
+#include "config/config.h"
+#include "core/log.h"
+#include "http/http.h"
+#include "obs/audit.h"
+#include "proxy/proxy.h"
+
+#define LLMUX_VERSION "0.1.0"
+
+static const char usage_main[] =
+    "llmux " LLMUX_VERSION " — a gateway for large language models\n"
+    "\n"
+    "Usage:\n"
+    "  llmux serve [options]     run the gateway (see llmux serve --help)\n"
+    "  llmux check -c FILE       validate a config file and print the routing table\n"
+    "  llmux version             print the version\n"
+    "  llmux --help              this text\n"
+    "\n"
+    "Clients point their OpenAI SDK at http://127.0.0.1:7711/v1 (the default listener).\n";
+
+static const char usage_serve[] =
+    "Usage: llmux serve [options]\n"
+    "\n"
+    "Runs the gateway. Precedence: flag > environment variable > config file > default.\n"
+    "\n"
+    "  -c, --config FILE      YAML config (env LLMUX_CONFIG). Without one, a built-in\n"
+    "                         default serves whatever OpenAI-compatible servers answer on\n"
+    "                         the usual local ports: llama.cpp 8080, vLLM 8000,\n"
+    "                         Ollama 11434, LM Studio 1234 (their models are discovered).\n"
+    "  -l, --listen HOST:PORT listen address; replaces the config's listeners\n"
+    "                         (env LLMUX_LISTEN; default 127.0.0.1:7711)\n"
+    "  -u, --upstream URL     add a chat backend at URL (e.g. http://127.0.0.1:9000/v1)\n"
+    "                         whose models are discovered (env LLMUX_UPSTREAM)\n"
+    "      --audit-log PATH   audit log file, '-' for stderr, 'off' to disable\n"
+    "                         (env LLMUX_AUDIT_LOG; default llmux-audit.jsonl)\n"
+    "      --audit-prompt M   what the audit log keeps of prompts: full, hash, off\n"
+    "                         (env LLMUX_AUDIT_PROMPT; default hash)\n"
+    "      --log-level L      debug, info, warn, error (env LLMUX_LOG_LEVEL; default info)\n"
+    "  -h, --help             this text\n"
+    "\n"
+    "Endpoints: POST /v1/chat/completions, POST /v1/embeddings, GET /v1/models,\n"
+    "GET /healthz, GET /readyz. See docs/config.md for the config file.\n";
+
+struct serve_opts {
+    const char *config, *listen, *upstream, *audit_log, *audit_prompt, *log_level;
+};
+
+struct app {
+    uv_loop_t loop;
+    struct lx_config *cfg;
+    struct lx_audit *audit;
+    struct lx_proxy *proxy;
+    struct lx_api *api;
+    struct lx_http_server *server;
+    uv_signal_t sig_term, sig_int;
+    uv_timer_t drain_timer, poll_timer;
+    bool draining, stopped;
+};
+
+static const char *env_or(const char *flag, const char *env)
+{
+    return flag ? flag : getenv(env);
+}
+
+static struct lx_config *build_config(const struct serve_opts *o)
+{
+    char err[512];
+    struct lx_config *cfg = NULL;
+    const char *file = env_or(o->config, "LLMUX_CONFIG");
+    if (file && file[0]) {
+        if (lx_config_load_file(file, &cfg, err, sizeof(err)) != LX_OK) {
+            fprintf(stderr, "llmux: %s\n", err);
+            return NULL;
+        }
+    } else {
+        cfg = lx_config_default();
+    }
+    const char *listen = env_or(o->listen, "LLMUX_LISTEN");
+    const char *upstream = env_or(o->upstream, "LLMUX_UPSTREAM");
+    const char *audit_log = env_or(o->audit_log, "LLMUX_AUDIT_LOG");
+    const char *audit_prompt = env_or(o->audit_prompt, "LLMUX_AUDIT_PROMPT");
+    if ((listen && lx_config_set_listen(cfg, listen, err, sizeof(err)) != LX_OK) ||
+        (upstream && lx_config_add_upstream(cfg, upstream, err, sizeof(err)) != LX_OK) ||
+        (audit_log && lx_config_set_audit_path(cfg, audit_log, err, sizeof(err)) != LX_OK) ||
+        (audit_prompt &&
+         lx_config_set_audit_prompt(cfg, audit_prompt, err, sizeof(err)) != LX_OK)) {
+        fprintf(stderr, "llmux: %s\n", err);
+        lx_config_unref(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+static void close_handle(uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Everything in flight has ended: release the proxy and the loop's own
+ * handles; h2o's connections close on their own (shutdown was requested). */
+static void stop(struct app *a)
+{
+    if (a->stopped)
+        return;
+    a->stopped = true;
+    close_handle((uv_handle_t *)&a->sig_term);
+    close_handle((uv_handle_t *)&a->sig_int);
+    close_handle((uv_handle_t *)&a->drain_timer);
+    close_handle((uv_handle_t *)&a->poll_timer);
+    lx_proxy_free(a->proxy);
+    a->proxy = NULL;
+    lx_log_info("stopped");
+}
+
+static void on_poll(uv_timer_t *t)
+{
+    struct app *a = t->data;
+    if (lx_proxy_in_flight(a->proxy) == 0)
+        stop(a);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    struct app *a = t->data;
+    lx_log_warn("drain timeout: cancelling %u requests in flight", lx_proxy_in_flight(a->proxy));
+    lx_proxy_cancel_all(a->proxy);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct app *a = s->data;
+    if (a->draining) {
+        lx_log_warn("second signal: cancelling what is in flight");
+        lx_proxy_cancel_all(a->proxy);
+        return;
+    }
+    a->draining = true;
+    lx_log_info("signal %d: draining %u requests in flight (at most %u ms)", signum,
+                lx_proxy_in_flight(a->proxy), a->cfg->drain_timeout_ms);
+    lx_http_server_shutdown(a->server);
+    uv_timer_start(&a->drain_timer, on_drain_timeout, a->cfg->drain_timeout_ms, 0);
+    uv_timer_start(&a->poll_timer, on_poll, 0, 10);
+}
+
+static int start(struct app *a)
+{
+    char err[512];
+    const struct lx_config *c = a->cfg;
+    if (c->audit.path) {
+        a->audit = lx_audit_new(c->audit.path, c->audit.queue_max, err, sizeof(err));
+        if (a->audit == NULL) {
+            fprintf(stderr, "llmux: %s\n", err);
+            return LX_ERR;
+        }
+    }
+    a->proxy = lx_proxy_new(&a->loop, a->cfg, a->audit);
+    a->api = a->proxy ? lx_api_new(a->proxy, a->cfg) : NULL;
+    struct lx_http_server_opts ho = {.max_body_bytes = c->limits.max_body_bytes};
+    a->server = a->api ? lx_http_server_new(&a->loop, &ho, lx_api_handle, a->api) : NULL;
+    if (a->server == NULL) {
+        fprintf(stderr, "llmux: out of memory\n");
+        return LX_ERR;
+    }
+    for (size_t i = 0; i < c->n_listeners; i++) {
+        const struct lx_config_listener *l = &c->listeners[i];
+        if (lx_http_server_listen(a->server, l->host, l->port, l->tls_cert_file, l->tls_key_file,
+                                  err, sizeof(err)) != LX_OK) {
+            fprintf(stderr, "llmux: %s\n", err);
+            return LX_ERR;
+        }
+        lx_log_info("listening on %s://%s", l->tls_cert_file ? "https" : "http", l->address);
+    }
+    for (size_t i = 0; i < c->n_backends; i++)
+        lx_log_info("backend '%s' at %s (%s)", c->backends[i].name, c->backends[i].url,
+                    lx_dialect_name(c->backends[i].dialect));
+    lx_proxy_start_health(a->proxy);
+    return LX_OK;
+}
+
+static void close_any(uv_handle_t *h, void *arg)
+{
+    close_handle(h);
+}
+
+static void teardown(struct app *a)
+{
+    if (a->proxy) { /* start failed before the loop ran */
+        lx_proxy_free(a->proxy);
+        a->proxy = NULL;
+        if (a->server)
+            lx_http_server_shutdown(a->server);
+        close_handle((uv_handle_t *)&a->sig_term);
+        close_handle((uv_handle_t *)&a->sig_int);
+        close_handle((uv_handle_t *)&a->drain_timer);
+        close_handle((uv_handle_t *)&a->poll_timer);
+        uv_run(&a->loop, UV_RUN_DEFAULT);
+    }
+    lx_http_server_free(a->server);
+    uv_run(&a->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&a->loop) == UV_EBUSY) {
+        uv_walk(&a->loop, close_any, NULL);
+        uv_run(&a->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&a->loop);
+    }
+    lx_api_free(a->api);
+    lx_audit_free(a->audit);
+    lx_config_unref(a->cfg);
+}
+
+static int serve(struct serve_opts *o)
+{
+    const char *level = env_or(o->log_level, "LLMUX_LOG_LEVEL");
+    if (level) {
+        int l = lx_log_parse_level(level);
+        if (l < 0) {
+            fprintf(stderr, "llmux: unknown log level '%s'\n", level);
+            return 2;
+        }
+        lx_log_set_level((enum lx_log_level)l);
+    }
+    struct app a;
+    memset(&a, 0, sizeof(a));
+    if ((a.cfg = build_config(o)) == NULL)
+        return 1;
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    uv_loop_init(&a.loop);
+    uv_signal_init(&a.loop, &a.sig_term);
+    uv_signal_init(&a.loop, &a.sig_int);
+    uv_timer_init(&a.loop, &a.drain_timer);
+    uv_timer_init(&a.loop, &a.poll_timer);
+    a.sig_term.data = a.sig_int.data = a.drain_timer.data = a.poll_timer.data = &a;
+    int rc = start(&a);
+    if (rc == LX_OK) {
+        uv_signal_start(&a.sig_term, on_signal, SIGTERM);
+        uv_signal_start(&a.sig_int, on_signal, SIGINT);
+        uv_run(&a.loop, UV_RUN_DEFAULT);
+    }
+    teardown(&a);
+    curl_global_cleanup();
+    return rc == LX_OK ? 0 : 1;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    enum { O_AUDIT_LOG = 1000, O_AUDIT_PROMPT, O_LOG_LEVEL };
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"listen", required_argument, NULL, 'l'},
+        {"upstream", required_argument, NULL, 'u'},
+        {"audit-log", required_argument, NULL, O_AUDIT_LOG},
+        {"audit-prompt", required_argument, NULL, O_AUDIT_PROMPT},
+        {"log-level", required_argument, NULL, O_LOG_LEVEL},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct serve_opts o = {0};
+    int c;
+    while ((c = getopt_long(argc, argv, "c:l:u:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': o.config = optarg; break;
+        case 'l': o.listen = optarg; break;
+        case 'u': o.upstream = optarg; break;
+        case O_AUDIT_LOG: o.audit_log = optarg; break;
+        case O_AUDIT_PROMPT: o.audit_prompt = optarg; break;
+        case O_LOG_LEVEL: o.log_level = optarg; break;
+        case 'h': fputs(usage_serve, stdout); return 0;
+        default: fputs(usage_serve, stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "llmux serve: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    return serve(&o);
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    const char *file = NULL;
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+            file = argv[++i];
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            puts("Usage: llmux check -c FILE\n\nValidates FILE and prints the resolved routing "
+                 "table. Exit status 0 when valid, 1 when not.");
+            return 0;
+        } else {
+            fprintf(stderr, "Usage: llmux check -c FILE\n");
+            return 2;
+        }
+    }
+    if (file == NULL)
+        file = getenv("LLMUX_CONFIG");
+    if (file == NULL) {
+        fprintf(stderr, "Usage: llmux check -c FILE\n");
+        return 2;
+    }
+    char err[512];
+    struct lx_config *cfg;
+    if (lx_config_load_file(file, &cfg, err, sizeof(err)) != LX_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    lx_config_print(cfg, stdout);
+    lx_config_unref(cfg);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_main, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        puts("llmux " LLMUX_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage_main, stdout);
+        return 0;
+    }
+    fprintf(stderr, "llmux: unknown command '%s'\n\n%s", cmd, usage_main);
+    return 2;
+}

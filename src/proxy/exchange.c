@@ -1,0 +1,495 @@
+/*
+ * exchange.c — one client request through the gateway (see proxy.h).
+ *
+ * Life of an exchange: read and check the body, resolve the model, splice
+ * the edits, start the upstream request. The upstream answer is either
+ * relayed whole (non-streamed requests, and every error before the first
+ * byte) or parsed event by event and relayed as it comes (streams). A
+ * stream to the client starts with the first event, so a backend that
+ * fails before sending anything still gets a proper HTTP error.
+ *
+ * Backpressure: while the client's socket has more than
+ * limits.max_stream_buffer_bytes queued, on_data answers LX_AGAIN and curl
+ * pauses the transfer; the http layer's drain callback resumes it.
+ *
+ * Ending: the client side ends in on_client_close (h2o disposed the
+ * request), the upstream side in on_done or by cancel. When both have
+ * ended, the audit record is written and the exchange is freed on the next
+ * loop iteration (closing its handle), never inside a callback.
+ */
+#include "proxy_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../core/clock.h"
+#include "../core/log.h"
+
+static void maybe_free(struct exchange *ex);
+
+/* --- answering the client ------------------------------------------------ */
+
+static void respond(struct exchange *ex, int status, const char *body, size_t len)
+{
+    lx_http_header h = {"x-request-id", ex->request_id, strlen(ex->request_id)};
+    ex->status = status;
+    ex->client_started = ex->client_finished = true;
+    ex->t_end_us = lx_clock_mono_us();
+    lx_http_respond(ex->req, status, "application/json", &h, 1, body, len);
+}
+
+static void note_error(struct exchange *ex, const char *type, const char *message)
+{
+    snprintf(ex->error_type, sizeof(ex->error_type), "%s", type);
+    snprintf(ex->error_message, sizeof(ex->error_message), "%s", message);
+}
+
+static void respond_error(struct exchange *ex, int status, const char *message, const char *type,
+                          const char *param, const char *code)
+{
+    lx_buf b;
+    lx_buf_init(&b, 4096);
+    lx_chat_error_write(&b, message, type, param, code);
+    note_error(ex, code ? code : type, message);
+    respond(ex, status, b.data, b.len);
+    lx_buf_release(&b);
+}
+
+static void on_drain(void *data)
+{
+    struct exchange *ex = data;
+    if (ex->paused && ex->up && ex->req &&
+        lx_http_stream_buffered(ex->req) <= ex->p->cfg->limits.max_stream_buffer_bytes) {
+        ex->paused = false;
+        lx_upstream_resume(ex->up);
+    }
+}
+
+static int client_write(struct exchange *ex, const char *p, size_t n)
+{
+    if (ex->req == NULL || ex->client_finished)
+        return LX_ERR;
+    if (!ex->client_started) {
+        lx_http_header h = {"x-request-id", ex->request_id, strlen(ex->request_id)};
+        ex->client_started = true;
+        ex->status = 200;
+        lx_http_stream_start(ex->req, 200, "text/event-stream", &h, 1, on_drain, ex);
+    }
+    return lx_http_stream_write(ex->req, p, n);
+}
+
+static void client_end(struct exchange *ex)
+{
+    if (ex->req == NULL || ex->client_finished)
+        return;
+    ex->client_finished = true;
+    ex->t_end_us = lx_clock_mono_us();
+    lx_http_stream_end(ex->req);
+}
+
+/* An SSE event carrying data, framed for the client. */
+static int client_event(struct exchange *ex, lx_str data)
+{
+    lx_buf *b = &ex->whole; /* unused in SSE mode: reuse as the framing buffer */
+    lx_buf_reset(b);
+    if (lx_buf_append(b, "data: ", 6) != LX_OK || lx_buf_append_str(b, data) != LX_OK ||
+        lx_buf_append(b, "\n\n", 2) != LX_OK)
+        return LX_ERR;
+    return client_write(ex, b->data, b->len);
+}
+
+/* Ends a started stream with an error chunk in OpenAI's shape. */
+static void stream_fail(struct exchange *ex, const char *message, const char *code)
+{
+    lx_buf b;
+    lx_buf_init(&b, 4096);
+    lx_chat_error_write(&b, message, "server_error", NULL, code);
+    note_error(ex, code, message);
+    client_event(ex, lx_buf_str(&b));
+    client_end(ex);
+    lx_buf_release(&b);
+}
+
+/* --- the upstream side --------------------------------------------------- */
+
+static void on_head(void *data, int status, lx_str content_type)
+{
+    struct exchange *ex = data;
+    ex->upstream_status = status;
+    bool sse = lx_str_starts_with(content_type, LX_STR_LIT("text/event-stream"));
+    ex->mode = (ex->stream && status >= 200 && status < 300 && sse) ? MODE_SSE : MODE_WHOLE;
+}
+
+enum { EVENT_STOP = 1 }; /* the stream to the client has ended: stop reading */
+
+static int on_event(void *data, const lx_sse_event *ev)
+{
+    struct exchange *ex = data;
+    if (ex->saw_done)
+        return LX_OK;
+    if (ev->kind == LX_SSE_COMMENT)
+        return LX_OK; /* keep-alive pings: the gateway's own writes keep the client alive */
+    bool token = false;
+    enum lx_chat_chunk kind = lx_chat_chunk_inspect(
+        ev->data, &ex->scratch, ex->p->cfg->limits.max_json_depth, &ex->tally, &token);
+    lx_arena_reset(&ex->scratch);
+    if (token && ex->t_first_token_us == 0)
+        ex->t_first_token_us = lx_clock_mono_us();
+    switch (kind) {
+    case LX_CHAT_CHUNK_DONE:
+        /* read on to the end of the upstream body so its connection is reused */
+        ex->saw_done = true;
+        if (client_event(ex, ev->data) != LX_OK)
+            return LX_ERR;
+        client_end(ex);
+        return LX_OK;
+    case LX_CHAT_CHUNK_USAGE_ONLY:
+        if (!ex->usage_asked)
+            return LX_OK; /* the gateway asked for it, not the client */
+        break;
+    case LX_CHAT_CHUNK_ERROR: {
+        lx_buf b;
+        lx_buf_init(&b, 64 * 1024);
+        lx_chat_error_normalize(500, ev->data, &ex->scratch, &b);
+        lx_arena_reset(&ex->scratch);
+        note_error(ex, "upstream_error", "the backend reported an error mid-stream");
+        client_event(ex, lx_buf_str(&b));
+        client_end(ex);
+        lx_buf_release(&b);
+        return EVENT_STOP;
+    }
+    case LX_CHAT_CHUNK_MALFORMED:
+        stream_fail(ex, "The backend sent a malformed stream event.", "upstream_malformed_event");
+        return EVENT_STOP;
+    case LX_CHAT_CHUNK_DATA:
+        break;
+    }
+    return client_event(ex, ev->data);
+}
+
+static int on_data(void *data, const char *p, size_t n)
+{
+    struct exchange *ex = data;
+    if (ex->saw_done)
+        return LX_OK; /* the client has its answer: discard what trails [DONE] */
+    if (ex->req == NULL || ex->client_finished)
+        return LX_ERR; /* nobody to send it to: stop the backend */
+    if (ex->mode != MODE_SSE) {
+        if (lx_buf_append(&ex->whole, p, n) != LX_OK) {
+            note_error(ex, "upstream_too_large", "the backend's response exceeds the cap");
+            return LX_ERR;
+        }
+        return LX_OK;
+    }
+    if (ex->client_started &&
+        lx_http_stream_buffered(ex->req) > ex->p->cfg->limits.max_stream_buffer_bytes) {
+        ex->paused = true;
+        return LX_AGAIN;
+    }
+    int rc = lx_sse_feed(&ex->sse, p, n, on_event, ex);
+    if (rc == LX_OK)
+        return LX_OK;
+    if (rc == LX_ERR && ex->req && !ex->client_finished) {
+        if (ex->client_started)
+            stream_fail(ex, "The backend sent a stream event over the size cap.",
+                        "upstream_event_too_large");
+        else
+            respond_error(ex, 502, "The backend sent a stream event over the size cap.",
+                          "server_error", NULL, "upstream_event_too_large");
+    }
+    return LX_ERR;
+}
+
+static void release_backend(struct exchange *ex)
+{
+    if (ex->acquired) {
+        lx_route_release(ex->p->route, ex->backend_index);
+        ex->acquired = false;
+    }
+}
+
+/* The upstream ended cleanly but the client's answer is not finished yet. */
+static void finish_clean(struct exchange *ex)
+{
+    if (ex->mode == MODE_SSE) {
+        if (ex->client_started && ex->tally.finish_reason[0]) {
+            /* a complete stream without [DONE]: end it as OpenAI does */
+            client_write(ex, "data: [DONE]\n\n", 14);
+            client_end(ex);
+        } else if (ex->client_started) {
+            stream_fail(ex, "The backend ended the stream before it was complete.",
+                        "upstream_incomplete");
+        } else {
+            respond_error(ex, 502, "The backend ended the stream without sending an event.",
+                          "server_error", NULL, "upstream_incomplete");
+        }
+        return;
+    }
+    lx_str body = lx_buf_str(&ex->whole);
+    if (ex->upstream_status >= 200 && ex->upstream_status < 300) {
+        lx_chat_response_inspect(body, &ex->scratch, ex->p->cfg->limits.max_json_depth,
+                                 &ex->tally);
+        ex->t_first_token_us = lx_clock_mono_us();
+        respond(ex, ex->upstream_status, body.ptr, body.len);
+        return;
+    }
+    lx_buf b;
+    lx_buf_init(&b, 64 * 1024);
+    lx_chat_error_normalize(ex->upstream_status, body, &ex->scratch, &b);
+    note_error(ex, "upstream_error", "the backend answered with an error status");
+    respond(ex, ex->upstream_status, b.data, b.len);
+    lx_buf_release(&b);
+}
+
+static void finish_failed(struct exchange *ex, enum lx_upstream_result result, const char *detail)
+{
+    bool timeout = lx_upstream_result_is_timeout(result);
+    char msg[512];
+    const char *code = timeout ? "upstream_timeout"
+                       : result == LX_UPSTREAM_CONNECT_FAILED ? "upstream_unreachable"
+                                                              : "upstream_failed";
+    snprintf(msg, sizeof(msg), "Backend '%s' %s: %s.", ex->backend,
+             timeout ? "timed out" : "failed", detail ? detail : lx_upstream_result_str(result));
+    if (ex->client_started)
+        stream_fail(ex, msg, code);
+    else
+        respond_error(ex, timeout ? 504 : 502, msg, "server_error", NULL, code);
+}
+
+static void on_done(void *data, enum lx_upstream_result result, const char *detail)
+{
+    struct exchange *ex = data;
+    ex->up = NULL;
+    release_backend(ex);
+    snprintf(ex->upstream_result, sizeof(ex->upstream_result), "%s",
+             lx_upstream_result_str(result));
+    if (ex->req && !ex->client_finished) {
+        if (result == LX_UPSTREAM_DONE)
+            finish_clean(ex);
+        else if (result == LX_UPSTREAM_ABORTED && ex->error_type[0] == 0)
+            respond_error(ex, 502, "The gateway stopped reading the backend.", "server_error",
+                          NULL, "upstream_failed");
+        else if (result == LX_UPSTREAM_ABORTED)
+            finish_failed(ex, result, ex->error_message);
+        else
+            finish_failed(ex, result, detail);
+    }
+    maybe_free(ex);
+}
+
+/* --- lifetime ------------------------------------------------------------ */
+
+static void on_client_close(void *data)
+{
+    struct exchange *ex = data;
+    ex->req = NULL;
+    if (!ex->client_finished) {
+        ex->client_gone = true;
+        ex->t_end_us = lx_clock_mono_us();
+        ex->status = 499; /* nginx's "client closed request" */
+    }
+    if (ex->up) {
+        lx_upstream_cancel(ex->up);
+        ex->up = NULL;
+        snprintf(ex->upstream_result, sizeof(ex->upstream_result), "cancelled");
+        release_backend(ex);
+    }
+    maybe_free(ex);
+}
+
+static void exchange_free(uv_handle_t *h)
+{
+    struct exchange *ex = h->data;
+    struct lx_proxy *p = ex->p;
+    if (ex->prev)
+        ex->prev->next = ex->next;
+    else
+        p->exchanges = ex->next;
+    if (ex->next)
+        ex->next->prev = ex->prev;
+    p->n_exchanges--;
+    lx_sse_release(&ex->sse);
+    lx_buf_release(&ex->upstream_body);
+    lx_buf_release(&ex->whole);
+    lx_buf_release(&ex->prompt);
+    lx_arena_release(&ex->arena);
+    lx_arena_release(&ex->scratch);
+    free(ex);
+}
+
+static void maybe_free(struct exchange *ex)
+{
+    if (ex->freeing || ex->req || ex->up)
+        return;
+    ex->freeing = true;
+    if (ex->t_end_us == 0)
+        ex->t_end_us = lx_clock_mono_us();
+    lx_proxy_write_record(ex->p, ex);
+    uv_close((uv_handle_t *)&ex->free_handle, exchange_free);
+}
+
+static struct exchange *exchange_new(struct lx_proxy *p, struct lx_http_req *req,
+                                     const char *request_id, enum lx_proxy_endpoint ep)
+{
+    const struct lx_config_limits *lim = &p->cfg->limits;
+    struct exchange *ex = calloc(1, sizeof(*ex));
+    if (ex == NULL)
+        return NULL;
+    ex->p = p;
+    ex->req = req;
+    ex->endpoint = ep;
+    ex->t_start_us = lx_clock_mono_us();
+    snprintf(ex->request_id, sizeof(ex->request_id), "%s", request_id);
+    lx_http_req_peer(req, ex->peer, sizeof(ex->peer));
+    lx_str path = lx_http_req_path(req);
+    snprintf(ex->path, sizeof(ex->path), "%.*s", (int)LX_MIN(path.len, sizeof(ex->path) - 1),
+             path.ptr);
+    /* tokens take at most ~12x the body; a cap keeps a request bounded */
+    lx_arena_init(&ex->arena, lim->max_body_bytes * 12 + (1u << 20));
+    lx_arena_init(&ex->scratch, lim->max_sse_event_bytes * 12 + (1u << 20));
+    lx_buf_init(&ex->upstream_body, lim->max_body_bytes + 4096);
+    lx_buf_init(&ex->whole, LX_MAX(lim->max_response_bytes, lim->max_sse_event_bytes + 16));
+    lx_buf_init(&ex->prompt, lim->max_body_bytes + 64);
+    lx_sse_init(&ex->sse, lim->max_sse_event_bytes);
+    uv_timer_init(p->loop, &ex->free_handle);
+    ex->free_handle.data = ex;
+    ex->next = p->exchanges;
+    if (p->exchanges)
+        p->exchanges->prev = ex;
+    p->exchanges = ex;
+    p->n_exchanges++;
+    lx_http_req_on_close(req, on_client_close, ex);
+    return ex;
+}
+
+/* --- starting an exchange ------------------------------------------------ */
+
+static int start_upstream(struct exchange *ex, const struct lx_config_backend *b, const char *path)
+{
+    char url[2048], auth[1024], rid[160];
+    const char *headers[5];
+    int n = 0;
+    snprintf(url, sizeof(url), "%s%s", b->url, path);
+    headers[n++] = "Content-Type: application/json";
+    if (b->api_key) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", b->api_key);
+        headers[n++] = auth;
+    }
+    snprintf(rid, sizeof(rid), "X-Request-Id: %s", ex->request_id);
+    headers[n++] = rid;
+    headers[n] = NULL;
+    struct lx_upstream_opts o = {
+        .method = "POST", .url = url, .headers = headers,
+        .body = ex->upstream_body.data, .body_len = ex->upstream_body.len,
+        .connect_ms = b->timeouts.connect_ms, .first_byte_ms = b->timeouts.first_byte_ms,
+        .idle_ms = b->timeouts.idle_ms, .total_ms = b->timeouts.total_ms,
+    };
+    static const struct lx_upstream_cbs cbs = {on_head, on_data, on_done};
+    ex->up = lx_upstream_start(ex->p->upstream, &o, &cbs, ex);
+    memset(auth, 0, sizeof(auth)); /* curl copied the header */
+    return ex->up ? LX_OK : LX_ERR;
+}
+
+static int read_request(struct exchange *ex, struct lx_chat_request *cr)
+{
+    struct lx_chat_fault f;
+    lx_str body = lx_http_req_body(ex->req);
+    uint32_t depth = ex->p->cfg->limits.max_json_depth;
+    int rc = ex->endpoint == LX_PROXY_CHAT
+                 ? lx_chat_request_read(cr, body.ptr, body.len, &ex->arena, depth, &f)
+                 : lx_chat_embeddings_read(cr, body.ptr, body.len, &ex->arena, depth, &f);
+    if (rc != LX_OK) {
+        respond_error(ex, 400, f.message, "invalid_request_error", f.param, f.code);
+        return LX_ERR;
+    }
+    lx_str m = lx_json_raw(&cr->json, cr->model);
+    snprintf(ex->model, sizeof(ex->model), "%.*s", (int)m.len, m.ptr);
+    ex->stream = cr->stream;
+    ex->usage_asked = cr->usage_asked;
+    return LX_OK;
+}
+
+static int resolve(struct exchange *ex, const struct lx_chat_request *cr,
+                   struct lx_route_target *t)
+{
+    lx_str m = lx_json_raw(&cr->json, cr->model);
+    if (lx_route_lookup(ex->p->route, m, t) != LX_OK) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "The model `%s` does not exist or you do not have access to it.",
+                 ex->model);
+        respond_error(ex, 404, msg, "invalid_request_error", "model", "model_not_found");
+        return LX_ERR;
+    }
+    ex->backend_index = t->backend_index;
+    snprintf(ex->backend, sizeof(ex->backend), "%s", t->backend->name);
+    snprintf(ex->upstream_model, sizeof(ex->upstream_model), "%s", t->upstream_model);
+    if (!lx_route_acquire(ex->p->route, t->backend_index)) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "Backend '%s' is at its limit of %u requests in flight.",
+                 ex->backend, t->backend->max_in_flight);
+        respond_error(ex, 429, msg, "rate_limit_error", NULL, "backend_busy");
+        return LX_ERR;
+    }
+    ex->acquired = true;
+    return LX_OK;
+}
+
+void lx_proxy_handle(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx_http_req *req,
+                     const char *request_id)
+{
+    struct exchange *ex = exchange_new(p, req, request_id, ep);
+    if (ex == NULL) {
+        lx_http_respond(req, 500, "application/json", NULL, 0, "{}", 2);
+        return;
+    }
+    struct lx_chat_request cr;
+    struct lx_route_target t;
+    if (read_request(ex, &cr) != LX_OK || resolve(ex, &cr, &t) != LX_OK)
+        return;
+    lx_proxy_capture_prompt(p, ex, lx_json_value_text(&cr.json, cr.messages));
+    if (lx_chat_request_rewrite(&cr, ex->upstream_model, ex->stream, &ex->upstream_body) != LX_OK) {
+        respond_error(ex, 413, "The request is too large after rewriting.",
+                      "invalid_request_error", NULL, "request_too_large");
+        return;
+    }
+    const char *path = ep == LX_PROXY_CHAT ? "/chat/completions" : "/embeddings";
+    if (start_upstream(ex, t.backend, path) != LX_OK) {
+        release_backend(ex);
+        respond_error(ex, 502, "The gateway could not start the upstream request.",
+                      "server_error", NULL, "upstream_failed");
+    }
+}
+
+void lx_proxy_reject(struct lx_proxy *p, struct lx_http_req *req, const char *request_id,
+                     int status, const char *message, const char *type, const char *code)
+{
+    struct exchange *ex = exchange_new(p, req, request_id, LX_PROXY_CHAT);
+    if (ex == NULL) {
+        lx_http_respond(req, status, "application/json", NULL, 0, "{}", 2);
+        return;
+    }
+    respond_error(ex, status, message, type, NULL, code);
+}
+
+uint32_t lx_proxy_in_flight(const struct lx_proxy *p)
+{
+    return p->n_exchanges;
+}
+
+void lx_proxy_cancel_all(struct lx_proxy *p)
+{
+    for (struct exchange *ex = p->exchanges; ex; ex = ex->next) {
+        if (ex->up) {
+            lx_upstream_cancel(ex->up);
+            ex->up = NULL;
+            release_backend(ex);
+            snprintf(ex->upstream_result, sizeof(ex->upstream_result), "cancelled");
+            if (ex->req && ex->client_started && !ex->client_finished)
+                stream_fail(ex, "The gateway is shutting down.", "shutting_down");
+            else if (ex->req && !ex->client_finished)
+                respond_error(ex, 503, "The gateway is shutting down.", "server_error", NULL,
+                              "shutting_down");
+            maybe_free(ex);
+        }
+    }
+}

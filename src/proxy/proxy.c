@@ -1,0 +1,49 @@
+/* proxy.c — creating and freeing the proxy (see proxy.h). */
+#include "proxy_int.h"
+
+#include <stdlib.h>
+
+struct lx_proxy *lx_proxy_new(uv_loop_t *loop, struct lx_config *cfg, struct lx_audit *audit)
+{
+    struct lx_proxy *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    p->loop = loop;
+    p->cfg = lx_config_ref(cfg);
+    p->audit = audit;
+    p->route = lx_route_new(cfg);
+    p->upstream = lx_upstream_new(loop);
+    p->health_timer = malloc(sizeof(*p->health_timer));
+    if (p->health_timer) {
+        uv_timer_init(loop, p->health_timer);
+        p->health_timer->data = p;
+    }
+    if (p->route == NULL || p->upstream == NULL || p->health_timer == NULL) {
+        lx_proxy_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* The caller runs the loop until lx_proxy_in_flight() is 0 before this:
+ * an exchange that still has a client refers to the proxy. */
+void lx_proxy_free(struct lx_proxy *p)
+{
+    if (p == NULL)
+        return;
+    p->closing = true;
+    lx_proxy_cancel_all(p);
+    lx_proxy_health_cancel(p);
+    if (p->health_timer)
+        uv_close((uv_handle_t *)p->health_timer, (uv_close_cb)free);
+    if (p->upstream)
+        lx_upstream_free(p->upstream);
+    lx_route_free(p->route);
+    lx_config_unref(p->cfg);
+    free(p);
+}
+
+struct lx_route *lx_proxy_route(struct lx_proxy *p)
+{
+    return p->route;
+}

@@ -1,0 +1,53 @@
+/*
+ * proxy.h — the exchange: one client request from decode to the last byte.
+ *
+ * The proxy ties the stages together for each request — read the body,
+ * resolve the model, splice the edits, send it upstream, relay the answer
+ * (streamed event by event with backpressure, or whole), normalise errors,
+ * write the audit record — and owns the exchange's lifetime: an exchange
+ * ends when both the client side and the upstream side are done, whichever
+ * finishes first. It also runs the backends' health checks.
+ *
+ * One proxy per event loop; not thread-safe.
+ */
+#ifndef LX_PROXY_H
+#define LX_PROXY_H
+
+#include <uv.h>
+
+#include "../config/config.h"
+#include "../http/http.h"
+#include "../obs/audit.h"
+#include "../route/route.h"
+
+struct lx_proxy;
+
+/* Creates the proxy for cfg (it takes a reference). audit may be NULL (no
+ * audit log); the proxy borrows it and it must outlive the proxy. */
+struct lx_proxy *lx_proxy_new(uv_loop_t *loop, struct lx_config *cfg, struct lx_audit *audit);
+/* Frees the proxy. Exchanges still running are cancelled first. Run the
+ * loop afterwards until its handles are closed. */
+void lx_proxy_free(struct lx_proxy *p);
+
+/* Starts the periodic health checks (the first one at once). */
+void lx_proxy_start_health(struct lx_proxy *p);
+
+enum lx_proxy_endpoint { LX_PROXY_CHAT, LX_PROXY_EMBEDDINGS };
+
+/* Handles one request to an endpoint. request_id is copied. */
+void lx_proxy_handle(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx_http_req *req,
+                     const char *request_id);
+
+/* Answers with OpenAI's error shape and records the request in the audit
+ * log (for errors found before an exchange exists: bad path, limits). */
+void lx_proxy_reject(struct lx_proxy *p, struct lx_http_req *req, const char *request_id,
+                     int status, const char *message, const char *type, const char *code);
+
+/* Exchanges in progress (for the drain on shutdown). */
+uint32_t lx_proxy_in_flight(const struct lx_proxy *p);
+/* Cancels every exchange in progress (drain timeout). */
+void lx_proxy_cancel_all(struct lx_proxy *p);
+
+struct lx_route *lx_proxy_route(struct lx_proxy *p);
+
+#endif

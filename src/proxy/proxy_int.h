@@ -1,0 +1,73 @@
+/*
+ * proxy_int.h — what the proxy's files share: the proxy itself and the
+ * exchange. Not for other modules.
+ */
+#ifndef LX_PROXY_INT_H
+#define LX_PROXY_INT_H
+
+#include "proxy.h"
+
+#include "../core/arena.h"
+#include "../core/buf.h"
+#include "../dialect/chat.h"
+#include "../upstream/sse.h"
+#include "../upstream/upstream.h"
+
+struct exchange;
+
+struct lx_proxy {
+    uv_loop_t *loop;
+    struct lx_config *cfg;
+    struct lx_route *route;
+    struct lx_upstream *upstream;
+    struct lx_audit *audit;
+    uv_timer_t *health_timer; /* heap: its close outlives the proxy */
+    struct health_check *checks; /* one per backend while a round runs */
+    struct exchange *exchanges;  /* doubly linked, for drain and cancel */
+    uint32_t n_exchanges;
+    bool closing;
+};
+
+enum mode { MODE_NONE, MODE_WHOLE, MODE_SSE };
+
+struct exchange {
+    struct lx_proxy *p;
+    struct exchange *prev, *next;
+    struct lx_http_req *req;      /* NULL once the client side ended */
+    struct lx_upstream_req *up;   /* NULL once the upstream side ended */
+    uv_timer_t free_handle;       /* closing it frees the exchange at a safe point */
+    lx_arena arena;               /* request lifetime */
+    lx_arena scratch;             /* reset after each stream event */
+    lx_buf upstream_body;
+    lx_buf whole;                 /* a non-streamed upstream body */
+    lx_buf prompt;                /* what the audit record keeps of the prompt */
+    lx_sse_reader sse;
+    struct lx_chat_tally tally;
+    enum lx_proxy_endpoint endpoint;
+    enum mode mode;
+    size_t backend_index;
+    bool acquired, stream, usage_asked, freeing;
+    bool client_started, client_finished, client_gone, paused, saw_done;
+    int upstream_status;
+    int status; /* what the client got */
+    uint64_t t_start_us, t_first_token_us, t_end_us;
+    char request_id[132];
+    char peer[64];
+    char path[96];
+    char model[128];
+    char backend[128];
+    char upstream_model[256];
+    char error_type[40];
+    char error_message[256];
+    char upstream_result[24];
+};
+
+/* health.c */
+void lx_proxy_health_cancel(struct lx_proxy *p);
+
+/* record.c: the audit line of an exchange. */
+void lx_proxy_write_record(struct lx_proxy *p, const struct exchange *ex);
+/* Fills ex->prompt from the request's messages per the audit setting. */
+void lx_proxy_capture_prompt(struct lx_proxy *p, struct exchange *ex, lx_str messages);
+
+#endif

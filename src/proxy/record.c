@@ -1,0 +1,144 @@
+/*
+ * record.c — the audit record of an exchange: one JSON line with what was
+ * asked, where it went, what came back and how long it took. The prompt is
+ * kept per audit.prompt: "full" (the messages as sent), "hash" (SHA-256 of
+ * the messages' JSON text, to correlate repeats without keeping private
+ * text; the default) or "off". Secrets are never part of a record.
+ */
+#include "proxy_int.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+
+#include "../core/clock.h"
+
+void lx_proxy_capture_prompt(struct lx_proxy *p, struct exchange *ex, lx_str messages)
+{
+    if (p->audit == NULL || messages.ptr == NULL)
+        return;
+    if (p->cfg->audit.prompt == LX_AUDIT_PROMPT_FULL) {
+        lx_buf_append_str(&ex->prompt, messages);
+    } else if (p->cfg->audit.prompt == LX_AUDIT_PROMPT_HASH) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int mdlen = 0;
+        static const char hex[] = "0123456789abcdef";
+        if (EVP_Digest(messages.ptr, messages.len, md, &mdlen, EVP_sha256(), NULL) != 1)
+            return;
+        for (unsigned i = 0; i < mdlen; i++) {
+            lx_buf_append_char(&ex->prompt, hex[md[i] >> 4]);
+            lx_buf_append_char(&ex->prompt, hex[md[i] & 15]);
+        }
+    }
+}
+
+static void opt_str(lx_jw *w, const char *key, const char *v)
+{
+    lx_jw_key(w, key);
+    if (v && v[0])
+        lx_jw_cstr(w, v);
+    else
+        lx_jw_null(w);
+}
+
+static void ms(lx_jw *w, const char *key, uint64_t from_us, uint64_t to_us)
+{
+    lx_jw_key(w, key);
+    if (from_us == 0 || to_us < from_us)
+        lx_jw_null(w);
+    else {
+        char b[32];
+        uint64_t d = to_us - from_us;
+        int n = snprintf(b, sizeof(b), "%llu.%03u", (unsigned long long)(d / 1000),
+                         (unsigned)(d % 1000));
+        lx_jw_raw(w, b, (size_t)n);
+    }
+}
+
+static void tokens(lx_jw *w, const struct lx_chat_tally *t)
+{
+    lx_jw_key(w, "prompt_tokens");
+    if (t->has_usage)
+        lx_jw_int(w, t->prompt_tokens);
+    else
+        lx_jw_null(w);
+    lx_jw_key(w, "completion_tokens");
+    if (t->has_usage)
+        lx_jw_int(w, t->completion_tokens);
+    else
+        lx_jw_null(w);
+    opt_str(w, "finish_reason", t->finish_reason);
+    lx_jw_key(w, "tool_calls");
+    lx_jw_arr_open(w);
+    for (uint32_t i = 0; i < t->n_calls; i++)
+        if (t->call_names[i][0])
+            lx_jw_cstr(w, t->call_names[i]);
+    lx_jw_arr_close(w);
+}
+
+static void error(lx_jw *w, const struct exchange *ex)
+{
+    lx_jw_key(w, "error");
+    if (ex->error_type[0] == 0) {
+        lx_jw_null(w);
+        return;
+    }
+    lx_jw_obj_open(w);
+    lx_jw_key(w, "type");
+    lx_jw_cstr(w, ex->error_type);
+    lx_jw_key(w, "message");
+    lx_jw_cstr(w, ex->error_message);
+    lx_jw_obj_close(w);
+}
+
+static void prompt(lx_jw *w, struct lx_proxy *p, const struct exchange *ex)
+{
+    if (ex->prompt.len == 0)
+        return;
+    if (p->cfg->audit.prompt == LX_AUDIT_PROMPT_FULL) {
+        lx_jw_key(w, "prompt");
+        lx_jw_raw(w, ex->prompt.data, ex->prompt.len);
+    } else {
+        lx_jw_key(w, "prompt_sha256");
+        lx_jw_str(w, ex->prompt.data, ex->prompt.len);
+    }
+}
+
+void lx_proxy_write_record(struct lx_proxy *p, const struct exchange *ex)
+{
+    if (p->audit == NULL)
+        return;
+    char ts[32];
+    uint64_t now_us = lx_clock_mono_us();
+    lx_clock_format_rfc3339(lx_clock_wall_ms() - (now_us - ex->t_start_us) / 1000, ts);
+    lx_buf line;
+    lx_buf_init(&line, ex->prompt.len + 64 * 1024);
+    lx_jw w;
+    lx_jw_init(&w, &line);
+    lx_jw_obj_open(&w);
+    opt_str(&w, "time", ts);
+    opt_str(&w, "request_id", ex->request_id);
+    opt_str(&w, "client", ex->peer);
+    opt_str(&w, "endpoint", ex->path);
+    opt_str(&w, "model", ex->model);
+    opt_str(&w, "backend", ex->backend);
+    opt_str(&w, "upstream_model", ex->upstream_model);
+    lx_jw_key(&w, "stream");
+    lx_jw_bool(&w, ex->stream);
+    lx_jw_key(&w, "status");
+    lx_jw_int(&w, ex->status);
+    lx_jw_key(&w, "upstream_status");
+    if (ex->upstream_status)
+        lx_jw_int(&w, ex->upstream_status);
+    else
+        lx_jw_null(&w);
+    opt_str(&w, "upstream_result", ex->upstream_result);
+    ms(&w, "latency_ms", ex->t_start_us, ex->t_end_us);
+    ms(&w, "ttft_ms", ex->t_first_token_us ? ex->t_start_us : 0, ex->t_first_token_us);
+    tokens(&w, &ex->tally);
+    error(&w, ex);
+    prompt(&w, p, ex);
+    lx_jw_obj_close(&w);
+    if (lx_jw_ok(&w))
+        lx_audit_submit(p->audit, line.data, line.len);
+    lx_buf_release(&line);
+}

@@ -1,0 +1,708 @@
+/*
+ * test_config.c — unit tests for src/config/: the YAML reader (every key,
+ * every kind of error with its exact line and column), the built-in
+ * default, the command-line adjustments, key resolution from the
+ * environment, the printed table, and every file in examples/.
+ */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+
+static char err[512];
+
+/* Loads text as "t.yaml"; NULL on failure with the message in err. */
+static struct lx_config *load(const char *text)
+{
+    struct lx_config *c = NULL;
+    err[0] = '\0';
+    if (lx_config_load_string(text, strlen(text), "t.yaml", &c, err, sizeof(err)) != LX_OK) {
+        cr_assert_null(c);
+        return NULL;
+    }
+    cr_assert_not_null(c);
+    return c;
+}
+
+/* Asserts that text fails to load with exactly this message. */
+static void expect_error(const char *text, const char *message)
+{
+    struct lx_config *c = load(text);
+    if (c)
+        lx_config_unref(c);
+    cr_assert_null(c, "expected an error for:\n%s", text);
+    cr_assert_str_eq(err, message);
+}
+
+/* ---- a full file --------------------------------------------------------- */
+
+static const char full_yaml[] =
+    "listeners:\n"
+    "  - address: 127.0.0.1:9000\n"
+    "  - address: \"[::1]:9443\"\n"
+    "    tls: { cert_file: cert.pem, key_file: key.pem }\n"
+    "limits:\n"
+    "  max_body_bytes: 1000\n"
+    "  max_json_depth: 10\n"
+    "  max_headers: 20\n"
+    "  max_stream_buffer_bytes: 3000\n"
+    "  max_sse_event_bytes: 4000\n"
+    "  max_response_bytes: 5000\n"
+    "drain_timeout_ms: 1234\n"
+    "audit:\n"
+    "  path: /var/log/llmux.jsonl\n"
+    "  prompt: full\n"
+    "  queue_max: 77\n"
+    "health:\n"
+    "  interval_ms: 111\n"
+    "  timeout_ms: 22\n"
+    "backends:\n"
+    "  - name: local\n"
+    "    url: http://127.0.0.1:8080/v1/\n"
+    "    dialect: chat\n"
+    "    discover: false\n"
+    "    max_in_flight: 3\n"
+    "    timeouts: { connect_ms: 1, first_byte_ms: 2, idle_ms: 3, total_ms: 4 }\n"
+    "  - name: claude\n"
+    "    url: https://api.anthropic.com/v1\n"
+    "    dialect: messages\n"
+    "    api_key_env: LLMUX_TEST_KEY_FULL\n"
+    "    discover: true\n"
+    "  - name: resp\n"
+    "    url: https://example.com\n"
+    "    dialect: responses\n"
+    "models:\n"
+    "  - name: local-chat\n"
+    "    backend: local\n"
+    "    upstream_model: qwen2.5-7b-instruct-q4_k_m\n"
+    "  - name: sonnet\n"
+    "    backend: claude\n";
+
+Test(config_file, full_round_trip)
+{
+    setenv("LLMUX_TEST_KEY_FULL", "sk-full", 1);
+    struct lx_config *c = load(full_yaml);
+    cr_assert_not_null(c, "%s", err);
+    cr_assert_str_eq(c->source, "t.yaml");
+    cr_assert_eq(c->refcount, 1);
+
+    cr_assert_eq(c->n_listeners, 2);
+    cr_assert_str_eq(c->listeners[0].address, "127.0.0.1:9000");
+    cr_assert_str_eq(c->listeners[0].host, "127.0.0.1");
+    cr_assert_eq(c->listeners[0].port, 9000);
+    cr_assert_null(c->listeners[0].tls_cert_file);
+    cr_assert_null(c->listeners[0].tls_key_file);
+    cr_assert_str_eq(c->listeners[1].address, "[::1]:9443");
+    cr_assert_str_eq(c->listeners[1].host, "::1");
+    cr_assert_eq(c->listeners[1].port, 9443);
+    cr_assert_str_eq(c->listeners[1].tls_cert_file, "cert.pem");
+    cr_assert_str_eq(c->listeners[1].tls_key_file, "key.pem");
+
+    cr_assert_eq(c->limits.max_body_bytes, 1000);
+    cr_assert_eq(c->limits.max_json_depth, 10);
+    cr_assert_eq(c->limits.max_headers, 20);
+    cr_assert_eq(c->limits.max_stream_buffer_bytes, 3000);
+    cr_assert_eq(c->limits.max_sse_event_bytes, 4000);
+    cr_assert_eq(c->limits.max_response_bytes, 5000);
+    cr_assert_eq(c->drain_timeout_ms, 1234);
+    cr_assert_str_eq(c->audit.path, "/var/log/llmux.jsonl");
+    cr_assert_eq(c->audit.prompt, LX_AUDIT_PROMPT_FULL);
+    cr_assert_eq(c->audit.queue_max, 77);
+    cr_assert_eq(c->health.interval_ms, 111);
+    cr_assert_eq(c->health.timeout_ms, 22);
+
+    cr_assert_eq(c->n_backends, 3);
+    const struct lx_config_backend *b = &c->backends[0];
+    cr_assert_str_eq(b->name, "local");
+    cr_assert_str_eq(b->url, "http://127.0.0.1:8080/v1", "trailing slash stripped");
+    cr_assert_eq(b->dialect, LX_DIALECT_CHAT);
+    cr_assert_null(b->api_key_env);
+    cr_assert_null(b->api_key);
+    cr_assert_eq(b->discover, false);
+    cr_assert_eq(b->max_in_flight, 3);
+    cr_assert_eq(b->timeouts.connect_ms, 1);
+    cr_assert_eq(b->timeouts.first_byte_ms, 2);
+    cr_assert_eq(b->timeouts.idle_ms, 3);
+    cr_assert_eq(b->timeouts.total_ms, 4);
+    b = &c->backends[1];
+    cr_assert_str_eq(b->name, "claude");
+    cr_assert_eq(b->dialect, LX_DIALECT_MESSAGES);
+    cr_assert_str_eq(b->api_key_env, "LLMUX_TEST_KEY_FULL");
+    cr_assert_str_eq(b->api_key, "sk-full");
+    cr_assert_eq(b->discover, true);
+    cr_assert_eq(b->timeouts.connect_ms, 5000, "unset timeouts keep their defaults");
+    cr_assert_eq(c->backends[2].dialect, LX_DIALECT_RESPONSES);
+
+    cr_assert_eq(c->n_models, 2);
+    cr_assert_str_eq(c->models[0].name, "local-chat");
+    cr_assert_eq(c->models[0].backend, 0);
+    cr_assert_str_eq(c->models[0].upstream_model, "qwen2.5-7b-instruct-q4_k_m");
+    cr_assert_str_eq(c->models[1].name, "sonnet");
+    cr_assert_eq(c->models[1].backend, 1);
+    cr_assert_str_eq(c->models[1].upstream_model, "sonnet", "defaults to the public name");
+
+    cr_assert_eq(lx_config_find_backend(c, "claude"), 1);
+    cr_assert_eq(lx_config_find_backend(c, "nope"), -1);
+    cr_assert_eq(lx_config_find_model(c, "sonnet"), 1);
+    cr_assert_eq(lx_config_find_model(c, "local"), -1);
+    lx_config_unref(c);
+}
+
+Test(config_file, models_may_come_before_backends)
+{
+    struct lx_config *c = load("models:\n  - {name: m, backend: b}\n"
+                               "backends:\n  - {name: a, url: 'http://a'}\n"
+                               "  - {name: b, url: 'http://b'}\n");
+    cr_assert_not_null(c, "%s", err);
+    cr_assert_eq(c->models[0].backend, 1);
+    lx_config_unref(c);
+}
+
+Test(config_file, anchors_and_merge_keys)
+{
+    struct lx_config *c = load("backends:\n"
+                               "  - {name: a, url: 'http://a', timeouts: &slow {connect_ms: 9}}\n"
+                               "  - {name: b, url: 'http://b', timeouts: {<<: *slow, idle_ms: 7}}\n"
+                               "  - {name: c, url: 'http://c', timeouts: *slow}\n");
+    cr_assert_not_null(c, "%s", err);
+    cr_assert_eq(c->backends[1].timeouts.connect_ms, 9);
+    cr_assert_eq(c->backends[1].timeouts.idle_ms, 7);
+    cr_assert_eq(c->backends[2].timeouts.connect_ms, 9);
+    cr_assert_eq(c->backends[2].timeouts.idle_ms, 60000);
+    lx_config_unref(c);
+}
+
+Test(config_file, load_file_and_missing_file)
+{
+    char path[] = "/tmp/llmux-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("drain_timeout_ms: 42\nbogus: 1\n", f);
+    fclose(f);
+    struct lx_config *c = NULL;
+    cr_assert_eq(lx_config_load_file(path, &c, err, sizeof(err)), LX_ERR);
+    char want[128];
+    snprintf(want, sizeof(want), "%s:2:1: unknown key 'bogus' at top level", path);
+    cr_assert_str_eq(err, want, "the file name is the path");
+    unlink(path);
+
+    cr_assert_eq(lx_config_load_file("/nonexistent/llmux.yaml", &c, err, sizeof(err)), LX_ERR);
+    cr_assert_null(c);
+    cr_assert(strstr(err, "/nonexistent/llmux.yaml: cannot open") == err, "%s", err);
+}
+
+/* ---- defaults ------------------------------------------------------------- */
+
+static void assert_file_defaults(const struct lx_config *c)
+{
+    cr_assert_eq(c->n_listeners, 1);
+    cr_assert_str_eq(c->listeners[0].address, "127.0.0.1:7711");
+    cr_assert_str_eq(c->listeners[0].host, "127.0.0.1");
+    cr_assert_eq(c->listeners[0].port, LX_CONFIG_DEFAULT_PORT);
+    cr_assert_null(c->listeners[0].tls_cert_file);
+    cr_assert_eq(c->limits.max_body_bytes, 4194304);
+    cr_assert_eq(c->limits.max_json_depth, 64);
+    cr_assert_eq(c->limits.max_headers, 64);
+    cr_assert_eq(c->limits.max_stream_buffer_bytes, 262144);
+    cr_assert_eq(c->limits.max_sse_event_bytes, 1048576);
+    cr_assert_eq(c->limits.max_response_bytes, 16777216);
+    cr_assert_eq(c->drain_timeout_ms, 10000);
+    cr_assert_str_eq(c->audit.path, "llmux-audit.jsonl");
+    cr_assert_eq(c->audit.prompt, LX_AUDIT_PROMPT_HASH);
+    cr_assert_eq(c->audit.queue_max, 65536);
+    cr_assert_eq(c->health.interval_ms, 5000);
+    cr_assert_eq(c->health.timeout_ms, 2000);
+}
+
+Test(config_defaults, empty_file)
+{
+    struct lx_config *c = load("");
+    cr_assert_not_null(c, "%s", err);
+    assert_file_defaults(c);
+    cr_assert_eq(c->n_backends, 0);
+    cr_assert_eq(c->n_models, 0);
+    lx_config_unref(c);
+
+    c = load("# nothing but a comment\nlimits:\n");
+    cr_assert_not_null(c, "%s", err);
+    assert_file_defaults(c);
+    lx_config_unref(c);
+}
+
+Test(config_defaults, backend_defaults)
+{
+    struct lx_config *c = load("backends:\n  - name: a\n    url: http://h:1\n");
+    cr_assert_not_null(c, "%s", err);
+    const struct lx_config_backend *b = &c->backends[0];
+    cr_assert_eq(b->dialect, LX_DIALECT_CHAT);
+    cr_assert_null(b->api_key_env);
+    cr_assert_null(b->api_key);
+    cr_assert_eq(b->discover, false);
+    cr_assert_eq(b->max_in_flight, 0);
+    cr_assert_eq(b->timeouts.connect_ms, 5000);
+    cr_assert_eq(b->timeouts.first_byte_ms, 120000);
+    cr_assert_eq(b->timeouts.idle_ms, 60000);
+    cr_assert_eq(b->timeouts.total_ms, 600000);
+    lx_config_unref(c);
+}
+
+Test(config_defaults, built_in_default)
+{
+    struct lx_config *c = lx_config_default();
+    cr_assert_not_null(c);
+    assert_file_defaults(c);
+    cr_assert_str_eq(c->source, "<built-in default>");
+    const char *names[] = {"llamacpp", "vllm", "ollama", "lmstudio"};
+    const char *urls[] = {"http://127.0.0.1:8080/v1", "http://127.0.0.1:8000/v1",
+                          "http://127.0.0.1:11434/v1", "http://127.0.0.1:1234/v1"};
+    cr_assert_eq(c->n_backends, 4);
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert_str_eq(c->backends[i].name, names[i]);
+        cr_assert_str_eq(c->backends[i].url, urls[i]);
+        cr_assert_eq(c->backends[i].dialect, LX_DIALECT_CHAT);
+        cr_assert(c->backends[i].discover);
+        cr_assert_null(c->backends[i].api_key_env);
+        cr_assert_eq(c->backends[i].timeouts.total_ms, 600000);
+    }
+    cr_assert_eq(c->n_models, 0);
+    lx_config_unref(c);
+}
+
+Test(config_defaults, audit_off_and_null_values)
+{
+    struct lx_config *c = load("audit:\n  path: off\n");
+    cr_assert_not_null(c, "%s", err);
+    cr_assert_null(c->audit.path);
+    lx_config_unref(c);
+    c = load("audit:\n  path: ''\n");
+    cr_assert_null(c->audit.path);
+    lx_config_unref(c);
+    c = load("audit:\n  path: '-'\n  prompt:\n");
+    cr_assert_str_eq(c->audit.path, "-", "stderr");
+    cr_assert_eq(c->audit.prompt, LX_AUDIT_PROMPT_HASH, "an empty value keeps the default");
+    lx_config_unref(c);
+}
+
+/* ---- errors, each at its exact line and column ---------------------------- */
+
+Test(config_errors, unknown_keys)
+{
+    expect_error("foo: 1\n", "t.yaml:1:1: unknown key 'foo' at top level");
+    expect_error("backends:\n  - name: a\n    url: http://x\n    foo: 2\n",
+                 "t.yaml:4:5: unknown key 'foo' in backends[0]");
+    expect_error("backends:\n  - name: a\n    url: http://x\n    timeouts: {connect: 1}\n",
+                 "t.yaml:4:16: unknown key 'connect' in backends[0].timeouts");
+    expect_error("listeners:\n  - address: 1.2.3.4:5\n    tls: {cert: a}\n",
+                 "t.yaml:3:11: unknown key 'cert' in listeners[0].tls");
+    expect_error("limits:\n  max_body: 1\n", "t.yaml:2:3: unknown key 'max_body' in limits");
+    expect_error("audit: {file: x}\n", "t.yaml:1:9: unknown key 'file' in audit");
+    expect_error("health: {every: 1}\n", "t.yaml:1:10: unknown key 'every' in health");
+    expect_error("models:\n  - {name: m, backend: b, model: x}\n",
+                 "t.yaml:2:27: unknown key 'model' in models[0]");
+}
+
+Test(config_errors, wrong_types)
+{
+    expect_error("limits:\n  max_headers: abc\n",
+                 "t.yaml:2:16: limits.max_headers: expected an integer");
+    expect_error("limits:\n  max_headers: '64'\n",
+                 "t.yaml:2:16: limits.max_headers: expected an integer");
+    expect_error("drain_timeout_ms: [1]\n", "t.yaml:1:19: drain_timeout_ms: expected an integer");
+    expect_error("limits: [1]\n", "t.yaml:1:9: limits: expected a mapping");
+    expect_error("backends:\n  - name: a\n    url: http://x\n    timeouts: 5\n",
+                 "t.yaml:4:15: backends[0].timeouts: expected a mapping");
+    expect_error("backends:\n  - just-a-name\n", "t.yaml:2:5: backends[0]: expected a mapping");
+    expect_error("backends:\n  name: a\n", "t.yaml:2:3: backends: expected a sequence");
+    expect_error("- a\n", "t.yaml:1:1: top level: expected a mapping");
+    expect_error("backends:\n  - name: a\n    url: http://x\n    discover: yes\n",
+                 "t.yaml:4:15: backends[0].discover: expected true or false");
+    expect_error("backends:\n  - name: [a]\n    url: http://x\n",
+                 "t.yaml:2:11: backends[0].name: expected a string");
+}
+
+Test(config_errors, ranges)
+{
+    expect_error("backends:\n  - name: a\n    url: http://x\n    timeouts:\n      connect_ms: 0\n",
+                 "t.yaml:5:19: backends[0].timeouts.connect_ms: must be between 1 and 86400000");
+    expect_error("backends:\n  - {name: a, url: 'http://x', timeouts: {total_ms: 86400001}}\n",
+                 "t.yaml:2:53: backends[0].timeouts.total_ms: must be between 1 and 86400000");
+    expect_error("limits:\n  max_headers: 101\n",
+                 "t.yaml:2:16: limits.max_headers: must be between 1 and 100");
+    expect_error("limits:\n  max_json_depth: 1025\n",
+                 "t.yaml:2:19: limits.max_json_depth: must be between 1 and 1024");
+    expect_error("limits:\n  max_body_bytes: 0\n",
+                 "t.yaml:2:19: limits.max_body_bytes: must be between 1 and 1099511627776");
+    expect_error("limits:\n  max_sse_event_bytes: -5\n",
+                 "t.yaml:2:24: limits.max_sse_event_bytes: must be between 1 and 1099511627776");
+    expect_error("audit:\n  queue_max: 0\n",
+                 "t.yaml:2:14: audit.queue_max: must be between 1 and 4294967295");
+    expect_error("health:\n  timeout_ms: 99999999999999999999999\n",
+                 "t.yaml:2:15: health.timeout_ms: must be between 1 and 86400000");
+    expect_error("drain_timeout_ms: 0\n",
+                 "t.yaml:1:19: drain_timeout_ms: must be between 1 and 86400000");
+
+    struct lx_config *c = load("limits: {max_headers: 100, max_json_depth: 1024}\n"
+                               "backends:\n  - {name: a, url: 'http://x', max_in_flight: 0,"
+                               " timeouts: {connect_ms: 86400000, idle_ms: 1}}\n");
+    cr_assert_not_null(c, "the bounds themselves are fine: %s", err);
+    cr_assert_eq(c->limits.max_headers, 100);
+    cr_assert_eq(c->backends[0].timeouts.connect_ms, 86400000);
+    lx_config_unref(c);
+}
+
+Test(config_errors, enumerations)
+{
+    expect_error("backends:\n  - name: a\n    url: http://x\n    dialect: completions\n",
+                 "t.yaml:4:14: backends[0].dialect: expected chat, responses or messages");
+    expect_error("audit: {prompt: maybe}\n",
+                 "t.yaml:1:17: audit.prompt: expected full, hash or off");
+}
+
+Test(config_errors, urls)
+{
+    expect_error("backends:\n  - name: a\n    url: ftp://x\n",
+                 "t.yaml:3:10: backends[0].url: url must start with http:// or https://");
+    expect_error("backends:\n  - name: a\n    url: 127.0.0.1:8080\n",
+                 "t.yaml:3:10: backends[0].url: url must start with http:// or https://");
+    expect_error("backends:\n  - name: a\n    url: http://\n",
+                 "t.yaml:3:10: backends[0].url: url has no host");
+    expect_error("backends:\n  - name: a\n    url: 'http://x/v1?a=b'\n",
+                 "t.yaml:3:10: backends[0].url: url must not have a query or fragment");
+    expect_error("backends:\n  - name: a\n    url: 'http://x y'\n",
+                 "t.yaml:3:10: backends[0].url: url must not contain spaces or control characters");
+
+    struct lx_config *c = load("backends:\n  - {name: a, url: 'https://x:1/v1//'}\n");
+    cr_assert_not_null(c, "%s", err);
+    cr_assert_str_eq(c->backends[0].url, "https://x:1/v1");
+    lx_config_unref(c);
+}
+
+Test(config_errors, names_and_references)
+{
+    expect_error("backends:\n  - {name: a, url: 'http://x'}\n  - {name: a, url: 'http://y'}\n",
+                 "t.yaml:3:12: backends[1].name: duplicate backend name 'a'");
+    expect_error("backends:\n  - {name: a, url: 'http://x'}\n"
+                 "models:\n  - {name: m, backend: a}\n  - {name: m, backend: a}\n",
+                 "t.yaml:5:12: models[1].name: duplicate model name 'm'");
+    expect_error("backends:\n  - {name: a, url: 'http://x'}\n"
+                 "models:\n  - name: m\n    backend: nope\n",
+                 "t.yaml:5:14: models[0].backend: unknown backend 'nope'");
+    expect_error("backends:\n  - {name: 'a b', url: 'http://x'}\n",
+                 "t.yaml:2:12: backends[0].name: a backend name is 1 to 128 of A-Z a-z 0-9 . _ -");
+    expect_error("backends:\n  - name: a\n", "t.yaml:2:5: backends[0]: missing key 'url'");
+    expect_error("backends:\n  - url: http://x\n", "t.yaml:2:5: backends[0]: missing key 'name'");
+    expect_error("backends:\n  - {}\n", "t.yaml:2:5: backends[0]: missing key 'name'");
+    expect_error("models:\n  - name: m\n", "t.yaml:2:5: models[0]: missing key 'backend'");
+    expect_error("backends:\n  - {name: a, url: 'http://x', api_key_env: 'not-a-var'}\n",
+                 "t.yaml:2:45: backends[0].api_key_env: 'not-a-var' is not an environment "
+                 "variable name");
+}
+
+Test(config_errors, listeners)
+{
+    expect_error("listeners:\n  - address: 1.2.3.4:80\n    tls: {cert_file: a}\n",
+                 "t.yaml:3:10: listeners[0].tls: missing key_file (tls needs cert_file and "
+                 "key_file)");
+    expect_error("listeners:\n  - address: 1.2.3.4:80\n    tls: {key_file: a}\n",
+                 "t.yaml:3:10: listeners[0].tls: missing cert_file (tls needs cert_file and "
+                 "key_file)");
+    expect_error("listeners: []\n", "t.yaml:1:12: listeners: at least one listener is needed");
+    expect_error("listeners:\n  - tls: {cert_file: a, key_file: b}\n",
+                 "t.yaml:2:5: listeners[0]: missing key 'address'");
+    expect_error("listeners:\n  - address: localhost\n",
+                 "t.yaml:2:14: listeners[0].address: invalid address 'localhost': expected "
+                 "HOST:PORT");
+    expect_error("listeners:\n  - address: 'h:1'\n  - address: 'h:1'\n",
+                 "t.yaml:3:14: listeners[1].address: duplicate listener address 'h:1'");
+}
+
+Test(config_errors, yaml_syntax)
+{
+    expect_error("a: [1\n", "t.yaml:2:1: flow sequence without a closing bracket");
+    expect_error("limits:\n  max_headers: 1\n  max_headers: 2\n", "t.yaml:3:3: duplicate key");
+    expect_error("limits: {}\n---\nlimits: {}\n",
+                 "t.yaml:2:1: expected one YAML document, found more");
+}
+
+/* ---- command-line adjustments --------------------------------------------- */
+
+Test(config_set, listen)
+{
+    struct lx_config *c = load("listeners:\n  - address: 1.1.1.1:1\n  - address: 2.2.2.2:2\n");
+    cr_assert_eq(lx_config_set_listen(c, "0.0.0.0:8080", err, sizeof(err)), LX_OK, "%s", err);
+    cr_assert_eq(c->n_listeners, 1, "replaces all listeners");
+    cr_assert_str_eq(c->listeners[0].address, "0.0.0.0:8080");
+    cr_assert_str_eq(c->listeners[0].host, "0.0.0.0");
+    cr_assert_eq(c->listeners[0].port, 8080);
+    cr_assert_null(c->listeners[0].tls_cert_file);
+
+    cr_assert_eq(lx_config_set_listen(c, "[::]:7711", err, sizeof(err)), LX_OK, "%s", err);
+    cr_assert_str_eq(c->listeners[0].host, "::");
+    cr_assert_eq(c->listeners[0].port, 7711);
+    cr_assert_eq(lx_config_set_listen(c, "[fe80::1]:65535", err, sizeof(err)), LX_OK);
+    cr_assert_str_eq(c->listeners[0].host, "fe80::1");
+    cr_assert_eq(c->listeners[0].port, 65535);
+    cr_assert_eq(lx_config_set_listen(c, "localhost:1", err, sizeof(err)), LX_OK);
+    cr_assert_str_eq(c->listeners[0].host, "localhost");
+
+    static const struct {
+        const char *in, *why;
+    } bad[] = {
+        {"", "expected HOST:PORT"},
+        {"8080", "expected HOST:PORT"},
+        {":8080", "missing host"},
+        {"host:", "port must be a number between 1 and 65535"},
+        {"host:0", "port must be a number between 1 and 65535"},
+        {"host:65536", "port must be a number between 1 and 65535"},
+        {"host:80x", "port must be a number between 1 and 65535"},
+        {"host:-1", "port must be a number between 1 and 65535"},
+        {"::1:8080", "an IPv6 address needs brackets, as in [::1]:7711"},
+        {"[::1:8080", "missing ']' after the IPv6 address"},
+        {"[::1]", "expected ':PORT' after ']'"},
+        {"[::1]8080", "expected ':PORT' after ']'"},
+        {"[nothex]:80", "invalid IPv6 address"},
+        {"[]:80", "missing host"},
+        {"bad host:80", "invalid host name"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char want[160];
+        cr_assert_eq(lx_config_set_listen(c, bad[i].in, err, sizeof(err)), LX_ERR, "%s", bad[i].in);
+        snprintf(want, sizeof(want), "invalid listen address '%s': %s", bad[i].in, bad[i].why);
+        cr_assert_str_eq(err, want);
+    }
+    cr_assert_str_eq(c->listeners[0].address, "localhost:1", "a refused value changes nothing");
+    lx_config_unref(c);
+}
+
+Test(config_set, add_upstream_naming)
+{
+    struct lx_config *c = load("backends:\n  - {name: upstream2, url: 'http://taken'}\n");
+    cr_assert_eq(lx_config_add_upstream(c, "http://127.0.0.1:8080/v1/", err, sizeof(err)), LX_OK);
+    cr_assert_eq(lx_config_add_upstream(c, "https://a.example/v1", err, sizeof(err)), LX_OK);
+    cr_assert_eq(lx_config_add_upstream(c, "http://b", err, sizeof(err)), LX_OK);
+    cr_assert_eq(c->n_backends, 4);
+    cr_assert_str_eq(c->backends[1].name, "upstream");
+    cr_assert_str_eq(c->backends[1].url, "http://127.0.0.1:8080/v1");
+    cr_assert_str_eq(c->backends[2].name, "upstream3", "upstream2 is taken");
+    cr_assert_str_eq(c->backends[3].name, "upstream4");
+    for (size_t i = 1; i < 4; i++) {
+        const struct lx_config_backend *b = &c->backends[i];
+        cr_assert(b->discover);
+        cr_assert_eq(b->dialect, LX_DIALECT_CHAT);
+        cr_assert_null(b->api_key_env);
+        cr_assert_eq(b->max_in_flight, 0);
+        cr_assert_eq(b->timeouts.connect_ms, 5000);
+        cr_assert_eq(b->timeouts.first_byte_ms, 120000);
+        cr_assert_eq(b->timeouts.idle_ms, 60000);
+        cr_assert_eq(b->timeouts.total_ms, 600000);
+    }
+    cr_assert_eq(lx_config_add_upstream(c, "localhost:8080", err, sizeof(err)), LX_ERR);
+    cr_assert_str_eq(err, "invalid upstream url 'localhost:8080': url must start with http:// or "
+                          "https://");
+    cr_assert_eq(c->n_backends, 4);
+    lx_config_unref(c);
+
+    c = load("");
+    cr_assert_eq(lx_config_add_upstream(c, "http://x", err, sizeof(err)), LX_OK);
+    cr_assert_str_eq(c->backends[0].name, "upstream");
+    lx_config_unref(c);
+}
+
+Test(config_set, audit)
+{
+    struct lx_config *c = load("");
+    cr_assert_eq(lx_config_set_audit_path(c, "/tmp/a.jsonl", err, sizeof(err)), LX_OK);
+    cr_assert_str_eq(c->audit.path, "/tmp/a.jsonl");
+    cr_assert_eq(lx_config_set_audit_path(c, "off", err, sizeof(err)), LX_OK);
+    cr_assert_null(c->audit.path);
+    cr_assert_eq(lx_config_set_audit_path(c, "-", err, sizeof(err)), LX_OK);
+    cr_assert_str_eq(c->audit.path, "-");
+    cr_assert_eq(lx_config_set_audit_path(c, "", err, sizeof(err)), LX_OK);
+    cr_assert_null(c->audit.path);
+
+    cr_assert_eq(lx_config_set_audit_prompt(c, "full", err, sizeof(err)), LX_OK);
+    cr_assert_eq(c->audit.prompt, LX_AUDIT_PROMPT_FULL);
+    cr_assert_eq(lx_config_set_audit_prompt(c, "off", err, sizeof(err)), LX_OK);
+    cr_assert_eq(c->audit.prompt, LX_AUDIT_PROMPT_OFF);
+    cr_assert_eq(lx_config_set_audit_prompt(c, "hash", err, sizeof(err)), LX_OK);
+    cr_assert_eq(c->audit.prompt, LX_AUDIT_PROMPT_HASH);
+    cr_assert_eq(lx_config_set_audit_prompt(c, "FULL", err, sizeof(err)), LX_ERR);
+    cr_assert_str_eq(err, "invalid audit prompt mode 'FULL': expected full, hash or off");
+    cr_assert_eq(c->audit.prompt, LX_AUDIT_PROMPT_HASH);
+    lx_config_unref(c);
+}
+
+/* ---- keys from the environment, and printing -------------------------------- */
+
+static const char key_yaml[] = "backends:\n"
+                               "  - {name: cloud, url: 'https://c', api_key_env: LLMUX_TEST_KEY}\n"
+                               "  - {name: local, url: 'http://l'}\n";
+
+Test(config_env, key_set, .init = cr_redirect_stderr)
+{
+    setenv("LLMUX_TEST_KEY", "sk-very-secret", 1);
+    struct lx_config *c = load(key_yaml);
+    cr_assert_str_eq(c->backends[0].api_key, "sk-very-secret");
+    cr_assert_null(c->backends[1].api_key);
+    fflush(stderr);
+    cr_assert_stderr_eq_str("", "no warning when the variable is set");
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    lx_config_print(c, out);
+    fclose(out);
+    cr_assert(strstr(text, "key            from $LLMUX_TEST_KEY (set)"), "%s", text);
+    cr_assert(strstr(text, "key            none"), "%s", text);
+    cr_assert_null(strstr(text, "sk-very-secret"), "the key is never printed");
+    free(text);
+    lx_config_unref(c);
+}
+
+Test(config_env, key_unset_warns, .init = cr_redirect_stderr)
+{
+    unsetenv("LLMUX_TEST_KEY");
+    struct lx_config *c = load(key_yaml);
+    cr_assert_not_null(c, "an unset variable is not an error: %s", err);
+    cr_assert_str_eq(c->backends[0].api_key_env, "LLMUX_TEST_KEY");
+    cr_assert_null(c->backends[0].api_key);
+    fflush(stderr);
+    cr_assert_stderr_eq_str(
+        "llmux: warning: backend 'cloud': environment variable LLMUX_TEST_KEY is not set\n");
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    lx_config_print(c, out);
+    fclose(out);
+    cr_assert(strstr(text, "key            from $LLMUX_TEST_KEY (NOT SET)"), "%s", text);
+    free(text);
+    lx_config_unref(c);
+}
+
+Test(config_print, table)
+{
+    setenv("LLMUX_TEST_KEY_FULL", "sk-full", 1);
+    struct lx_config *c = load(full_yaml);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    lx_config_print(c, out);
+    fclose(out);
+    static const char *const expected[] = {
+        "config: t.yaml\n",
+        "  127.0.0.1:9000           http\n",
+        "  [::1]:9443               https (cert cert.pem, key key.pem)\n",
+        "  max_body_bytes           1000\n",
+        "  max_headers              20\n",
+        "  drain_timeout_ms         1234\n",
+        "  path       /var/log/llmux.jsonl\n",
+        "  prompt     full\n",
+        "  interval   111 ms\n",
+        "backends (3):\n  local\n    url            http://127.0.0.1:8080/v1\n",
+        "    dialect        messages\n",
+        "    discover       no\n",
+        "    max_in_flight  3\n",
+        "    timeouts       connect 1 ms, first byte 2 ms, idle 3 ms, total 4 ms\n",
+        "models (2):\n",
+        "  local-chat               -> local / qwen2.5-7b-instruct-q4_k_m\n",
+        "  sonnet                   -> claude / sonnet\n",
+    };
+    for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
+        cr_assert(strstr(text, expected[i]), "missing %s in:\n%s", expected[i], text);
+    free(text);
+    lx_config_unref(c);
+}
+
+/* ---- lifecycle and names ---------------------------------------------------- */
+
+Test(config_lifecycle, ref_unref)
+{
+    setenv("LLMUX_TEST_KEY_FULL", "sk-full", 1);
+    struct lx_config *c = load(full_yaml);
+    cr_assert_eq(lx_config_ref(c), c);
+    cr_assert_eq(c->refcount, 2);
+    lx_config_unref(c);
+    cr_assert_eq(c->refcount, 1, "still alive after the first unref");
+    cr_assert_str_eq(c->backends[0].name, "local");
+    lx_config_unref(c);
+    lx_config_unref(NULL);
+}
+
+Test(config_lifecycle, dialect_names)
+{
+    cr_assert_str_eq(lx_dialect_name(LX_DIALECT_CHAT), "chat");
+    cr_assert_str_eq(lx_dialect_name(LX_DIALECT_RESPONSES), "responses");
+    cr_assert_str_eq(lx_dialect_name(LX_DIALECT_MESSAGES), "messages");
+}
+
+/* ---- every file in examples/ loads ------------------------------------------- */
+
+/* Writes REPO/rel into out: __FILE__ is REPO/tests/unit/test_config.c (an
+ * absolute path under CMake; relative to the working directory otherwise). */
+static void repo_path(char *out, size_t outlen, const char *rel)
+{
+    const char *file = __FILE__, *suffix = "tests/unit/test_config.c";
+    size_t n = strlen(file) - strlen(suffix);
+    cr_assert(strcmp(file + n, suffix) == 0, "unexpected __FILE__ %s", file);
+    snprintf(out, outlen, "%.*s%s", (int)n, file, rel);
+}
+
+Test(config_examples, all_load, .init = cr_redirect_stderr)
+{
+    char dir[4096];
+    repo_path(dir, sizeof(dir), "examples");
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "cannot open %s", dir);
+    static const char *const wanted[] = {"llamacpp.yaml", "ollama.yaml", "vllm.yaml", "openai.yaml",
+                                         "mixed.yaml"};
+    size_t found = 0, loaded = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 5, ".yaml") != 0)
+            continue;
+        char path[8192];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        struct lx_config *c = NULL;
+        cr_assert_eq(lx_config_load_file(path, &c, err, sizeof(err)), LX_OK, "%s", err);
+        cr_assert_geq(c->n_backends, 1, "%s", path);
+        lx_config_unref(c);
+        loaded++;
+        for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++)
+            found += strcmp(e->d_name, wanted[i]) == 0;
+    }
+    closedir(d);
+    cr_assert_eq(found, 5, "all five documented examples exist");
+    cr_assert_geq(loaded, 5);
+}
+
+Test(config_examples, openai_and_mixed)
+{
+    char path[4096];
+    repo_path(path, sizeof(path), "examples/openai.yaml");
+    setenv("OPENAI_API_KEY", "sk-example", 1);
+    struct lx_config *c = NULL;
+    cr_assert_eq(lx_config_load_file(path, &c, err, sizeof(err)), LX_OK, "%s", err);
+    int b = lx_config_find_backend(c, "openai");
+    cr_assert_geq(b, 0);
+    cr_assert_str_eq(c->backends[b].url, "https://api.openai.com/v1");
+    cr_assert_str_eq(c->backends[b].api_key_env, "OPENAI_API_KEY");
+    cr_assert_str_eq(c->backends[b].api_key, "sk-example");
+    lx_config_unref(c);
+
+    repo_path(path, sizeof(path), "examples/mixed.yaml");
+    cr_assert_eq(lx_config_load_file(path, &c, err, sizeof(err)), LX_OK, "%s", err);
+    int local = lx_config_find_backend(c, "local"), cloud = lx_config_find_backend(c, "openai");
+    cr_assert(local >= 0 && cloud >= 0);
+    cr_assert(strncmp(c->backends[local].url, "http://127.0.0.1", 16) == 0);
+    cr_assert(strncmp(c->backends[cloud].url, "https://", 8) == 0);
+    lx_config_unref(c);
+}
