@@ -114,32 +114,42 @@ static void close_handle(uv_handle_t *h)
         uv_close(h, NULL);
 }
 
-/* Everything in flight has ended: release the proxy and the loop's own
- * handles; h2o's connections close on their own (shutdown was requested). */
+/* The last step, once no connection is open: release h2o's context and
+ * the loop's own handles, after which the loop ends. */
 static void stop(struct app *a)
 {
-    if (a->stopped)
-        return;
     a->stopped = true;
     close_handle((uv_handle_t *)&a->sig_term);
     close_handle((uv_handle_t *)&a->sig_int);
     close_handle((uv_handle_t *)&a->drain_timer);
     close_handle((uv_handle_t *)&a->poll_timer);
-    lx_proxy_free(a->proxy);
-    a->proxy = NULL;
+    lx_http_server_dispose(a->server);
     lx_log_info("stopped");
 }
 
+/* Shutdown steps, checked every 10 ms: wait for the exchanges in flight,
+ * then release the proxy and close the idle connections, then stop. */
 static void on_poll(uv_timer_t *t)
 {
     struct app *a = t->data;
-    if (lx_proxy_in_flight(a->proxy) == 0)
+    if (a->proxy) {
+        if (lx_proxy_in_flight(a->proxy) > 0)
+            return;
+        lx_proxy_free(a->proxy);
+        a->proxy = NULL;
+        lx_http_server_close_connections(a->server);
+    }
+    if (!a->stopped && lx_http_server_connections(a->server) == 0)
         stop(a);
 }
 
 static void on_drain_timeout(uv_timer_t *t)
 {
     struct app *a = t->data;
+    if (a->proxy == NULL) {
+        lx_http_server_close_connections(a->server); /* a client that ignored the close */
+        return;
+    }
     lx_log_warn("drain timeout: cancelling %u requests in flight", lx_proxy_in_flight(a->proxy));
     lx_proxy_cancel_all(a->proxy);
 }
@@ -149,7 +159,8 @@ static void on_signal(uv_signal_t *s, int signum)
     struct app *a = s->data;
     if (a->draining) {
         lx_log_warn("second signal: cancelling what is in flight");
-        lx_proxy_cancel_all(a->proxy);
+        if (a->proxy)
+            lx_proxy_cancel_all(a->proxy);
         return;
     }
     a->draining = true;
@@ -173,7 +184,8 @@ static int start(struct app *a)
     }
     a->proxy = lx_proxy_new(&a->loop, a->cfg, a->audit);
     a->api = a->proxy ? lx_api_new(a->proxy, a->cfg) : NULL;
-    struct lx_http_server_opts ho = {.max_body_bytes = c->limits.max_body_bytes};
+    struct lx_http_server_opts ho = {.max_body_bytes = c->limits.max_body_bytes,
+                                     .error_body = lx_api_server_error};
     a->server = a->api ? lx_http_server_new(&a->loop, &ho, lx_api_handle, a->api) : NULL;
     if (a->server == NULL) {
         fprintf(stderr, "llmux: out of memory\n");
@@ -205,8 +217,10 @@ static void teardown(struct app *a)
     if (a->proxy) { /* start failed before the loop ran */
         lx_proxy_free(a->proxy);
         a->proxy = NULL;
-        if (a->server)
+        if (a->server) {
             lx_http_server_shutdown(a->server);
+            lx_http_server_dispose(a->server); /* no connection was accepted yet */
+        }
         close_handle((uv_handle_t *)&a->sig_term);
         close_handle((uv_handle_t *)&a->sig_int);
         close_handle((uv_handle_t *)&a->drain_timer);

@@ -72,6 +72,24 @@ static void not_found(struct lx_api *a, struct lx_http_req *req, const char *rid
                     status == 405 ? "method_not_allowed" : "unknown_url");
 }
 
+void lx_api_server_error(int status, const char *reason, char *body, size_t *len,
+                         const char **content_type)
+{
+    char msg[128];
+    lx_buf b;
+    lx_buf_init(&b, LX_HTTP_ERROR_BODY_MAX - 1);
+    if (status == 413)
+        snprintf(msg, sizeof(msg), "The request body is larger than the gateway accepts.");
+    else
+        snprintf(msg, sizeof(msg), "%s.", reason ? reason : "Request refused");
+    lx_chat_error_write(&b, msg, lx_chat_error_type(status), NULL,
+                        status == 413 ? "request_too_large" : NULL);
+    memcpy(body, b.data, b.len);
+    *len = b.len;
+    *content_type = "application/json";
+    lx_buf_release(&b);
+}
+
 void lx_api_handle(struct lx_http_req *req, void *data)
 {
     struct lx_api *a = data;

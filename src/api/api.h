@@ -22,6 +22,10 @@ struct lx_api;
 /* The api borrows proxy, which must outlive it. */
 struct lx_api *lx_api_new(struct lx_proxy *proxy, const struct lx_config *cfg);
 void lx_api_free(struct lx_api *a);
+/* The body of an error the http server answers by itself, in OpenAI's
+ * shape (an lx_http_error_fn). */
+void lx_api_server_error(int status, const char *reason, char *body, size_t *len,
+                         const char **content_type);
 /* The http handler: pass it to lx_http_server_new() with the api as data. */
 void lx_api_handle(struct lx_http_req *req, void *api);
 

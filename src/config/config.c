@@ -15,6 +15,7 @@
 #include "config.h"
 #include "config_int.h"
 
+#include <ctype.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -228,6 +229,9 @@ static void backend_release(struct lx_config_backend *b)
     free(b->name);
     free(b->url);
     free(b->api_key_env);
+    for (size_t i = 0; i < b->n_forward_headers; i++)
+        free(b->forward_headers[i]);
+    free(b->forward_headers);
     if (b->api_key)
         explicit_bzero(b->api_key, strlen(b->api_key));
     free(b->api_key);
@@ -950,6 +954,45 @@ static int read_backend_key_env(struct loader *ld, struct fy_node *value, void *
     return LX_OK;
 }
 
+/* A header name as RFC 9110 allows (token characters), stored lowercase. */
+static bool valid_header_name(const char *s)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    if (*s == '\0' || strlen(s) > 128)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr(extra, *s))
+            return false;
+    return true;
+}
+
+static int read_backend_forward_headers(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_backend *b = target;
+    if (!fy_node_is_sequence(value))
+        return fail(ld, value, "%s: expected a sequence of header names", where(ld));
+    int n = fy_node_sequence_item_count(value);
+    if (n > 64)
+        return fail(ld, value, "%s: at most 64 headers", where(ld));
+    if (n > 0 && !(b->forward_headers = calloc((size_t)n, sizeof(char *))))
+        return fail(ld, value, "out of memory");
+    void *iter = NULL;
+    struct fy_node *item;
+    while ((item = fy_node_sequence_iterate(value, &iter))) {
+        char *name = NULL;
+        if (read_string(ld, item, &name) != LX_OK)
+            return LX_ERR;
+        if (!name || !valid_header_name(name)) {
+            free(name);
+            return fail(ld, item, "%s: not a header name", where(ld));
+        }
+        for (char *c = name; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        b->forward_headers[b->n_forward_headers++] = name;
+    }
+    return LX_OK;
+}
+
 static int read_backend_timeouts(struct loader *ld, struct fy_node *value, void *target)
 {
     static const struct field fields[] = {
@@ -977,6 +1020,7 @@ static int read_backends(struct loader *ld, struct fy_node *seq, void *target)
         FIELD_NUM("max_in_flight", FIELD_U32, struct lx_config_backend, max_in_flight, 0,
                   UINT32_MAX),
         FIELD_FN("timeouts", read_backend_timeouts),
+        FIELD_FN("forward_headers", read_backend_forward_headers),
     };
     struct lx_config *c = ld->c;
     size_t n;
@@ -1259,6 +1303,8 @@ static void print_backend(const struct lx_config_backend *b, FILE *out)
     else
         fprintf(out, "    key            none\n");
     fprintf(out, "    discover       %s\n", b->discover ? "yes" : "no");
+    for (size_t i = 0; i < b->n_forward_headers; i++)
+        fprintf(out, "    forwards       %s\n", b->forward_headers[i]);
     if (b->max_in_flight)
         fprintf(out, "    max_in_flight  %" PRIu32 "\n", b->max_in_flight);
     else

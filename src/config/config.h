@@ -37,6 +37,7 @@
  *       api_key_env: LLAMA_API_KEY   # name of an environment variable
  *       discover: false              # expose the backend's own /models
  *       max_in_flight: 0             # 0 = no limit
+ *       forward_headers: [traceparent]  # client headers passed upstream
  *       timeouts: { connect_ms: 5000, first_byte_ms: 120000,
  *                   idle_ms: 60000, total_ms: 600000 }
  *   models:
@@ -83,6 +84,8 @@ struct lx_config_backend {
     bool discover;
     uint32_t max_in_flight;
     struct lx_config_timeouts timeouts;
+    char **forward_headers; /* client request headers passed on as they are (lowercase) */
+    size_t n_forward_headers;
 };
 
 struct lx_config_model {

@@ -49,12 +49,16 @@ void lx_arena_reset(lx_arena *a)
 
 void *lx_arena_alloc(lx_arena *a, size_t n)
 {
+    if (n > a->cap)
+        return NULL; /* also keeps the rounding and sums below from wrapping */
     n = (n + 15) & ~(size_t)15;
     struct lx_arena_chunk *c = a->head;
     if (c == NULL || c->size - c->used < n) {
         size_t size = c ? c->size * 2 : LX_ARENA_FIRST_CHUNK;
         if (size < n)
             size = n;
+        if (size > a->cap - LX_MIN(a->cap, sizeof(*c)))
+            size = LX_MAX(n, a->cap - LX_MIN(a->cap, sizeof(*c))); /* a small cap still works */
         if (a->used_total + size + sizeof(*c) > a->cap)
             return NULL;
         c = malloc(sizeof(*c) + size);
@@ -73,6 +77,8 @@ void *lx_arena_alloc(lx_arena *a, size_t n)
 
 char *lx_arena_strndup(lx_arena *a, const char *s, size_t n)
 {
+    if (n >= a->cap)
+        return NULL;
     char *p = lx_arena_alloc(a, n + 1);
     if (p == NULL)
         return NULL;

@@ -106,6 +106,37 @@ static int check_messages(const lx_json *j, int msgs, struct lx_chat_fault *f)
     return LX_OK;
 }
 
+/* A key the gateway reads must appear once: with two "model" keys the
+ * gateway would route on one and a backend might read the other. */
+static int check_unique_in(const lx_json *j, int obj, const char *const *keys, size_t n_keys,
+                           struct lx_chat_fault *f)
+{
+    int seen[8] = {0};
+    int n = lx_json_is_object(j, obj) ? lx_json_size(j, obj) : 0, i = obj + 1;
+    for (int k = 0; k < n; k++, i = lx_json_skip(j, i + 1)) {
+        for (size_t m = 0; m < n_keys; m++) {
+            if (lx_str_eq_cstr(lx_json_raw(j, i), keys[m]) && ++seen[m] > 1) {
+                snprintf(f->message, sizeof(f->message), "Duplicate key '%s' in the request.",
+                         keys[m]);
+                f->param = keys[m];
+                f->code = "duplicate_key";
+                return LX_ERR;
+            }
+        }
+    }
+    return LX_OK;
+}
+
+static int check_unique(const lx_json *j, struct lx_chat_fault *f)
+{
+    static const char *const root[] = {"model", "stream", "stream_options", "messages", "input"};
+    static const char *const options[] = {"include_usage"};
+    if (check_unique_in(j, 0, root, LX_ARRAY_LEN(root), f) != LX_OK)
+        return LX_ERR;
+    return check_unique_in(j, lx_json_get(j, 0, "stream_options"), options,
+                           LX_ARRAY_LEN(options), f);
+}
+
 int lx_chat_request_read(struct lx_chat_request *req, const char *body, size_t len,
                          lx_arena *a, uint32_t max_depth, struct lx_chat_fault *f)
 {
@@ -120,6 +151,8 @@ int lx_chat_request_read(struct lx_chat_request *req, const char *body, size_t l
     }
     if (!lx_json_is_object(j, 0))
         return fault(f, NULL, NULL, "The request body must be a JSON object.");
+    if (check_unique(j, f) != LX_OK)
+        return LX_ERR;
     req->model = lx_json_get(j, 0, "model");
     if (req->model < 0)
         return fault(f, "model", "missing_required_parameter",
@@ -161,6 +194,8 @@ int lx_chat_embeddings_read(struct lx_chat_request *req, const char *body, size_
     }
     if (!lx_json_is_object(j, 0))
         return fault(f, NULL, NULL, "The request body must be a JSON object.");
+    if (check_unique(j, f) != LX_OK)
+        return LX_ERR;
     req->model = lx_json_get(j, 0, "model");
     if (req->model < 0)
         return fault(f, "model", "missing_required_parameter",
@@ -223,7 +258,7 @@ int lx_chat_request_rewrite(const struct lx_chat_request *req, const char *upstr
     struct splice s[2] = {{0}};
     int n = 0;
     s[n++] = (struct splice){mstart, mstart + mv.len, model.data, model.len};
-    if (ask_usage && !req->usage_asked) {
+    if (ask_usage && req->stream && !req->usage_asked) {
         static const char add_key[] = "\"stream_options\":{\"include_usage\":true},";
         static const char whole[] = "{\"include_usage\":true}";
         static const char member[] = "\"include_usage\":true,";
@@ -339,18 +374,19 @@ enum lx_chat_chunk lx_chat_chunk_inspect(lx_str data, lx_arena *scratch, uint32_
     return LX_CHAT_CHUNK_DATA;
 }
 
-void lx_chat_response_inspect(lx_str body, lx_arena *scratch, uint32_t max_depth,
+bool lx_chat_response_inspect(lx_str body, lx_arena *scratch, uint32_t max_depth,
                               struct lx_chat_tally *t)
 {
     lx_json j;
     if (lx_json_parse(&j, body.ptr, body.len, scratch, max_depth) != LX_JSON_OK ||
         !lx_json_is_object(&j, 0))
-        return;
+        return false;
     read_usage(&j, lx_json_get(&j, 0, "usage"), t);
     int choices = lx_json_get(&j, 0, "choices");
     bool token;
     if (lx_json_is_array(&j, choices))
         read_choices(&j, choices, "message", t, &token);
+    return true;
 }
 
 const char *lx_chat_error_type(int status)

@@ -47,7 +47,8 @@ int lx_chat_embeddings_read(struct lx_chat_request *req, const char *body, size_
                             lx_arena *a, uint32_t max_depth, struct lx_chat_fault *fault);
 
 /* Writes the request for the backend into out: the model replaced by
- * upstream_model and, when ask_usage, stream_options.include_usage set. */
+ * upstream_model and, when ask_usage and the request streams,
+ * stream_options.include_usage set. */
 int lx_chat_request_rewrite(const struct lx_chat_request *req, const char *upstream_model,
                             bool ask_usage, lx_buf *out);
 
@@ -74,8 +75,9 @@ enum lx_chat_chunk {
  * set when the chunk carries generated text, reasoning or a tool call. */
 enum lx_chat_chunk lx_chat_chunk_inspect(lx_str data, lx_arena *scratch, uint32_t max_depth,
                                          struct lx_chat_tally *t, bool *token);
-/* Reads usage, finish reason and tool-call names of a whole response. */
-void lx_chat_response_inspect(lx_str body, lx_arena *scratch, uint32_t max_depth,
+/* Reads usage, finish reason and tool-call names of a whole response.
+ * False when the body is not a JSON object (a truncated or broken answer). */
+bool lx_chat_response_inspect(lx_str body, lx_arena *scratch, uint32_t max_depth,
                               struct lx_chat_tally *t);
 
 /* Writes {"error":{"message","type","param","code"}}; param and code may be NULL. */

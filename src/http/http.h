@@ -30,9 +30,17 @@ typedef struct lx_http_header {
     size_t value_len;
 } lx_http_header;
 
+/* Writes the body (and content type) of an error the server answers by
+ * itself — a body over max_body_bytes (413), a malformed request (400) —
+ * so that it comes in the application's own shape. */
+typedef void (*lx_http_error_fn)(int status, const char *reason, char *body, size_t *len,
+                                 const char **content_type);
+enum { LX_HTTP_ERROR_BODY_MAX = 512 };
+
 struct lx_http_server_opts {
     size_t max_body_bytes; /* larger bodies are refused with 413 by the server */
     const char *server_name;
+    lx_http_error_fn error_body; /* NULL keeps h2o's plain-text errors */
 };
 
 typedef void (*lx_http_handler_fn)(struct lx_http_req *req, void *data);
@@ -45,7 +53,15 @@ int lx_http_server_listen(struct lx_http_server *s, const char *host, uint16_t p
                           const char *cert_file, const char *key_file, char *err, size_t errlen);
 /* Stops accepting and asks open connections to close once idle. */
 void lx_http_server_shutdown(struct lx_http_server *s);
-/* Frees the server; the loop must have closed every connection first. */
+/* Makes every open connection close (after shutdown, once nothing is in
+ * flight): idle keep-alive clients would otherwise hold the loop open. */
+void lx_http_server_close_connections(struct lx_http_server *s);
+/* Connections still open. */
+uint32_t lx_http_server_connections(const struct lx_http_server *s);
+/* Releases h2o's context once no connection is open; call it on the
+ * running loop so that the handles it closes can finish closing. */
+void lx_http_server_dispose(struct lx_http_server *s);
+/* Frees the server (disposing it first if needed). */
 void lx_http_server_free(struct lx_http_server *s);
 
 /* Request accessors; the views live as long as the request. */

@@ -16,6 +16,7 @@
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include <h2o.h>
 #include <h2o/http2.h>
@@ -35,20 +36,87 @@ struct listener {
     struct listener *next;
 };
 
+/* An accepted connection's socket; h2o owns it, we only keep a list so
+ * that the last connections can be closed at shutdown. */
+struct conn {
+    uv_tcp_t tcp;
+    struct lx_http_server *server;
+    struct conn *prev, *next;
+};
+
 struct lx_http_server {
     uv_loop_t *loop;
+    struct conn *conns;
+    uint32_t n_conns;
+    bool disposed;
     h2o_globalconf_t gconf;
     h2o_context_t ctx;
     h2o_hostconf_t *hostconf;
     struct listener *listeners;
     lx_http_handler_fn handler;
     void *data;
+    lx_http_error_fn error_body;
 };
 
 struct handler {
     h2o_handler_t super;
     struct lx_http_server *server;
 };
+
+/* Rewrites the errors h2o answers on its own (the request never reached
+ * the handler) into the application's shape. The handler's own responses
+ * carry x-request-id and are left alone. */
+struct error_filter {
+    h2o_filter_t super;
+    struct lx_http_server *server;
+};
+
+struct replace_ostream {
+    h2o_ostream_t super;
+    h2o_iovec_t body;
+    bool sent;
+};
+
+static void replace_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t n,
+                         h2o_send_state_t state)
+{
+    /* h2o's error bodies come whole in one final send; drop them and send ours */
+    struct replace_ostream *o = (struct replace_ostream *)self;
+    if (o->sent || h2o_send_state_is_in_progress(state)) {
+        h2o_ostream_send_next(self, req, NULL, 0, state);
+        return;
+    }
+    o->sent = true;
+    h2o_ostream_send_next(self, req, &o->body, 1, state);
+}
+
+static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    struct lx_http_server *s = ((struct error_filter *)self)->server;
+    if (req->res.status >= 400 && s->error_body &&
+        h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("x-request-id"), -1) < 0) {
+        char *body = h2o_mem_alloc_pool(&req->pool, LX_HTTP_ERROR_BODY_MAX);
+        size_t len = 0;
+        const char *ct = "text/plain";
+        s->error_body(req->res.status, req->res.reason, body, &len, &ct);
+        h2o_set_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, ct, strlen(ct), 1);
+        req->res.content_length = len;
+        struct replace_ostream *o =
+            (struct replace_ostream *)h2o_add_ostream(req, sizeof(*o), slot);
+        o->super.do_send = replace_send;
+        o->body = h2o_iovec_init(body, len);
+        o->sent = false;
+        slot = &o->super.next;
+    }
+    h2o_setup_next_ostream(req, slot);
+}
+
+static void add_error_filter(struct lx_http_server *s, h2o_pathconf_t *path)
+{
+    struct error_filter *f = (struct error_filter *)h2o_create_filter(path, sizeof(*f));
+    f->super.on_setup_ostream = on_setup_ostream;
+    f->server = s;
+}
 
 struct lx_http_req {
     h2o_generator_t gen;
@@ -105,25 +173,49 @@ struct lx_http_server *lx_http_server_new(uv_loop_t *loop, const struct lx_http_
     struct handler *h = (struct handler *)h2o_create_handler(path, sizeof(*h));
     h->super.on_req = on_req;
     h->server = s;
+    s->error_body = opts->error_body;
+    add_error_filter(s, path);
+    add_error_filter(s, &s->hostconf->fallback_path);
     h2o_context_init(&s->ctx, loop, &s->gconf);
     return s;
+}
+
+static void conn_closed(uv_handle_t *h)
+{
+    struct conn *c = (struct conn *)h;
+    struct lx_http_server *s = c->server;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->n_conns--;
+    free(c);
 }
 
 static void on_accept(uv_stream_t *listener, int status)
 {
     struct listener *l = (struct listener *)listener;
+    struct lx_http_server *s = l->server;
     if (status != 0)
         return;
-    uv_tcp_t *conn = malloc(sizeof(*conn));
-    if (conn == NULL)
+    struct conn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
         return;
-    uv_tcp_init(listener->loop, conn);
-    if (uv_accept(listener, (uv_stream_t *)conn) != 0) {
-        uv_close((uv_handle_t *)conn, (uv_close_cb)free);
+    uv_tcp_init(listener->loop, &c->tcp);
+    c->server = s;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->n_conns++;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, conn_closed);
         return;
     }
-    uv_tcp_nodelay(conn, 1);
-    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
+    uv_tcp_nodelay(&c->tcp, 1);
+    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, conn_closed);
     h2o_accept(&l->accept_ctx, sock);
 }
 
@@ -207,12 +299,39 @@ void lx_http_server_shutdown(struct lx_http_server *s)
     h2o_context_request_shutdown(&s->ctx);
 }
 
+void lx_http_server_close_connections(struct lx_http_server *s)
+{
+    /* Shutting the socket down makes h2o read end-of-stream and close the
+     * connection through its own path, so no h2o state is left dangling. */
+    for (struct conn *c = s->conns; c; c = c->next) {
+        uv_os_fd_t fd;
+        if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+            shutdown(fd, SHUT_RDWR);
+    }
+}
+
+uint32_t lx_http_server_connections(const struct lx_http_server *s)
+{
+    return s->n_conns;
+}
+
+void lx_http_server_dispose(struct lx_http_server *s)
+{
+    if (s->disposed)
+        return;
+    s->disposed = true;
+    /* a shutdown request leaves HTTP/2's graceful-shutdown timer armed */
+    if (h2o_timeout_is_linked(&s->ctx.http2._graceful_shutdown_timeout))
+        h2o_timeout_unlink(&s->ctx.http2._graceful_shutdown_timeout);
+    h2o_context_dispose(&s->ctx);
+    h2o_config_dispose(&s->gconf);
+}
+
 void lx_http_server_free(struct lx_http_server *s)
 {
     if (s == NULL)
         return;
-    h2o_context_dispose(&s->ctx);
-    h2o_config_dispose(&s->gconf);
+    lx_http_server_dispose(s);
     free(s);
 }
 

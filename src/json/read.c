@@ -126,6 +126,68 @@ int lx_json_skip(const lx_json *j, int i)
     return i;
 }
 
+/* The bytes a token covers in the input, a string's quotes included. */
+static int outer_start(const lx_json *j, int i)
+{
+    return j->tok[i].start - (j->tok[i].type == JSMN_STRING ? 1 : 0);
+}
+
+static int outer_end(const lx_json *j, int i)
+{
+    return j->tok[i].end + (j->tok[i].type == JSMN_STRING ? 1 : 0);
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* True when src[from..to) is whitespace around exactly one sep (or
+ * whitespace only when sep is 0). jsmn does not check separators at all. */
+static bool gap_ok(const lx_json *j, int from, int to, char sep)
+{
+    bool seen = sep == 0;
+    for (int k = from; k < to; k++) {
+        char c = j->src[k];
+        if (is_space(c))
+            continue;
+        if (c != sep || seen)
+            return false;
+        seen = true;
+    }
+    return seen;
+}
+
+/* Checks the separators inside container i: "," between members, ":"
+ * between a key and its value, nothing else between the tokens. */
+static bool container_ok(const lx_json *j, int i)
+{
+    bool object = j->tok[i].type == JSMN_OBJECT;
+    int n = j->tok[i].size, child = i + 1, pos = j->tok[i].start + 1;
+    for (int k = 0; k < n; k++) {
+        if (!gap_ok(j, pos, outer_start(j, child), k == 0 ? 0 : ','))
+            return false;
+        pos = outer_end(j, child);
+        if (object) {
+            int value = child + 1;
+            if (value >= j->ntok || !gap_ok(j, pos, outer_start(j, value), ':'))
+                return false;
+            pos = outer_end(j, value);
+        }
+        child = lx_json_skip(j, child);
+    }
+    return gap_ok(j, pos, j->tok[i].end - 1, 0);
+}
+
+/* JSON strings may not hold raw control characters (RFC 8259 section 7). */
+static bool string_ok(lx_str s)
+{
+    for (size_t k = 0; k < s.len; k++)
+        if ((unsigned char)s.ptr[k] < 0x20)
+            return false;
+    return true;
+}
+
 /* Checks each token and the depth; tokens are in document order, so a
  * parent always comes before its children. */
 static enum lx_json_err validate(lx_json *j, lx_arena *a, uint32_t max_depth)
@@ -143,6 +205,10 @@ static enum lx_json_err validate(lx_json *j, lx_arena *a, uint32_t max_depth)
         depth[i] = (uint16_t)d;
         if (t->type == JSMN_PRIMITIVE && !primitive_valid(lx_json_raw(j, i)))
             return LX_JSON_ESYNTAX;
+        if (t->type == JSMN_STRING && !string_ok(lx_json_raw(j, i)))
+            return LX_JSON_ESYNTAX;
+        if (container && !container_ok(j, i))
+            return LX_JSON_ESYNTAX;
         if (parent >= 0 && j->tok[parent].type == JSMN_OBJECT) {
             /* a direct child of an object is a key: a string with one value */
             if (t->type != JSMN_STRING || t->size != 1)
@@ -157,9 +223,21 @@ static enum lx_json_err validate(lx_json *j, lx_arena *a, uint32_t max_depth)
 static bool only_space(const char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
+        if (!is_space(p[i]))
             return false;
     return true;
+}
+
+/* In strict mode jsmn wants a delimiter after a primitive, so a document
+ * that is a bare number or literal ends "early": give it one trailing space. */
+static const char *with_trailing_space(const char *src, size_t len, lx_arena *a)
+{
+    char *copy = lx_arena_alloc(a, len + 1);
+    if (copy == NULL)
+        return NULL;
+    memcpy(copy, src, len);
+    copy[len] = ' ';
+    return copy;
 }
 
 enum lx_json_err lx_json_parse(lx_json *j, const char *src, size_t len, lx_arena *a,
@@ -188,15 +266,21 @@ enum lx_json_err lx_json_parse(lx_json *j, const char *src, size_t len, lx_arena
         tok = bigger;
         cap *= 2;
     }
+    if (r == JSMN_ERROR_PART && p.toksuper == -1 && p.toknext == 0) {
+        const char *padded = with_trailing_space(src, len, a);
+        if (padded == NULL)
+            return LX_JSON_ENOMEM;
+        jsmn_init(&p);
+        r = jsmn_parse(&p, padded, len + 1, tok, cap);
+        j->src = src = padded;
+        j->len = ++len;
+    }
     if (r <= 0)
         return LX_JSON_ESYNTAX;
     j->tok = tok;
     j->ntok = r;
-    if (lx_json_skip(j, 0) != r || !only_space(src + tok[0].end, len - (size_t)tok[0].end))
-        return LX_JSON_ESYNTAX;
-    /* jsmn leaves the root primitive's end at the input's end; a leading
-     * quote-less root is checked by validate() like any primitive. */
-    if (!only_space(src, (size_t)tok[0].start - (tok[0].type == JSMN_STRING ? 1 : 0)))
+    if (lx_json_skip(j, 0) != r || !only_space(src, (size_t)outer_start(j, 0)) ||
+        !only_space(src + outer_end(j, 0), len - (size_t)outer_end(j, 0)))
         return LX_JSON_ESYNTAX;
     return validate(j, a, max_depth);
 }
@@ -286,11 +370,12 @@ int lx_json_int64(const lx_json *j, int i, int64_t *out)
         if (!is_digit(s.ptr[k]))
             return LX_ERR; /* fraction or exponent: not an integer */
         uint64_t d = (uint64_t)(s.ptr[k] - '0');
-        if (v > (UINT64_C(9223372036854775807) - d) / 10)
+        uint64_t limit = UINT64_C(9223372036854775807) + (neg ? 1 : 0);
+        if (v > (limit - d) / 10)
             return LX_ERR;
         v = v * 10 + d;
     }
-    *out = neg ? -(int64_t)v : (int64_t)v;
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
     return LX_OK;
 }
 

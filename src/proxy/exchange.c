@@ -21,6 +21,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../core/clock.h"
 #include "../core/log.h"
@@ -227,8 +228,12 @@ static void finish_clean(struct exchange *ex)
     }
     lx_str body = lx_buf_str(&ex->whole);
     if (ex->upstream_status >= 200 && ex->upstream_status < 300) {
-        lx_chat_response_inspect(body, &ex->scratch, ex->p->cfg->limits.max_json_depth,
-                                 &ex->tally);
+        if (!lx_chat_response_inspect(body, &ex->scratch, ex->p->cfg->limits.max_json_depth,
+                                      &ex->tally)) {
+            respond_error(ex, 502, "The backend's answer is not valid JSON.", "server_error",
+                          NULL, "upstream_invalid_response");
+            return;
+        }
         ex->t_first_token_us = lx_clock_mono_us();
         respond(ex, ex->upstream_status, body.ptr, body.len);
         return;
@@ -364,10 +369,28 @@ static struct exchange *exchange_new(struct lx_proxy *p, struct lx_http_req *req
 
 /* --- starting an exchange ------------------------------------------------ */
 
+/* Adds "Name: value" for each client header the backend is configured to
+ * receive (forward_headers). */
+static void forwarded_headers(struct exchange *ex, const struct lx_config_backend *b,
+                              const char **headers, int *n)
+{
+    for (size_t i = 0; i < b->n_forward_headers; i++) {
+        lx_str v = lx_http_req_header(ex->req, b->forward_headers[i]);
+        if (v.ptr == NULL)
+            continue;
+        size_t len = strlen(b->forward_headers[i]) + v.len + 3;
+        char *line = lx_arena_alloc(&ex->arena, len);
+        if (line == NULL)
+            return;
+        snprintf(line, len, "%s: %.*s", b->forward_headers[i], (int)v.len, v.ptr);
+        headers[(*n)++] = line;
+    }
+}
+
 static int start_upstream(struct exchange *ex, const struct lx_config_backend *b, const char *path)
 {
     char url[2048], auth[1024], rid[160];
-    const char *headers[5];
+    const char *headers[4 + 64];
     int n = 0;
     snprintf(url, sizeof(url), "%s%s", b->url, path);
     headers[n++] = "Content-Type: application/json";
@@ -377,6 +400,7 @@ static int start_upstream(struct exchange *ex, const struct lx_config_backend *b
     }
     snprintf(rid, sizeof(rid), "X-Request-Id: %s", ex->request_id);
     headers[n++] = rid;
+    forwarded_headers(ex, b, headers, &n);
     headers[n] = NULL;
     struct lx_upstream_opts o = {
         .method = "POST", .url = url, .headers = headers,
@@ -386,7 +410,7 @@ static int start_upstream(struct exchange *ex, const struct lx_config_backend *b
     };
     static const struct lx_upstream_cbs cbs = {on_head, on_data, on_done};
     ex->up = lx_upstream_start(ex->p->upstream, &o, &cbs, ex);
-    memset(auth, 0, sizeof(auth)); /* curl copied the header */
+    explicit_bzero(auth, sizeof(auth)); /* curl keeps its own copy */
     return ex->up ? LX_OK : LX_ERR;
 }
 

@@ -7,7 +7,7 @@
 
 void lx_sse_init(lx_sse_reader *r, size_t max_event_bytes)
 {
-    lx_buf_init(&r->line, max_event_bytes);
+    lx_buf_init(&r->line, max_event_bytes + 8); /* room for the field name */
     lx_buf_init(&r->data, max_event_bytes);
     lx_buf_init(&r->event, 256);
     r->has_data = false;
@@ -82,6 +82,8 @@ int lx_sse_feed(lx_sse_reader *r, const char *p, size_t n, lx_sse_fn fn, void *d
                 return LX_ERR;
             line = lx_buf_str(&r->line);
         }
+        if (line.len > r->line.cap)
+            return LX_ERR; /* the same cap whether a line came whole or in pieces */
         if (line.len && line.ptr[line.len - 1] == '\r')
             line.len--;
         int rc = field(r, line, fn, data);

@@ -28,12 +28,15 @@ struct lx_upstream {
     CURL *easy_pool[EASY_POOL_MAX];
     int n_pool;
     int live; /* requests started and not yet freed */
+    struct sock_ctx *socks;
+    bool freeing, timer_closed; /* freed once both hold and live is 0 */
 };
 
 struct sock_ctx {
     uv_poll_t poll;
     curl_socket_t fd;
     struct lx_upstream *u;
+    struct sock_ctx *prev, *next; /* every watched socket, to close at the end */
 };
 
 struct lx_upstream_req {
@@ -77,9 +80,9 @@ static void check_done(struct lx_upstream *u);
 static void on_poll(uv_poll_t *poll, int status, int events)
 {
     struct sock_ctx *sc = poll->data;
-    int flags = 0;
-    if (status < 0)
-        flags = CURL_CSELECT_ERR;
+    /* On a socket error let curl read and write: it then finds the real
+     * cause (a reset, a refused connect) and reports it. */
+    int flags = status < 0 ? CURL_CSELECT_IN | CURL_CSELECT_OUT : 0;
     if (events & UV_READABLE)
         flags |= CURL_CSELECT_IN;
     if (events & UV_WRITABLE)
@@ -89,14 +92,25 @@ static void on_poll(uv_poll_t *poll, int status, int events)
     check_done(sc->u);
 }
 
+static void sock_close(struct lx_upstream *u, struct sock_ctx *sc)
+{
+    if (sc->prev)
+        sc->prev->next = sc->next;
+    else
+        u->socks = sc->next;
+    if (sc->next)
+        sc->next->prev = sc->prev;
+    uv_poll_stop(&sc->poll);
+    uv_close((uv_handle_t *)&sc->poll, (uv_close_cb)free);
+}
+
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
     struct lx_upstream *u = userp;
     struct sock_ctx *sc = socketp;
     if (what == CURL_POLL_REMOVE) {
         if (sc) {
-            uv_poll_stop(&sc->poll);
-            uv_close((uv_handle_t *)&sc->poll, (uv_close_cb)free);
+            sock_close(u, sc);
             curl_multi_assign(u->multi, s, NULL);
         }
         return 0;
@@ -107,6 +121,11 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
             return -1;
         sc->fd = s;
         sc->u = u;
+        sc->prev = NULL;
+        sc->next = u->socks;
+        if (u->socks)
+            u->socks->prev = sc;
+        u->socks = sc;
         uv_poll_init_socket(u->loop, &sc->poll, s);
         sc->poll.data = sc;
         curl_multi_assign(u->multi, s, sc);
@@ -155,11 +174,19 @@ struct lx_upstream *lx_upstream_new(uv_loop_t *loop)
     return u;
 }
 
+static void engine_release(struct lx_upstream *u)
+{
+    if (u->freeing && u->timer_closed && u->live == 0)
+        free(u);
+}
+
 static void req_free(uv_handle_t *h)
 {
     struct lx_upstream_req *r = h->data;
-    r->u->live--;
+    struct lx_upstream *u = r->u;
     free(r);
+    u->live--;
+    engine_release(u); /* requests cancelled at shutdown may close after the engine */
 }
 
 static void release_easy(struct lx_upstream *u, CURL *easy)
@@ -375,20 +402,27 @@ void lx_upstream_cancel(struct lx_upstream_req *r)
     r->cancelled = true;
     if (r->in_callback)
         return; /* the callback returns an error to curl; check_done frees */
-    if (r->paused) {
-        /* a paused transfer would never report back: detach it now */
-        finish(r, LX_UPSTREAM_ABORTED, NULL);
-        return;
-    }
-    finish(r, LX_UPSTREAM_ABORTED, NULL);
+    finish(r, LX_UPSTREAM_ABORTED, NULL); /* not reported: cancelled is set */
+}
+
+static void engine_closed(uv_handle_t *h)
+{
+    struct lx_upstream *u = h->data;
+    u->timer_closed = true;
+    engine_release(u);
 }
 
 void lx_upstream_free(struct lx_upstream *u)
 {
     if (u == NULL)
         return;
+    u->freeing = true;
     curl_multi_cleanup(u->multi);
+    /* curl closes its cached connections without telling the socket
+     * callback; their watchers would keep the loop alive */
+    while (u->socks)
+        sock_close(u, u->socks);
     for (int i = 0; i < u->n_pool; i++)
         curl_easy_cleanup(u->easy_pool[i]);
-    uv_close((uv_handle_t *)&u->timer, (uv_close_cb)free);
+    uv_close((uv_handle_t *)&u->timer, engine_closed);
 }

@@ -1,0 +1,269 @@
+/*
+ * test_route.c — unit tests for src/route/: name resolution order, the
+ * in-flight limit, discovery updates, and the /models and status documents.
+ */
+#include <criterion/criterion.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "json/json.h"
+#include "route/route.h"
+
+static const char yaml[] = "backends:\n"
+                           "  - name: local\n"
+                           "    url: http://127.0.0.1:8080/v1\n"
+                           "    discover: true\n"
+                           "    max_in_flight: 2\n"
+                           "  - name: vllm\n"
+                           "    url: http://127.0.0.1:8000/v1\n"
+                           "    discover: true\n"
+                           "  - name: cloud\n"
+                           "    url: https://api.example.com/v1\n"
+                           "models:\n"
+                           "  - name: chat\n"
+                           "    backend: cloud\n"
+                           "    upstream_model: gpt-x\n"
+                           "  - name: qwen\n"
+                           "    backend: local\n"
+                           "    upstream_model: qwen2.5-7b-instruct-q4_k_m\n";
+
+static struct lx_route *route;
+
+static void setup(void)
+{
+    struct lx_config *cfg = NULL;
+    char err[256];
+    cr_assert_eq(lx_config_load_string(yaml, strlen(yaml), "t.yaml", &cfg, err, sizeof(err)), LX_OK,
+                 "%s", err);
+    route = lx_route_new(cfg);
+    cr_assert_not_null(route);
+    lx_config_unref(cfg); /* the registry holds its own reference */
+}
+
+static void teardown(void)
+{
+    lx_route_free(route);
+}
+
+TestSuite(route, .init = setup, .fini = teardown);
+
+static void discover(size_t backend, const char *const *ids, size_t n)
+{
+    lx_route_set_discovered(route, backend, ids, n);
+}
+
+Test(route, config_models_resolve)
+{
+    struct lx_route_target t;
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("chat"), &t), LX_OK);
+    cr_assert_eq(t.backend_index, 2);
+    cr_assert_str_eq(t.backend->name, "cloud");
+    cr_assert_str_eq(t.upstream_model, "gpt-x");
+    cr_assert_str_eq(t.public_name, "chat");
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("qwen"), &t), LX_OK);
+    cr_assert_eq(t.backend_index, 0);
+    cr_assert_str_eq(t.upstream_model, "qwen2.5-7b-instruct-q4_k_m");
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("nope"), &t), LX_ERR);
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT(""), &t), LX_ERR);
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("cha"), &t), LX_ERR);
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("chat "), &t), LX_ERR);
+    cr_assert_eq(lx_route_config(route)->n_backends, 3);
+}
+
+Test(route, lookup_order)
+{
+    static const char *const local_ids[] = {"llama-3-8b", "qwen", "shared"};
+    static const char *const vllm_ids[] = {"shared", "org/mistral-7b"};
+    discover(0, local_ids, 3);
+    discover(1, vllm_ids, 2);
+    struct lx_route_target t;
+
+    /* a config model beats a discovered id of the same name */
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("qwen"), &t), LX_OK);
+    cr_assert_str_eq(t.upstream_model, "qwen2.5-7b-instruct-q4_k_m");
+
+    /* a bare discovered id */
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("llama-3-8b"), &t), LX_OK);
+    cr_assert_eq(t.backend_index, 0);
+    cr_assert_str_eq(t.upstream_model, "llama-3-8b");
+    cr_assert_str_eq(t.public_name, "llama-3-8b");
+
+    /* an id both announce: the first backend in config order wins */
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("shared"), &t), LX_OK);
+    cr_assert_eq(t.backend_index, 0);
+
+    /* BACKEND/ID reaches the other one */
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("vllm/shared"), &t), LX_OK);
+    cr_assert_eq(t.backend_index, 1);
+    cr_assert_str_eq(t.upstream_model, "shared");
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("local/qwen"), &t), LX_OK);
+    cr_assert_eq(t.backend_index, 0);
+    cr_assert_str_eq(t.upstream_model, "qwen");
+
+    /* an id with a slash resolves bare before BACKEND/ID */
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("org/mistral-7b"), &t), LX_OK);
+    cr_assert_eq(t.backend_index, 1);
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("vllm/org/mistral-7b"), &t), LX_OK);
+    cr_assert_str_eq(t.upstream_model, "org/mistral-7b");
+
+    /* misses */
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("vllm/llama-3-8b"), &t), LX_ERR);
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("cloud/gpt-x"), &t), LX_ERR);
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("nobackend/shared"), &t), LX_ERR);
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("/shared"), &t), LX_ERR);
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("vllm/"), &t), LX_ERR);
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("local/chat"), &t), LX_ERR);
+
+    /* a view that is not NUL-terminated */
+    lx_str prefix = {"llama-3-8b-extra", 10};
+    cr_assert_eq(lx_route_lookup(route, prefix, &t), LX_OK);
+    cr_assert_str_eq(t.upstream_model, "llama-3-8b");
+}
+
+Test(route, set_discovered_replaces)
+{
+    static const char *const first[] = {"a", "b"};
+    static const char *const second[] = {"c"};
+    struct lx_route_target t;
+    discover(1, first, 2);
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("a"), &t), LX_OK);
+    discover(1, second, 1);
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("a"), &t), LX_ERR);
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("b"), &t), LX_ERR);
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("c"), &t), LX_OK);
+    cr_assert_eq(t.backend_index, 1);
+    discover(1, NULL, 0);
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("c"), &t), LX_ERR);
+    /* ids are copied */
+    char id[8] = "temp";
+    const char *ids[] = {id};
+    discover(0, ids, 1);
+    strcpy(id, "XXXX");
+    cr_assert_eq(lx_route_lookup(route, LX_STR_LIT("temp"), &t), LX_OK);
+}
+
+Test(route, acquire_release_max_in_flight)
+{
+    /* local: max_in_flight 2 */
+    cr_assert(lx_route_acquire(route, 0));
+    cr_assert(lx_route_acquire(route, 0));
+    cr_assert_eq(lx_route_in_flight(route, 0), 2);
+    cr_assert_not(lx_route_acquire(route, 0));
+    cr_assert_eq(lx_route_in_flight(route, 0), 2, "a refused acquire counts nothing");
+    lx_route_release(route, 0);
+    cr_assert_eq(lx_route_in_flight(route, 0), 1);
+    cr_assert(lx_route_acquire(route, 0));
+    cr_assert_not(lx_route_acquire(route, 0));
+    lx_route_release(route, 0);
+    lx_route_release(route, 0);
+    cr_assert_eq(lx_route_in_flight(route, 0), 0);
+    lx_route_release(route, 0); /* an extra release does not wrap */
+    cr_assert_eq(lx_route_in_flight(route, 0), 0);
+    /* vllm: no limit */
+    for (int i = 0; i < 1000; i++)
+        cr_assert(lx_route_acquire(route, 1));
+    cr_assert_eq(lx_route_in_flight(route, 1), 1000);
+    cr_assert_eq(lx_route_in_flight(route, 0), 0, "backends are counted apart");
+}
+
+Test(route, health_and_ready)
+{
+    cr_assert_not(lx_route_ready(route));
+    cr_assert_not(lx_route_healthy(route, 1));
+    lx_route_set_health(route, 1, true, "ok");
+    cr_assert(lx_route_healthy(route, 1));
+    cr_assert(lx_route_ready(route));
+    lx_route_set_health(route, 1, false, NULL);
+    cr_assert_not(lx_route_ready(route));
+}
+
+/* Parses the model list; returns the ids in order, joined by ',' . */
+static char *model_ids(void)
+{
+    lx_buf b;
+    lx_buf_init(&b, 1 << 16);
+    cr_assert_eq(lx_route_write_models(route, &b), LX_OK);
+    lx_arena a;
+    lx_arena_init(&a, 1 << 20);
+    lx_json j;
+    cr_assert_eq(lx_json_parse(&j, b.data, b.len, &a, 64), LX_JSON_OK, "%s", b.data);
+    cr_assert(lx_json_str_eq(&j, lx_json_get(&j, 0, "object"), "list"));
+    int data = lx_json_get(&j, 0, "data");
+    cr_assert(lx_json_is_array(&j, data));
+    lx_buf ids;
+    lx_buf_init(&ids, 1 << 16);
+    int n = lx_json_size(&j, data), i = data + 1;
+    for (int k = 0; k < n; k++, i = lx_json_skip(&j, i)) {
+        cr_assert(lx_json_str_eq(&j, lx_json_get(&j, i, "object"), "model"));
+        cr_assert(lx_json_is_string(&j, lx_json_get(&j, i, "owned_by")));
+        cr_assert(lx_json_is_number(&j, lx_json_get(&j, i, "created")));
+        if (k)
+            lx_buf_append_char(&ids, ',');
+        lx_json_unescape(&j, lx_json_get(&j, i, "id"), &ids);
+    }
+    lx_arena_release(&a);
+    lx_buf_release(&b);
+    char *s = strdup(ids.data ? ids.data : "");
+    lx_buf_release(&ids);
+    return s;
+}
+
+Test(route, write_models_lists_each_name_once)
+{
+    char *ids = model_ids();
+    cr_assert_str_eq(ids, "chat,qwen");
+    free(ids);
+    static const char *const local_ids[] = {"qwen", "llama-3-8b", "shared", "llama-3-8b"};
+    static const char *const vllm_ids[] = {"shared", "chat", "mistral", "we\"ird"};
+    discover(0, local_ids, 4);
+    discover(1, vllm_ids, 4);
+    ids = model_ids();
+    cr_assert_str_eq(ids, "chat,qwen,llama-3-8b,shared,mistral,we\"ird");
+    free(ids);
+}
+
+Test(route, write_status_parses)
+{
+    static const char *const ids[] = {"m1", "m\"2"};
+    discover(0, ids, 2);
+    lx_route_set_health(route, 0, true, "");
+    lx_route_set_health(route, 2, false, "connect: \"refused\"\n");
+    lx_route_acquire(route, 0);
+    lx_buf b;
+    lx_buf_init(&b, 1 << 16);
+    cr_assert_eq(lx_route_write_status(route, &b), LX_OK);
+    lx_arena a;
+    lx_arena_init(&a, 1 << 20);
+    lx_json j;
+    cr_assert_eq(lx_json_parse(&j, b.data, b.len, &a, 64), LX_JSON_OK, "%s", b.data);
+    bool ready = false;
+    cr_assert_eq(lx_json_bool(&j, lx_json_get(&j, 0, "ready"), &ready), LX_OK);
+    cr_assert(ready);
+    int backends = lx_json_get(&j, 0, "backends");
+    cr_assert_eq(lx_json_size(&j, backends), 3);
+    int b0 = backends + 1;
+    int b1 = lx_json_skip(&j, b0);
+    int b2 = lx_json_skip(&j, b1);
+    cr_assert(lx_json_str_eq(&j, lx_json_get(&j, b0, "name"), "local"));
+    cr_assert_eq(lx_json_size(&j, lx_json_get(&j, b0, "models")), 2);
+    int64_t inflight = -1;
+    cr_assert_eq(lx_json_int64(&j, lx_json_get(&j, b0, "in_flight"), &inflight), LX_OK);
+    cr_assert_eq(inflight, 1);
+    bool checked = true;
+    lx_json_bool(&j, lx_json_get(&j, b1, "checked"), &checked);
+    cr_assert_not(checked);
+    cr_assert(lx_json_str_eq(&j, lx_json_get(&j, b2, "name"), "cloud"));
+    cr_assert(lx_json_str_eq(&j, lx_json_get(&j, b2, "detail"), "connect: \"refused\"\n"));
+    lx_arena_release(&a);
+    lx_buf_release(&b);
+}
+
+Test(route, write_models_cap)
+{
+    lx_buf b;
+    lx_buf_init(&b, 16);
+    cr_assert_eq(lx_route_write_models(route, &b), LX_ERR);
+    lx_buf_release(&b);
+}
