@@ -21,6 +21,18 @@ uint64_t lx_clock_wall_ms(void)
 
 void lx_clock_format_rfc3339(uint64_t wall_ms, char out[32])
 {
+    /* every log line of a second shares its first 20 characters: format
+     * them once per second and thread */
+    static _Thread_local uint64_t cached_sec = UINT64_MAX;
+    static _Thread_local char cached[32];
+    if (wall_ms / 1000u == cached_sec) {
+        unsigned ms = (unsigned)(wall_ms % 1000u);
+        memcpy(out, cached, 32);
+        out[20] = (char)('0' + ms / 100);
+        out[21] = (char)('0' + ms / 10 % 10);
+        out[22] = (char)('0' + ms % 10);
+        return;
+    }
     time_t secs = (time_t)(wall_ms / 1000u);
     struct tm tm;
     gmtime_r(&secs, &tm);
@@ -30,4 +42,8 @@ void lx_clock_format_rfc3339(uint64_t wall_ms, char out[32])
              (unsigned)(wall_ms % 1000u));
     memcpy(out, tmp, 31);
     out[31] = '\0';
+    if (strlen(out) == 24) { /* the usual 4-digit year: cacheable */
+        memcpy(cached, out, 32);
+        cached_sec = wall_ms / 1000u;
+    }
 }

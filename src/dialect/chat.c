@@ -106,39 +106,63 @@ static int check_messages(const lx_json *j, int msgs, struct lx_chat_fault *f)
     return LX_OK;
 }
 
-/* A key the gateway reads must appear once: with two "model" keys the
- * gateway would route on one and a backend might read the other. */
-static int check_unique_in(const lx_json *j, int obj, const char *const *keys, size_t n_keys,
-                           struct lx_chat_fault *f)
+/* The root keys the gateway reads. A key it reads must appear once: with
+ * two "model" keys the gateway would route on one and a backend might read
+ * the other. */
+struct root_keys {
+    int model, stream, stream_options, messages, input;
+};
+
+static int duplicate(struct lx_chat_fault *f, const char *key)
 {
-    int seen[8] = {0};
-    int n = lx_json_is_object(j, obj) ? lx_json_size(j, obj) : 0, i = obj + 1;
-    for (int k = 0; k < n; k++, i = lx_json_skip(j, i + 1)) {
-        for (size_t m = 0; m < n_keys; m++) {
-            if (lx_str_eq_cstr(lx_json_raw(j, i), keys[m]) && ++seen[m] > 1) {
-                snprintf(f->message, sizeof(f->message), "Duplicate key '%s' in the request.",
-                         keys[m]);
-                f->param = keys[m];
-                f->code = "duplicate_key";
-                return LX_ERR;
-            }
+    snprintf(f->message, sizeof(f->message), "Duplicate key '%s' in the request.", key);
+    f->param = key;
+    f->code = "duplicate_key";
+    return LX_ERR;
+}
+
+static int *root_slot(struct root_keys *rk, lx_str name, const char **key)
+{
+    static const char *const names[] = {"model", "stream", "stream_options", "messages",
+                                        "input"};
+    int *slots[] = {&rk->model, &rk->stream, &rk->stream_options, &rk->messages, &rk->input};
+    for (size_t m = 0; m < LX_ARRAY_LEN(names); m++)
+        if (lx_str_eq_cstr(name, names[m])) {
+            *key = names[m];
+            return slots[m];
         }
+    return NULL;
+}
+
+/* One pass over the root object: records the keys the gateway reads,
+ * refuses duplicates of them, and checks the types of checked_fields. */
+static int scan_root(const lx_json *j, struct root_keys *rk, struct lx_chat_fault *f)
+{
+    *rk = (struct root_keys){-1, -1, -1, -1, -1};
+    int n = lx_json_size(j, 0), i = 1;
+    for (int k = 0; k < n; k++) {
+        lx_str name = lx_json_raw(j, i);
+        int value = i + 1;
+        const char *key;
+        int *slot = root_slot(rk, name, &key);
+        if (slot && *slot >= 0)
+            return duplicate(f, key);
+        if (slot)
+            *slot = value;
+        for (size_t m = 0; m < LX_ARRAY_LEN(checked_fields); m++) {
+            const struct field_type *ft = &checked_fields[m];
+            if (lx_str_eq_cstr(name, ft->name) && !lx_json_is_null(j, value) &&
+                !has_type(j, value, ft->want))
+                return type_fault(f, j, value, ft->name, ft->want);
+        }
+        i = lx_json_skip(j, value);
     }
     return LX_OK;
 }
 
-static int check_unique(const lx_json *j, struct lx_chat_fault *f)
-{
-    static const char *const root[] = {"model", "stream", "stream_options", "messages", "input"};
-    static const char *const options[] = {"include_usage"};
-    if (check_unique_in(j, 0, root, LX_ARRAY_LEN(root), f) != LX_OK)
-        return LX_ERR;
-    return check_unique_in(j, lx_json_get(j, 0, "stream_options"), options,
-                           LX_ARRAY_LEN(options), f);
-}
-
-int lx_chat_request_read(struct lx_chat_request *req, const char *body, size_t len,
-                         lx_arena *a, uint32_t max_depth, struct lx_chat_fault *f)
+/* Parses the body and reads the root keys; the start of both readers. */
+static int read_common(struct lx_chat_request *req, const char *body, size_t len, lx_arena *a,
+                       uint32_t max_depth, struct lx_chat_fault *f, struct root_keys *rk)
 {
     f->param = NULL;
     f->code = NULL;
@@ -151,27 +175,36 @@ int lx_chat_request_read(struct lx_chat_request *req, const char *body, size_t l
     }
     if (!lx_json_is_object(j, 0))
         return fault(f, NULL, NULL, "The request body must be a JSON object.");
-    if (check_unique(j, f) != LX_OK)
+    if (scan_root(j, rk, f) != LX_OK)
         return LX_ERR;
-    req->model = lx_json_get(j, 0, "model");
+    req->model = rk->model;
     if (req->model < 0)
         return fault(f, "model", "missing_required_parameter",
                      "You must provide a model parameter.");
     if (!lx_json_is_string(j, req->model) || lx_json_raw(j, req->model).len == 0)
         return type_fault(f, j, req->model, "model", W_STRING);
-    for (size_t k = 0; k < LX_ARRAY_LEN(checked_fields); k++) {
-        int v = lx_json_get(j, 0, checked_fields[k].name);
-        if (v >= 0 && !lx_json_is_null(j, v) && !has_type(j, v, checked_fields[k].want))
-            return type_fault(f, j, v, checked_fields[k].name, checked_fields[k].want);
-    }
-    req->messages = lx_json_get(j, 0, "messages");
-    if (check_messages(j, req->messages, f) != LX_OK)
-        return LX_ERR;
     req->stream = false;
-    lx_json_bool(j, lx_json_get(j, 0, "stream"), &req->stream);
-    req->stream_options = lx_json_get(j, 0, "stream_options");
-    req->include_usage = lx_json_get(j, req->stream_options, "include_usage");
     req->usage_asked = false;
+    req->stream_options = -1;
+    req->include_usage = -1;
+    return LX_OK;
+}
+
+/* stream_options.include_usage: a boolean, once. */
+static int read_stream_options(struct lx_chat_request *req, int so, struct lx_chat_fault *f)
+{
+    const lx_json *j = &req->json;
+    req->stream_options = so;
+    if (!lx_json_is_object(j, so))
+        return LX_OK;
+    int n = lx_json_size(j, so), i = so + 1;
+    for (int k = 0; k < n; k++, i = lx_json_skip(j, i + 1)) {
+        if (!lx_str_eq_cstr(lx_json_raw(j, i), "include_usage"))
+            continue;
+        if (req->include_usage >= 0)
+            return duplicate(f, "include_usage");
+        req->include_usage = i + 1;
+    }
     if (req->include_usage >= 0) {
         if (!lx_json_is_bool(j, req->include_usage))
             return type_fault(f, j, req->include_usage, "stream_options.include_usage", W_BOOL);
@@ -180,38 +213,32 @@ int lx_chat_request_read(struct lx_chat_request *req, const char *body, size_t l
     return LX_OK;
 }
 
+int lx_chat_request_read(struct lx_chat_request *req, const char *body, size_t len,
+                         lx_arena *a, uint32_t max_depth, struct lx_chat_fault *f)
+{
+    struct root_keys rk;
+    if (read_common(req, body, len, a, max_depth, f, &rk) != LX_OK)
+        return LX_ERR;
+    req->messages = rk.messages;
+    if (check_messages(&req->json, req->messages, f) != LX_OK)
+        return LX_ERR;
+    lx_json_bool(&req->json, rk.stream, &req->stream);
+    return read_stream_options(req, rk.stream_options, f);
+}
+
 int lx_chat_embeddings_read(struct lx_chat_request *req, const char *body, size_t len,
                             lx_arena *a, uint32_t max_depth, struct lx_chat_fault *f)
 {
-    f->param = NULL;
-    f->code = NULL;
-    lx_json *j = &req->json;
-    enum lx_json_err e = lx_json_parse(j, body, len, a, max_depth);
-    if (e != LX_JSON_OK) {
-        snprintf(f->message, sizeof(f->message),
-                 "We could not parse the JSON body of your request: %s.", lx_json_strerror(e));
+    struct root_keys rk;
+    if (read_common(req, body, len, a, max_depth, f, &rk) != LX_OK)
         return LX_ERR;
-    }
-    if (!lx_json_is_object(j, 0))
-        return fault(f, NULL, NULL, "The request body must be a JSON object.");
-    if (check_unique(j, f) != LX_OK)
-        return LX_ERR;
-    req->model = lx_json_get(j, 0, "model");
-    if (req->model < 0)
-        return fault(f, "model", "missing_required_parameter",
-                     "You must provide a model parameter.");
-    if (!lx_json_is_string(j, req->model) || lx_json_raw(j, req->model).len == 0)
-        return type_fault(f, j, req->model, "model", W_STRING);
-    req->messages = lx_json_get(j, 0, "input");
+    const lx_json *j = &req->json;
+    req->messages = rk.input;
     if (req->messages < 0)
         return fault(f, "input", "missing_required_parameter",
                      "Missing required parameter: 'input'.");
     if (!lx_json_is_string(j, req->messages) && !lx_json_is_array(j, req->messages))
         return type_fault(f, j, req->messages, "input", W_STR_OR_ARR);
-    req->stream = false;
-    req->usage_asked = false;
-    req->stream_options = -1;
-    req->include_usage = -1;
     return LX_OK;
 }
 

@@ -34,6 +34,7 @@ void lx_proxy_free(struct lx_proxy *p)
     p->closing = true;
     lx_proxy_cancel_all(p);
     lx_proxy_health_cancel(p);
+    lx_proxy_free_spares(p);
     if (p->health_timer)
         uv_close((uv_handle_t *)p->health_timer, (uv_close_cb)free);
     if (p->upstream)

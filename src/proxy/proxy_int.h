@@ -25,6 +25,8 @@ struct lx_proxy {
     struct health_check *checks; /* one per backend while a round runs */
     struct exchange *exchanges;  /* doubly linked, for drain and cancel */
     uint32_t n_exchanges;
+    struct exchange *spare;      /* freed exchanges kept with their buffers */
+    uint32_t n_spare;
     bool closing;
 };
 
@@ -61,6 +63,9 @@ struct exchange {
     char error_message[256];
     char upstream_result[24];
 };
+
+/* exchange.c: frees the spare exchanges. */
+void lx_proxy_free_spares(struct lx_proxy *p);
 
 /* health.c */
 void lx_proxy_health_cancel(struct lx_proxy *p);

@@ -22,7 +22,11 @@ void lx_proxy_capture_prompt(struct lx_proxy *p, struct exchange *ex, lx_str mes
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int mdlen = 0;
         static const char hex[] = "0123456789abcdef";
-        if (EVP_Digest(messages.ptr, messages.len, md, &mdlen, EVP_sha256(), NULL) != 1)
+        /* fetched once: OpenSSL 3 looks the algorithm up on every implicit use */
+        static EVP_MD *sha256;
+        if (sha256 == NULL && (sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+            return;
+        if (EVP_Digest(messages.ptr, messages.len, md, &mdlen, sha256, NULL) != 1)
             return;
         for (unsigned i = 0; i < mdlen; i++) {
             lx_buf_append_char(&ex->prompt, hex[md[i] >> 4]);

@@ -20,6 +20,14 @@ void lx_sse_release(lx_sse_reader *r)
     lx_buf_release(&r->event);
 }
 
+void lx_sse_reset(lx_sse_reader *r)
+{
+    lx_buf_reset(&r->line);
+    lx_buf_reset(&r->data);
+    lx_buf_reset(&r->event);
+    r->has_data = false;
+}
+
 bool lx_sse_pending(const lx_sse_reader *r)
 {
     return r->line.len > 0 || r->has_data;

@@ -33,6 +33,8 @@ typedef struct lx_sse_reader {
 
 void lx_sse_init(lx_sse_reader *r, size_t max_event_bytes);
 void lx_sse_release(lx_sse_reader *r);
+/* Forgets any partial event, keeping the memory for the next stream. */
+void lx_sse_reset(lx_sse_reader *r);
 /* Feeds bytes; calls fn for each complete event. Returns LX_OK, LX_ERR when
  * an event exceeds the cap, or what fn returned to stop. */
 int lx_sse_feed(lx_sse_reader *r, const char *p, size_t n, lx_sse_fn fn, void *data);

@@ -97,8 +97,8 @@ test('missing model: 400; unknown model: 404 model_not_found (SDK: NotFoundError
 });
 
 test(`body over limits.max_body_bytes: 413`, async () => {
-  const big = JSON.stringify({ model: 'chat', messages: USER('a'.repeat(MAX_BODY + 100)) });
-  const r = await postJSON(chatURL(), big);
+  const tooBig = JSON.stringify({ model: 'chat', messages: USER('a'.repeat(MAX_BODY + 100)) });
+  const r = await postJSON(chatURL(), tooBig);
   assert.equal(r.status, 413);
   // just under the cap still works, and reaches the backend whole
   const fits = JSON.stringify({ model: 'big', messages: USER('b'.repeat(MAX_BODY - 200)) });

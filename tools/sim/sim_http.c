@@ -6,6 +6,12 @@
  * a chunked body is decoded in place by a byte state machine that can stop at any byte. While a
  * request is open the connection keeps reading, only to notice the peer closing (RFC 9112
  * section 9.6: a client may close at any time; that is how a gateway cancels a stream).
+ *
+ * The buffer grows with realloc (on_alloc), so it can move at any read: between the head and
+ * the end of the body, and while the request is open (pipelined bytes keep arriving). The parser
+ * therefore keeps only offsets into it (struct head_span); the pointers of the public view
+ * (struct sim_http_req) are made from them when the request is dispatched (req_bind), and made
+ * again whenever the buffer moves while the request is open.
  */
 #define _GNU_SOURCE /* memmem */
 #include "sim_http.h"
@@ -19,6 +25,8 @@
 #define IN_MIN_FREE (4 * 1024)
 #define IN_MAX (SIM_HTTP_MAX_HEAD + SIM_HTTP_MAX_BODY + 64 * 1024)
 #define WRITE_HEAD_MAX 1024
+/* pipelined bytes buffered while a request is open; past this, reading pauses until it ends */
+#define PIPELINE_MAX SIM_HTTP_MAX_HEAD
 
 enum conn_state {
     CONN_HEAD,     /* reading the request line and headers */
@@ -50,6 +58,12 @@ struct sim_http_server {
     struct sim_http_conn *conns;
 };
 
+/* Where one header line's parts are, as offsets into the connection's buffer. */
+struct head_span {
+    size_t name_off;
+    size_t value_off;
+};
+
 struct sim_http_conn {
     uv_tcp_t tcp;
     struct sim_http_server *srv;
@@ -70,7 +84,12 @@ struct sim_http_conn {
     int chunked_out;
     int streaming;
     int pending_writes;
+    int read_paused; /* reading stopped: PIPELINE_MAX pipelined bytes are waiting */
     void *job;
+    /* the parsed head as offsets into in (lengths are in req); req's pointers are made from
+     * these by req_bind and are only valid from dispatch until the response ends */
+    size_t method_off, path_off;
+    struct head_span hspan[SIM_HTTP_MAX_HEADERS];
     struct sim_http_req req;
 };
 
@@ -82,6 +101,8 @@ struct http_write {
 };
 
 static void conn_parse(struct sim_http_conn *c);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
 
 static const char *status_reason(int status)
 {
@@ -184,8 +205,16 @@ static void on_written(uv_write_t *req, int status)
         }
         memmove(c->in, c->in + c->consumed, c->in_len - c->consumed);
         c->in_len -= c->consumed;
+        c->consumed = 0;
         c->state = CONN_HEAD;
         c->scan = 0;
+        if (c->read_paused) {
+            c->read_paused = 0;
+            if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+                conn_close(c);
+                return;
+            }
+        }
         conn_parse(c);
     } else if (c->state == CONN_BUSY && c->streaming) {
         c->srv->h.on_drain(c->srv->ctx, c, c->job);
@@ -382,14 +411,14 @@ static const char *parse_request_line(struct sim_http_conn *c, const char *p, co
     const char *sp = memchr(p, ' ', (size_t)(end - p));
     if (sp == NULL || sp == p)
         return NULL;
-    r->method = p;
+    c->method_off = (size_t)(p - c->in);
     r->method_len = (size_t)(sp - p);
     const char *t = sp + 1;
     const char *sp2 = memchr(t, ' ', (size_t)(end - t));
     if (sp2 == NULL || sp2 == t || end - sp2 < 9 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0)
         return NULL;
     const char *q = memchr(t, '?', (size_t)(sp2 - t));
-    r->path = t;
+    c->path_off = (size_t)(t - c->in);
     r->path_len = (size_t)((q != NULL ? q : sp2) - t);
     c->http10 = sp2[8] == '0';
     c->keep_alive = !c->http10;
@@ -454,7 +483,9 @@ static int parse_header_line(const char *p, const char *eol, struct sim_http_hea
     return SIM_OK;
 }
 
-/* Parses the header block [p, end) where end points at the final CRLF CRLF. */
+/* Parses the header block [p, end) where end points at the final CRLF CRLF. Records each
+ * header as offsets (c->hspan) and lengths (c->req.headers), never as pointers: the buffer may
+ * move before the request is dispatched. */
 static int parse_headers(struct sim_http_conn *c, const char *p, const char *end,
                          struct head_info *hi)
 {
@@ -469,11 +500,18 @@ static int parse_headers(struct sim_http_conn *c, const char *p, const char *end
             conn_fail(c, 431, "too many request headers");
             return SIM_ERR;
         }
-        struct sim_http_header *h = &r->headers[r->nheaders++];
-        if (parse_header_line(p, eol, h) != SIM_OK || note_header(c, h, hi) != SIM_OK) {
+        struct sim_http_header h;
+        if (parse_header_line(p, eol, &h) != SIM_OK || note_header(c, &h, hi) != SIM_OK) {
             conn_fail(c, 400, "malformed request header");
             return SIM_ERR;
         }
+        c->hspan[r->nheaders].name_off = (size_t)(h.name - c->in);
+        c->hspan[r->nheaders].value_off = (size_t)(h.value - c->in);
+        r->headers[r->nheaders].name = NULL;
+        r->headers[r->nheaders].name_len = h.name_len;
+        r->headers[r->nheaders].value = NULL;
+        r->headers[r->nheaders].value_len = h.value_len;
+        r->nheaders++;
         p = eol;
     }
     return SIM_OK;
@@ -525,6 +563,10 @@ static enum parse_rc parse_head(struct sim_http_conn *c)
         return PARSE_AGAIN;
     }
     c->head_len = (size_t)(end - c->in) + 4;
+    if (c->head_len > SIM_HTTP_MAX_HEAD) { /* a whole oversized head can come in one read */
+        conn_fail(c, 431, "request head too large");
+        return PARSE_FAILED;
+    }
     const char *p = parse_request_line(c, c->in, end + 2);
     if (p == NULL) {
         conn_fail(c, 400, "malformed request line");
@@ -622,9 +664,22 @@ static enum parse_rc parse_chunked(struct sim_http_conn *c)
     return PARSE_AGAIN;
 }
 
+/* (Re)makes the request view's pointers from the parsed offsets and the buffer's address. */
+static void req_bind(struct sim_http_conn *c)
+{
+    struct sim_http_req *r = &c->req;
+    r->method = c->in + c->method_off;
+    r->path = c->in + c->path_off;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        r->headers[i].name = c->in + c->hspan[i].name_off;
+        r->headers[i].value = c->in + c->hspan[i].value_off;
+    }
+    r->body = c->in + c->head_len;
+}
+
 static void conn_dispatch(struct sim_http_conn *c)
 {
-    c->req.body = c->in + c->head_len;
+    req_bind(c);
     c->req.body_len = c->body_len;
     c->state = CONN_BUSY;
     c->job = NULL;
@@ -660,8 +715,11 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
         size_t cap = c->in_cap * 2 > IN_MAX ? IN_MAX : c->in_cap * 2;
         char *p = realloc(c->in, cap);
         if (p != NULL) {
+            int moved = p != c->in;
             c->in = p;
             c->in_cap = cap;
+            if (moved && c->state == CONN_BUSY)
+                req_bind(c); /* the open request's view must follow the buffer */
         }
     }
     *buf = uv_buf_init(c->in + c->in_len, (unsigned)(c->in_cap - c->in_len));
@@ -676,11 +734,21 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     }
     if (c->state == CONN_CLOSING)
         return;
-    c->in_len += (size_t)n;
-    if (c->state == CONN_HEAD || c->state == CONN_BODY || c->state == CONN_CHUNKED)
+    if (c->state == CONN_HEAD || c->state == CONN_BODY || c->state == CONN_CHUNKED) {
+        c->in_len += (size_t)n;
         conn_parse(c);
-    else if (c->in_len - c->consumed > SIM_HTTP_MAX_HEAD)
-        conn_peer_gone(c); /* a flood of pipelined bytes while a response is open */
+    } else if (!c->keep_alive) {
+        /* a response is open or flushing and the connection closes after it: what follows
+         * will never be served (the rest of a refused body, say); drop it, keep reading */
+    } else {
+        /* pipelined bytes while a response is open: keep them for after it, up to a bound,
+         * then let TCP push back (the peer closing goes unnoticed until reading resumes) */
+        c->in_len += (size_t)n;
+        if (c->in_len - c->consumed > PIPELINE_MAX) {
+            uv_read_stop(st);
+            c->read_paused = 1;
+        }
+    }
 }
 
 static void on_connection(uv_stream_t *listener, int status)

@@ -32,7 +32,9 @@ struct sim_http_header {
     size_t value_len;
 };
 
-/* A parsed request. Points into the connection's buffer; valid until the response ends. */
+/* A parsed request. Points into the connection's buffer; valid until the response ends. The
+ * buffer can grow (and move) while the request is open; the server then re-bases this struct's
+ * pointers, so keep the struct's address, not copies of its pointers, past on_request. */
 struct sim_http_req {
     const char *method;
     size_t method_len;
