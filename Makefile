@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: run test build build-asan setup unit e2e bench fuzz clean format
+.PHONY: run test build build-asan setup bench fuzz clean format format-check
 
 setup:
 	@bash scripts/setup.sh
@@ -26,12 +26,13 @@ bench: build
 	@bash bench/run.sh build
 
 fuzz: setup
-	@CC=clang cmake -S . -B build-fuzz -DLLMUX_FUZZ=ON >/dev/null
-	@cmake --build build-fuzz -j $(JOBS)
 	@bash scripts/fuzz.sh build-fuzz
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf build build-asan build-fuzz

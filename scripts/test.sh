@@ -10,6 +10,9 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_erro
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 
+echo "== format check (clang-format, .clang-format)"
+clang-format --dry-run --Werror $(git ls-files '*.c' '*.h')
+
 echo "== unit tests ($BUILD)"
 failed=0
 for t in "$BUILD"/test_*; do

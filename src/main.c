@@ -290,14 +290,30 @@ static int cmd_serve(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "c:l:u:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': o.config = optarg; break;
-        case 'l': o.listen = optarg; break;
-        case 'u': o.upstream = optarg; break;
-        case O_AUDIT_LOG: o.audit_log = optarg; break;
-        case O_AUDIT_PROMPT: o.audit_prompt = optarg; break;
-        case O_LOG_LEVEL: o.log_level = optarg; break;
-        case 'h': fputs(usage_serve, stdout); return 0;
-        default: fputs(usage_serve, stderr); return 2;
+        case 'c':
+            o.config = optarg;
+            break;
+        case 'l':
+            o.listen = optarg;
+            break;
+        case 'u':
+            o.upstream = optarg;
+            break;
+        case O_AUDIT_LOG:
+            o.audit_log = optarg;
+            break;
+        case O_AUDIT_PROMPT:
+            o.audit_prompt = optarg;
+            break;
+        case O_LOG_LEVEL:
+            o.log_level = optarg;
+            break;
+        case 'h':
+            fputs(usage_serve, stdout);
+            return 0;
+        default:
+            fputs(usage_serve, stderr);
+            return 2;
         }
     }
     if (optind < argc) {

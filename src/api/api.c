@@ -65,9 +65,9 @@ static void not_found(struct lx_api *a, struct lx_http_req *req, const char *rid
                       lx_str path, int status)
 {
     char msg[320];
-    snprintf(msg, sizeof(msg), "%s: %.*s %.*s", status == 405 ? "Method not allowed" :
-             "Unknown request URL", (int)LX_MIN(method.len, 16), method.ptr,
-             (int)LX_MIN(path.len, 200), path.ptr);
+    snprintf(msg, sizeof(msg), "%s: %.*s %.*s",
+             status == 405 ? "Method not allowed" : "Unknown request URL",
+             (int)LX_MIN(method.len, 16), method.ptr, (int)LX_MIN(path.len, 200), path.ptr);
     lx_proxy_reject(a->proxy, req, rid, status, msg, "invalid_request_error",
                     status == 405 ? "method_not_allowed" : "unknown_url");
 }

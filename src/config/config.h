@@ -130,8 +130,8 @@ struct lx_config {
  * (NUL-terminated, truncated to errlen) into err. */
 int lx_config_load_file(const char *path, struct lx_config **out, char *err, size_t errlen);
 /* The same from text in memory; name stands in for the file name in errors. */
-int lx_config_load_string(const char *text, size_t len, const char *name,
-                          struct lx_config **out, char *err, size_t errlen);
+int lx_config_load_string(const char *text, size_t len, const char *name, struct lx_config **out,
+                          char *err, size_t errlen);
 /* The built-in default used when no file is given: one listener on
  * 127.0.0.1:LX_CONFIG_DEFAULT_PORT and four discovering chat backends on the
  * well-known local ports: llamacpp http://127.0.0.1:8080/v1, vllm

@@ -15,21 +15,35 @@ struct field_type {
 
 /* Optional fields whose type the gateway checks; null is accepted for all. */
 static const struct field_type checked_fields[] = {
-    {"stream", W_BOOL},          {"stream_options", W_OBJECT},
-    {"max_tokens", W_INT},       {"max_completion_tokens", W_INT},
-    {"n", W_INT},                {"seed", W_INT},
-    {"temperature", W_NUMBER},   {"top_p", W_NUMBER},
-    {"presence_penalty", W_NUMBER}, {"frequency_penalty", W_NUMBER},
-    {"tools", W_ARRAY},          {"tool_choice", W_STR_OR_OBJ},
-    {"response_format", W_OBJECT}, {"stop", W_STR_OR_ARR},
-    {"user", W_STRING},          {"parallel_tool_calls", W_BOOL},
-    {"logprobs", W_BOOL},        {"top_logprobs", W_INT},
+    {"stream", W_BOOL},
+    {"stream_options", W_OBJECT},
+    {"max_tokens", W_INT},
+    {"max_completion_tokens", W_INT},
+    {"n", W_INT},
+    {"seed", W_INT},
+    {"temperature", W_NUMBER},
+    {"top_p", W_NUMBER},
+    {"presence_penalty", W_NUMBER},
+    {"frequency_penalty", W_NUMBER},
+    {"tools", W_ARRAY},
+    {"tool_choice", W_STR_OR_OBJ},
+    {"response_format", W_OBJECT},
+    {"stop", W_STR_OR_ARR},
+    {"user", W_STRING},
+    {"parallel_tool_calls", W_BOOL},
+    {"logprobs", W_BOOL},
+    {"top_logprobs", W_INT},
 };
 
 static const char *want_name(enum want w)
 {
-    static const char *const names[] = {"a string", "a boolean", "an integer", "a number",
-                                        "an object", "an array", "a string or an object",
+    static const char *const names[] = {"a string",
+                                        "a boolean",
+                                        "an integer",
+                                        "a number",
+                                        "an object",
+                                        "an array",
+                                        "a string or an object",
                                         "a string or an array"};
     return names[w];
 }
@@ -53,14 +67,22 @@ static bool has_type(const lx_json *j, int i, enum want w)
 {
     int64_t dummy;
     switch (w) {
-    case W_STRING: return lx_json_is_string(j, i);
-    case W_BOOL: return lx_json_is_bool(j, i);
-    case W_INT: return lx_json_int64(j, i, &dummy) == LX_OK;
-    case W_NUMBER: return lx_json_is_number(j, i);
-    case W_OBJECT: return lx_json_is_object(j, i);
-    case W_ARRAY: return lx_json_is_array(j, i);
-    case W_STR_OR_OBJ: return lx_json_is_string(j, i) || lx_json_is_object(j, i);
-    case W_STR_OR_ARR: return lx_json_is_string(j, i) || lx_json_is_array(j, i);
+    case W_STRING:
+        return lx_json_is_string(j, i);
+    case W_BOOL:
+        return lx_json_is_bool(j, i);
+    case W_INT:
+        return lx_json_int64(j, i, &dummy) == LX_OK;
+    case W_NUMBER:
+        return lx_json_is_number(j, i);
+    case W_OBJECT:
+        return lx_json_is_object(j, i);
+    case W_ARRAY:
+        return lx_json_is_array(j, i);
+    case W_STR_OR_OBJ:
+        return lx_json_is_string(j, i) || lx_json_is_object(j, i);
+    case W_STR_OR_ARR:
+        return lx_json_is_string(j, i) || lx_json_is_array(j, i);
     }
     return false;
 }
@@ -123,8 +145,7 @@ static int duplicate(struct lx_chat_fault *f, const char *key)
 
 static int *root_slot(struct root_keys *rk, lx_str name, const char **key)
 {
-    static const char *const names[] = {"model", "stream", "stream_options", "messages",
-                                        "input"};
+    static const char *const names[] = {"model", "stream", "stream_options", "messages", "input"};
     int *slots[] = {&rk->model, &rk->stream, &rk->stream_options, &rk->messages, &rk->input};
     for (size_t m = 0; m < LX_ARRAY_LEN(names); m++)
         if (lx_str_eq_cstr(name, names[m])) {
@@ -213,8 +234,8 @@ static int read_stream_options(struct lx_chat_request *req, int so, struct lx_ch
     return LX_OK;
 }
 
-int lx_chat_request_read(struct lx_chat_request *req, const char *body, size_t len,
-                         lx_arena *a, uint32_t max_depth, struct lx_chat_fault *f)
+int lx_chat_request_read(struct lx_chat_request *req, const char *body, size_t len, lx_arena *a,
+                         uint32_t max_depth, struct lx_chat_fault *f)
 {
     struct root_keys rk;
     if (read_common(req, body, len, a, max_depth, f, &rk) != LX_OK)
@@ -226,8 +247,8 @@ int lx_chat_request_read(struct lx_chat_request *req, const char *body, size_t l
     return read_stream_options(req, rk.stream_options, f);
 }
 
-int lx_chat_embeddings_read(struct lx_chat_request *req, const char *body, size_t len,
-                            lx_arena *a, uint32_t max_depth, struct lx_chat_fault *f)
+int lx_chat_embeddings_read(struct lx_chat_request *req, const char *body, size_t len, lx_arena *a,
+                            uint32_t max_depth, struct lx_chat_fault *f)
 {
     struct root_keys rk;
     if (read_common(req, body, len, a, max_depth, f, &rk) != LX_OK)
@@ -371,8 +392,8 @@ static void read_choice(const lx_json *j, int choice, const char *part, struct l
     }
 }
 
-static void read_choices(const lx_json *j, int choices, const char *part,
-                         struct lx_chat_tally *t, bool *token)
+static void read_choices(const lx_json *j, int choices, const char *part, struct lx_chat_tally *t,
+                         bool *token)
 {
     int n = lx_json_size(j, choices), i = choices + 1;
     for (int k = 0; k < n; k++, i = lx_json_skip(j, i))
@@ -419,10 +440,14 @@ bool lx_chat_response_inspect(lx_str body, lx_arena *scratch, uint32_t max_depth
 const char *lx_chat_error_type(int status)
 {
     switch (status) {
-    case 401: return "authentication_error";
-    case 403: return "permission_error";
-    case 429: return "rate_limit_error";
-    default: return status >= 500 ? "server_error" : "invalid_request_error";
+    case 401:
+        return "authentication_error";
+    case 403:
+        return "permission_error";
+    case 429:
+        return "rate_limit_error";
+    default:
+        return status >= 500 ? "server_error" : "invalid_request_error";
     }
 }
 
@@ -450,9 +475,9 @@ int lx_chat_error_write(lx_buf *out, const char *message, const char *type, cons
 /* OpenAI's error types; anything else from a backend is replaced. */
 static bool known_type(lx_str s)
 {
-    static const char *const known[] = {"invalid_request_error", "authentication_error",
-                                        "permission_error", "rate_limit_error",
-                                        "server_error", "not_found_error", "timeout_error"};
+    static const char *const known[] = {
+        "invalid_request_error", "authentication_error", "permission_error", "rate_limit_error",
+        "server_error",          "not_found_error",      "timeout_error"};
     for (size_t i = 0; i < LX_ARRAY_LEN(known); i++)
         if (lx_str_eq_cstr(s, known[i]))
             return true;

@@ -22,7 +22,7 @@
 /* What the gateway needs from a chat request, read once. */
 struct lx_chat_request {
     lx_json json;
-    int model;          /* token of the model value */
+    int model; /* token of the model value */
     bool stream;
     bool usage_asked;   /* stream_options.include_usage was true */
     int stream_options; /* token of its value, or -1 */
@@ -38,13 +38,13 @@ struct lx_chat_fault {
 };
 
 /* Parses body and checks the fields' types. LX_OK, or LX_ERR with *fault. */
-int lx_chat_request_read(struct lx_chat_request *req, const char *body, size_t len,
-                         lx_arena *a, uint32_t max_depth, struct lx_chat_fault *fault);
+int lx_chat_request_read(struct lx_chat_request *req, const char *body, size_t len, lx_arena *a,
+                         uint32_t max_depth, struct lx_chat_fault *fault);
 
 /* Reads an embeddings request: model (string) and input (present); the
  * messages field of req holds the input token. Same contract as above. */
-int lx_chat_embeddings_read(struct lx_chat_request *req, const char *body, size_t len,
-                            lx_arena *a, uint32_t max_depth, struct lx_chat_fault *fault);
+int lx_chat_embeddings_read(struct lx_chat_request *req, const char *body, size_t len, lx_arena *a,
+                            uint32_t max_depth, struct lx_chat_fault *fault);
 
 /* Writes the request for the backend into out: the model replaced by
  * upstream_model and, when ask_usage and the request streams,

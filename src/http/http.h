@@ -80,8 +80,7 @@ void lx_http_req_on_close(struct lx_http_req *r, void (*cb)(void *data), void *d
 
 /* Sends a whole response; body is copied. */
 void lx_http_respond(struct lx_http_req *r, int status, const char *content_type,
-                     const lx_http_header *headers, size_t n_headers, const char *body,
-                     size_t len);
+                     const lx_http_header *headers, size_t n_headers, const char *body, size_t len);
 
 /* Starts a streamed response. on_drain(data) is called each time the bytes
  * written so far have gone to the socket (the producer may resume). */

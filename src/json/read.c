@@ -112,8 +112,8 @@ static bool number_valid(const char *p, size_t n)
 
 static bool primitive_valid(lx_str s)
 {
-    return lx_str_eq_cstr(s, "true") || lx_str_eq_cstr(s, "false") ||
-           lx_str_eq_cstr(s, "null") || number_valid(s.ptr, s.len);
+    return lx_str_eq_cstr(s, "true") || lx_str_eq_cstr(s, "false") || lx_str_eq_cstr(s, "null") ||
+           number_valid(s.ptr, s.len);
 }
 
 int lx_json_skip(const lx_json *j, int i)
@@ -450,11 +450,21 @@ int lx_json_unescape(const lx_json *j, int i, lx_buf *out)
             return LX_ERR;
         char c = bs[1], r;
         switch (c) {
-        case 'n': r = '\n'; break;
-        case 't': r = '\t'; break;
-        case 'r': r = '\r'; break;
-        case 'b': r = '\b'; break;
-        case 'f': r = '\f'; break;
+        case 'n':
+            r = '\n';
+            break;
+        case 't':
+            r = '\t';
+            break;
+        case 'r':
+            r = '\r';
+            break;
+        case 'b':
+            r = '\b';
+            break;
+        case 'f':
+            r = '\f';
+            break;
         case 'u': {
             unsigned cp;
             size_t used = unicode_escape(bs, end, &cp);
@@ -463,7 +473,9 @@ int lx_json_unescape(const lx_json *j, int i, lx_buf *out)
             p = bs + used;
             continue;
         }
-        default: r = c; break; /* \" \\ \/ */
+        default:
+            r = c;
+            break; /* \" \\ \/ */
         }
         if (lx_buf_append_char(out, r) != LX_OK)
             return LX_ERR;

@@ -231,8 +231,8 @@ static void finish_clean(struct exchange *ex)
     if (ex->upstream_status >= 200 && ex->upstream_status < 300) {
         if (!lx_chat_response_inspect(body, &ex->scratch, ex->p->cfg->limits.max_json_depth,
                                       &ex->tally)) {
-            respond_error(ex, 502, "The backend's answer is not valid JSON.", "server_error",
-                          NULL, "upstream_invalid_response");
+            respond_error(ex, 502, "The backend's answer is not valid JSON.", "server_error", NULL,
+                          "upstream_invalid_response");
             return;
         }
         ex->t_first_token_us = lx_clock_mono_us();
@@ -251,7 +251,7 @@ static void finish_failed(struct exchange *ex, enum lx_upstream_result result, c
 {
     bool timeout = lx_upstream_result_is_timeout(result);
     char msg[512];
-    const char *code = timeout ? "upstream_timeout"
+    const char *code = timeout                                ? "upstream_timeout"
                        : result == LX_UPSTREAM_CONNECT_FAILED ? "upstream_unreachable"
                                                               : "upstream_failed";
     snprintf(msg, sizeof(msg), "Backend '%s' %s: %s.", ex->backend,
@@ -273,8 +273,8 @@ static void on_done(void *data, enum lx_upstream_result result, const char *deta
         if (result == LX_UPSTREAM_DONE)
             finish_clean(ex);
         else if (result == LX_UPSTREAM_ABORTED && ex->error_type[0] == 0)
-            respond_error(ex, 502, "The gateway stopped reading the backend.", "server_error",
-                          NULL, "upstream_failed");
+            respond_error(ex, 502, "The gateway stopped reading the backend.", "server_error", NULL,
+                          "upstream_failed");
         else if (result == LX_UPSTREAM_ABORTED)
             finish_failed(ex, result, ex->error_message);
         else
@@ -469,10 +469,15 @@ static int start_upstream(struct exchange *ex, const struct lx_config_backend *b
     forwarded_headers(ex, b, headers, &n);
     headers[n] = NULL;
     struct lx_upstream_opts o = {
-        .method = "POST", .url = url, .headers = headers,
-        .body = ex->upstream_body.data, .body_len = ex->upstream_body.len,
-        .connect_ms = b->timeouts.connect_ms, .first_byte_ms = b->timeouts.first_byte_ms,
-        .idle_ms = b->timeouts.idle_ms, .total_ms = b->timeouts.total_ms,
+        .method = "POST",
+        .url = url,
+        .headers = headers,
+        .body = ex->upstream_body.data,
+        .body_len = ex->upstream_body.len,
+        .connect_ms = b->timeouts.connect_ms,
+        .first_byte_ms = b->timeouts.first_byte_ms,
+        .idle_ms = b->timeouts.idle_ms,
+        .total_ms = b->timeouts.total_ms,
     };
     static const struct lx_upstream_cbs cbs = {on_head, on_data, on_done};
     ex->up = lx_upstream_start(ex->p->upstream, &o, &cbs, ex);
@@ -499,8 +504,7 @@ static int read_request(struct exchange *ex, struct lx_chat_request *cr)
     return LX_OK;
 }
 
-static int resolve(struct exchange *ex, const struct lx_chat_request *cr,
-                   struct lx_route_target *t)
+static int resolve(struct exchange *ex, const struct lx_chat_request *cr, struct lx_route_target *t)
 {
     lx_str m = lx_json_raw(&cr->json, cr->model);
     if (lx_route_lookup(ex->p->route, m, t) != LX_OK) {
@@ -538,15 +542,15 @@ void lx_proxy_handle(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx_ht
         return;
     lx_proxy_capture_prompt(p, ex, lx_json_value_text(&cr.json, cr.messages));
     if (lx_chat_request_rewrite(&cr, ex->upstream_model, ex->stream, &ex->upstream_body) != LX_OK) {
-        respond_error(ex, 413, "The request is too large after rewriting.",
-                      "invalid_request_error", NULL, "request_too_large");
+        respond_error(ex, 413, "The request is too large after rewriting.", "invalid_request_error",
+                      NULL, "request_too_large");
         return;
     }
     const char *path = ep == LX_PROXY_CHAT ? "/chat/completions" : "/embeddings";
     if (start_upstream(ex, t.backend, path) != LX_OK) {
         release_backend(ex);
-        respond_error(ex, 502, "The gateway could not start the upstream request.",
-                      "server_error", NULL, "upstream_failed");
+        respond_error(ex, 502, "The gateway could not start the upstream request.", "server_error",
+                      NULL, "upstream_failed");
     }
 }
 

@@ -98,8 +98,12 @@ static void check_one(struct health_check *c)
         headers[0] = auth;
     }
     uint32_t t = c->p->cfg->health.timeout_ms;
-    struct lx_upstream_opts o = {.method = "GET", .url = url, .headers = headers,
-                                 .connect_ms = t, .first_byte_ms = t, .idle_ms = t,
+    struct lx_upstream_opts o = {.method = "GET",
+                                 .url = url,
+                                 .headers = headers,
+                                 .connect_ms = t,
+                                 .first_byte_ms = t,
+                                 .idle_ms = t,
                                  .total_ms = t};
     static const struct lx_upstream_cbs cbs = {on_head, on_data, on_done};
     c->status = 0;

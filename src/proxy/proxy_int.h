@@ -21,11 +21,11 @@ struct lx_proxy {
     struct lx_route *route;
     struct lx_upstream *upstream;
     struct lx_audit *audit;
-    uv_timer_t *health_timer; /* heap: its close outlives the proxy */
+    uv_timer_t *health_timer;    /* heap: its close outlives the proxy */
     struct health_check *checks; /* one per backend while a round runs */
     struct exchange *exchanges;  /* doubly linked, for drain and cancel */
     uint32_t n_exchanges;
-    struct exchange *spare;      /* freed exchanges kept with their buffers */
+    struct exchange *spare; /* freed exchanges kept with their buffers */
     uint32_t n_spare;
     bool closing;
 };
@@ -35,14 +35,14 @@ enum mode { MODE_NONE, MODE_WHOLE, MODE_SSE };
 struct exchange {
     struct lx_proxy *p;
     struct exchange *prev, *next;
-    struct lx_http_req *req;      /* NULL once the client side ended */
-    struct lx_upstream_req *up;   /* NULL once the upstream side ended */
-    uv_timer_t free_handle;       /* closing it frees the exchange at a safe point */
-    lx_arena arena;               /* request lifetime */
-    lx_arena scratch;             /* reset after each stream event */
+    struct lx_http_req *req;    /* NULL once the client side ended */
+    struct lx_upstream_req *up; /* NULL once the upstream side ended */
+    uv_timer_t free_handle;     /* closing it frees the exchange at a safe point */
+    lx_arena arena;             /* request lifetime */
+    lx_arena scratch;           /* reset after each stream event */
     lx_buf upstream_body;
-    lx_buf whole;                 /* a non-streamed upstream body */
-    lx_buf prompt;                /* what the audit record keeps of the prompt */
+    lx_buf whole;  /* a non-streamed upstream body */
+    lx_buf prompt; /* what the audit record keeps of the prompt */
     lx_sse_reader sse;
     struct lx_chat_tally tally;
     enum lx_proxy_endpoint endpoint;

@@ -252,7 +252,9 @@ static void check_done(struct lx_upstream *u)
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
         CURLcode code = msg->data.result;
         enum lx_upstream_result res = classify(r, code);
-        finish(r, res, res == LX_UPSTREAM_DONE ? NULL : (r->errbuf[0] ? r->errbuf : curl_easy_strerror(code)));
+        finish(r, res,
+               res == LX_UPSTREAM_DONE ? NULL
+                                       : (r->errbuf[0] ? r->errbuf : curl_easy_strerror(code)));
     }
 }
 
@@ -335,8 +337,7 @@ static CURL *take_easy(struct lx_upstream *u)
     return curl_easy_init();
 }
 
-struct lx_upstream_req *lx_upstream_start(struct lx_upstream *u,
-                                          const struct lx_upstream_opts *o,
+struct lx_upstream_req *lx_upstream_start(struct lx_upstream *u, const struct lx_upstream_opts *o,
                                           const struct lx_upstream_cbs *cbs, void *data)
 {
     struct lx_upstream_req *r = calloc(1, sizeof(*r));

@@ -24,14 +24,14 @@ struct lx_upstream;     /* the engine */
 struct lx_upstream_req; /* one request */
 
 enum lx_upstream_result {
-    LX_UPSTREAM_DONE = 0,          /* the whole response was received */
-    LX_UPSTREAM_CONNECT_FAILED,    /* could not reach the backend */
+    LX_UPSTREAM_DONE = 0,       /* the whole response was received */
+    LX_UPSTREAM_CONNECT_FAILED, /* could not reach the backend */
     LX_UPSTREAM_TIMEOUT_CONNECT,
     LX_UPSTREAM_TIMEOUT_FIRST_BYTE,
     LX_UPSTREAM_TIMEOUT_IDLE,
     LX_UPSTREAM_TIMEOUT_TOTAL,
-    LX_UPSTREAM_BROKEN,            /* connection reset or truncated response */
-    LX_UPSTREAM_ABORTED,           /* the consumer refused the data (on_data error) */
+    LX_UPSTREAM_BROKEN,  /* connection reset or truncated response */
+    LX_UPSTREAM_ABORTED, /* the consumer refused the data (on_data error) */
 };
 
 const char *lx_upstream_result_str(enum lx_upstream_result r);
@@ -48,10 +48,10 @@ struct lx_upstream_cbs {
 };
 
 struct lx_upstream_opts {
-    const char *method; /* "GET" or "POST" */
-    const char *url;    /* NUL-terminated */
+    const char *method;         /* "GET" or "POST" */
+    const char *url;            /* NUL-terminated */
     const char *const *headers; /* "name: value" lines, NULL-terminated; copied */
-    const char *body;   /* borrowed: must outlive the request */
+    const char *body;           /* borrowed: must outlive the request */
     size_t body_len;
     uint32_t connect_ms, first_byte_ms, idle_ms, total_ms;
 };

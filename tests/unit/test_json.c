@@ -127,10 +127,8 @@ Test(json, invalid_commas)
         {"[1,,2]", LX_JSON_ESYNTAX}, {"{\"a\":1,,\"b\":2}", LX_JSON_ESYNTAX},
         {"[1 2]", LX_JSON_ESYNTAX},  {"[\"a\" \"b\"]", LX_JSON_ESYNTAX},
         {"[{}{}]", LX_JSON_ESYNTAX}, {"[[][]]", LX_JSON_ESYNTAX},
-        {"[,]", LX_JSON_ESYNTAX},
-        {"{:\"a\":1}", LX_JSON_ESYNTAX},
-        {"[:1]", LX_JSON_ESYNTAX},
-        {"{\"a\"::1}", LX_JSON_ESYNTAX},
+        {"[,]", LX_JSON_ESYNTAX},    {"{:\"a\":1}", LX_JSON_ESYNTAX},
+        {"[:1]", LX_JSON_ESYNTAX},   {"{\"a\"::1}", LX_JSON_ESYNTAX},
     };
     check_table(cases, LX_ARRAY_LEN(cases));
 }

@@ -2,8 +2,9 @@
  * sim_http.h - a small, fast HTTP/1.1 server on a libuv loop.
  *
  * One request at a time per connection (keep-alive; pipelined requests are buffered and served
- * in order). When a request is complete the handler's on_request runs; the handler answers it
- * later or at once with exactly one of: sim_http_respond(), a stream (sim_http_stream_begin(),
+ * in order; past 64 KiB of them reading pauses until the open response ends). When a request
+ * is complete the handler's on_request runs; the handler answers it later or at once with
+ * exactly one of: sim_http_respond(), a stream (sim_http_stream_begin(),
  * sim_http_stream_send()..., sim_http_stream_end()), or sim_http_abort(). Until then the
  * request view stays valid. Streams are pulled: after each flushed stream write on_drain runs,
  * and the handler sends the next piece then, so a slow reader slows the producer.
