@@ -74,6 +74,12 @@ size_t lx_http_req_header_count(const struct lx_http_req *r);
 /* Writes the client's "ip:port" into out. */
 void lx_http_req_peer(const struct lx_http_req *r, char *out, size_t outlen);
 
+/* True when the client has closed its connection. h2o does not read an
+ * HTTP/1 connection while its request is being handled, so a client that
+ * leaves while the gateway waits for a backend goes unnoticed until the
+ * gateway writes; a caller that waits long asks this now and then. */
+bool lx_http_req_client_gone(const struct lx_http_req *r);
+
 /* Calls cb(data) once when the request ends for any reason (response sent
  * or client gone). After it returns the request pointer is invalid. */
 void lx_http_req_on_close(struct lx_http_req *r, void (*cb)(void *data), void *data);

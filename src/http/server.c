@@ -15,6 +15,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
@@ -42,12 +43,18 @@ struct conn {
     uv_tcp_t tcp;
     struct lx_http_server *server;
     struct conn *prev, *next;
+    struct sockaddr_storage peer; /* to find the socket of a request */
+    struct conn *hnext;           /* in the server's table by peer address */
+    bool hashed;
 };
+
+enum { CONN_BUCKETS = 4096 };
 
 struct lx_http_server {
     uv_loop_t *loop;
     struct conn *conns;
     uint32_t n_conns;
+    struct conn *by_peer[CONN_BUCKETS];
     bool disposed;
     h2o_globalconf_t gconf;
     h2o_context_t ctx;
@@ -121,6 +128,7 @@ static void add_error_filter(struct lx_http_server *s, h2o_pathconf_t *path)
 struct lx_http_req {
     h2o_generator_t gen;
     h2o_req_t *req;
+    struct lx_http_server *server;
     lx_buf sending; /* handed to h2o; alive until proceed */
     lx_buf pending; /* written since */
     bool started, inflight, end_requested, finished, closed;
@@ -149,6 +157,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     struct lx_http_req *r = h2o_mem_alloc_shared(&req->pool, sizeof(*r), req_dispose);
     memset(r, 0, sizeof(*r));
     r->req = req;
+    r->server = s;
     lx_buf_init(&r->sending, LX_HTTP_STREAM_HARD_CAP);
     lx_buf_init(&r->pending, LX_HTTP_STREAM_HARD_CAP);
     s->handler(r, s->data);
@@ -180,10 +189,63 @@ struct lx_http_server *lx_http_server_new(uv_loop_t *loop, const struct lx_http_
     return s;
 }
 
+static unsigned peer_hash(const struct sockaddr_storage *ss)
+{
+    uint32_t h = 2166136261u;
+    const unsigned char *p;
+    size_t n;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        p = (const unsigned char *)&a->sin_addr, n = sizeof(a->sin_addr);
+        h = (h ^ a->sin_port) * 16777619u;
+    } else {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        p = (const unsigned char *)&a->sin6_addr, n = sizeof(a->sin6_addr);
+        h = (h ^ a->sin6_port) * 16777619u;
+    }
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h % CONN_BUCKETS;
+}
+
+static bool same_peer(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+    return x->sin6_port == y->sin6_port &&
+           memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+}
+
+static void conn_unhash(struct lx_http_server *s, struct conn *c)
+{
+    if (!c->hashed)
+        return;
+    struct conn **at = &s->by_peer[peer_hash(&c->peer)];
+    while (*at && *at != c)
+        at = &(*at)->hnext;
+    if (*at)
+        *at = c->hnext;
+    c->hashed = false;
+}
+
+static struct conn *conn_find(struct lx_http_server *s, const struct sockaddr_storage *peer)
+{
+    for (struct conn *c = s->by_peer[peer_hash(peer)]; c; c = c->hnext)
+        if (same_peer(&c->peer, peer))
+            return c;
+    return NULL;
+}
+
 static void conn_closed(uv_handle_t *h)
 {
     struct conn *c = (struct conn *)h;
     struct lx_http_server *s = c->server;
+    conn_unhash(s, c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -215,6 +277,14 @@ static void on_accept(uv_stream_t *listener, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    int len = sizeof(c->peer);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len) == 0 &&
+        (c->peer.ss_family == AF_INET || c->peer.ss_family == AF_INET6)) {
+        unsigned b = peer_hash(&c->peer);
+        c->hnext = s->by_peer[b];
+        s->by_peer[b] = c;
+        c->hashed = true;
+    }
     h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, conn_closed);
     h2o_accept(&l->accept_ctx, sock);
 }
@@ -382,6 +452,28 @@ void lx_http_req_peer(const struct lx_http_req *r, char *out, size_t outlen)
         port = ntohs(a->sin6_port);
     }
     snprintf(out, outlen, "%s:%u", ip, port);
+}
+
+bool lx_http_req_client_gone(const struct lx_http_req *r)
+{
+    /* HTTP/2 reads all the time: h2o itself notices a client that left */
+    if (r->closed || r->req->version >= 0x200)
+        return r->closed;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    if (r->req->conn->callbacks->get_peername(r->req->conn, (struct sockaddr *)&ss) == 0)
+        return false;
+    struct conn *c = conn_find(r->server, &ss);
+    uv_os_fd_t fd;
+    if (c == NULL || uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
+        return false;
+    /* h2o does not read an HTTP/1 connection while a request is handled; a
+     * peek neither consumes bytes nor disturbs its reading later */
+    char byte;
+    ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0)
+        return true;
+    return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
 }
 
 void lx_http_req_on_close(struct lx_http_req *r, void (*cb)(void *data), void *data)

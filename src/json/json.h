@@ -98,8 +98,7 @@ void lx_jw_obj_open(lx_jw *w);
 void lx_jw_obj_close(lx_jw *w);
 void lx_jw_arr_open(lx_jw *w);
 void lx_jw_arr_close(lx_jw *w);
-/* Writes a key. The key is written as is: pass only plain literals
- * (no quote, backslash or control character). */
+/* Writes a key (escaped like any string). */
 void lx_jw_key(lx_jw *w, const char *key);
 void lx_jw_str(lx_jw *w, const char *s, size_t n);
 void lx_jw_cstr(lx_jw *w, const char *s); /* NULL writes null */

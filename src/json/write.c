@@ -124,7 +124,8 @@ void lx_jw_key(lx_jw *w, const char *key)
 {
     before_value(w);
     put(w, "\"", 1);
-    put(w, key, strlen(key)); /* keys are the program's own literals: nothing to escape */
+    if (!w->failed && lx_json_escape(w->out, key, strlen(key)) != LX_OK)
+        w->failed = true;
     put(w, "\":", 2);
     w->after_key = true;
 }

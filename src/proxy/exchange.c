@@ -210,6 +210,17 @@ static void release_backend(struct exchange *ex)
     }
 }
 
+/* Cancels the upstream side of an exchange that will not read on. */
+static void cancel_upstream(struct exchange *ex)
+{
+    if (ex->up == NULL)
+        return;
+    lx_upstream_cancel(ex->up);
+    ex->up = NULL;
+    release_backend(ex);
+    snprintf(ex->upstream_result, sizeof(ex->upstream_result), "cancelled");
+}
+
 /* The upstream ended cleanly but the client's answer is not finished yet. */
 static void finish_clean(struct exchange *ex)
 {
@@ -294,12 +305,7 @@ static void on_client_close(void *data)
         ex->t_end_us = lx_clock_mono_us();
         ex->status = 499; /* nginx's "client closed request" */
     }
-    if (ex->up) {
-        lx_upstream_cancel(ex->up);
-        ex->up = NULL;
-        snprintf(ex->upstream_result, sizeof(ex->upstream_result), "cancelled");
-        release_backend(ex);
-    }
+    cancel_upstream(ex);
     maybe_free(ex);
 }
 
@@ -565,6 +571,21 @@ void lx_proxy_reject(struct lx_proxy *p, struct lx_http_req *req, const char *re
     respond_error(ex, status, message, type, NULL, code);
 }
 
+void lx_proxy_watch_clients(struct lx_proxy *p)
+{
+    for (struct exchange *ex = p->exchanges; ex; ex = ex->next) {
+        if (ex->req == NULL || ex->up == NULL || ex->client_started ||
+            !lx_http_req_client_gone(ex->req))
+            continue;
+        cancel_upstream(ex);
+        ex->client_gone = true;
+        /* the answer goes nowhere; sending it lets h2o close the connection */
+        respond_error(ex, 499, "The client closed the connection.", "invalid_request_error", NULL,
+                      "client_closed_request");
+        maybe_free(ex);
+    }
+}
+
 uint32_t lx_proxy_in_flight(const struct lx_proxy *p)
 {
     return p->n_exchanges;
@@ -574,10 +595,7 @@ void lx_proxy_cancel_all(struct lx_proxy *p)
 {
     for (struct exchange *ex = p->exchanges; ex; ex = ex->next) {
         if (ex->up) {
-            lx_upstream_cancel(ex->up);
-            ex->up = NULL;
-            release_backend(ex);
-            snprintf(ex->upstream_result, sizeof(ex->upstream_result), "cancelled");
+            cancel_upstream(ex);
             if (ex->req && ex->client_started && !ex->client_finished)
                 stream_fail(ex, "The gateway is shutting down.", "shutting_down");
             else if (ex->req && !ex->client_finished)

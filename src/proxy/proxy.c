@@ -3,6 +3,26 @@
 
 #include <stdlib.h>
 
+/* How often waiting exchanges check that their client is still there: a
+ * local model server's slot is freed at most this long after a client
+ * gave up on a non-streamed answer (or before the first token). */
+enum { WATCH_INTERVAL_MS = 250 };
+
+static void on_watch(uv_timer_t *t)
+{
+    lx_proxy_watch_clients(t->data);
+}
+
+static uv_timer_t *new_timer(uv_loop_t *loop, struct lx_proxy *p)
+{
+    uv_timer_t *t = malloc(sizeof(*t));
+    if (t) {
+        uv_timer_init(loop, t);
+        t->data = p;
+    }
+    return t;
+}
+
 struct lx_proxy *lx_proxy_new(uv_loop_t *loop, struct lx_config *cfg, struct lx_audit *audit)
 {
     struct lx_proxy *p = calloc(1, sizeof(*p));
@@ -13,12 +33,14 @@ struct lx_proxy *lx_proxy_new(uv_loop_t *loop, struct lx_config *cfg, struct lx_
     p->audit = audit;
     p->route = lx_route_new(cfg);
     p->upstream = lx_upstream_new(loop);
-    p->health_timer = malloc(sizeof(*p->health_timer));
-    if (p->health_timer) {
-        uv_timer_init(loop, p->health_timer);
-        p->health_timer->data = p;
+    p->health_timer = new_timer(loop, p);
+    p->watch_timer = new_timer(loop, p);
+    if (p->watch_timer) {
+        uv_timer_start(p->watch_timer, on_watch, WATCH_INTERVAL_MS, WATCH_INTERVAL_MS);
+        uv_unref((uv_handle_t *)p->watch_timer); /* never the reason the loop runs */
     }
-    if (p->route == NULL || p->upstream == NULL || p->health_timer == NULL) {
+    if (p->route == NULL || p->upstream == NULL || p->health_timer == NULL ||
+        p->watch_timer == NULL) {
         lx_proxy_free(p);
         return NULL;
     }
@@ -37,6 +59,8 @@ void lx_proxy_free(struct lx_proxy *p)
     lx_proxy_free_spares(p);
     if (p->health_timer)
         uv_close((uv_handle_t *)p->health_timer, (uv_close_cb)free);
+    if (p->watch_timer)
+        uv_close((uv_handle_t *)p->watch_timer, (uv_close_cb)free);
     if (p->upstream)
         lx_upstream_free(p->upstream);
     lx_route_free(p->route);

@@ -22,6 +22,7 @@ struct lx_proxy {
     struct lx_upstream *upstream;
     struct lx_audit *audit;
     uv_timer_t *health_timer;    /* heap: its close outlives the proxy */
+    uv_timer_t *watch_timer;     /* checks that waiting clients are still there */
     struct health_check *checks; /* one per backend while a round runs */
     struct exchange *exchanges;  /* doubly linked, for drain and cancel */
     uint32_t n_exchanges;
@@ -66,6 +67,9 @@ struct exchange {
 
 /* exchange.c: frees the spare exchanges. */
 void lx_proxy_free_spares(struct lx_proxy *p);
+/* exchange.c: ends the exchanges whose client left while they waited for
+ * the backend (cancelling the backend's work). */
+void lx_proxy_watch_clients(struct lx_proxy *p);
 
 /* health.c */
 void lx_proxy_health_cancel(struct lx_proxy *p);

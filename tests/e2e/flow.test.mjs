@@ -9,12 +9,13 @@ import {
 } from './harness.mjs';
 
 const BUFFER = 65536;
-let slow, fast, gw, client;
+let slow, fast, waiting, gw, client;
 
 before(async () => {
-  [slow, fast] = await Promise.all([
+  [slow, fast, waiting] = await Promise.all([
     startSim({ args: ['--tps', '20', '--tokens', '400'] }), // a 20 s stream
     startSim({ args: ['--tokens', '100000'] }), // ~20 MB of SSE, as fast as it is read
+    startSim({ args: ['--ttft-ms', '20000'] }), // 20 s before any answer
   ]);
   gw = await startLlmux({
     config: (port, dir) => makeConfig({
@@ -23,11 +24,13 @@ before(async () => {
         { name: 'slow', url: slow.url },
         { name: 'fast', url: fast.url },
         { name: 'limited', url: slow.url, max_in_flight: 1 },
+        { name: 'waiting', url: waiting.url },
       ],
       models: [
         { name: 'slow', backend: 'slow' },
         { name: 'fast', backend: 'fast' },
         { name: 'limited', backend: 'limited' },
+        { name: 'waiting', backend: 'waiting' },
       ],
       // one health probe at start only: probes would count in /sim/stats
       extra: { limits: { max_stream_buffer_bytes: BUFFER }, health: { interval_ms: 3600000, timeout_ms: 1000 } },
@@ -36,7 +39,7 @@ before(async () => {
   client = gw.client();
 });
 
-after(async () => { await stopAll(gw, slow, fast); });
+after(async () => { await stopAll(gw, slow, fast, waiting); });
 
 test('a client that aborts mid-stream cancels the upstream request; audit says 499', async () => {
   await slow.reset();
@@ -81,6 +84,30 @@ test('a client that closes the connection while waiting for the first byte cance
   await waitFor(async () => (await slow.stats()).cancelled === 1, { timeoutMs: 5000, what: 'cancelled' });
   const rec = await gw.waitAudit('abort-test-2');
   assert.equal(rec.status, 499);
+});
+
+test('a client that gives up on a non-streamed answer cancels the upstream too', async () => {
+  // h2o does not read an HTTP/1 connection while the gateway waits for the
+  // backend; the gateway watches waiting clients and cancels for those gone
+  await waiting.reset();
+  const ac = new AbortController();
+  const pending = client.chat.completions.create(
+    { model: 'waiting', messages: USER('a long answer, not streamed') },
+    { signal: ac.signal, headers: { 'x-request-id': 'abort-test-3' } },
+  ).catch((e) => e);
+  await waitFor(async () => (await waiting.stats()).active === 1, { what: 'the request to reach the sim' });
+  ac.abort();
+  const err = await pending;
+  assert.ok(err instanceof Error, 'the SDK call was aborted');
+  const stats = await waitFor(async () => {
+    const st = await waiting.stats();
+    return st.cancelled === 1 && st.active === 0 ? st : null;
+  }, { timeoutMs: 3000, what: 'the sim to see the non-streamed request cancelled' });
+  assert.equal(stats.completed, 0, 'the backend did not generate the whole answer');
+  const rec = await gw.waitAudit('abort-test-3');
+  assert.equal(rec.status, 499);
+  assert.equal(rec.stream, false);
+  assert.equal(rec.upstream_result, 'cancelled');
 });
 
 test('a slow client pauses the upstream; gateway memory stays bounded; then the stream completes', async () => {
