@@ -16,16 +16,15 @@ SECONDS_EACH=${FUZZ_SECONDS:-30}
 
 # The library is built with coverage instrumentation (fuzzer-no-link) and
 # the sanitizers too, so libFuzzer sees its branches and ASan its bytes.
-if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-    CC=clang cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLMUX_FUZZ=ON \
-        -DLLMUX_SANITIZE=ON -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link" >/dev/null
-fi
-cmake --build "$BUILD" -j"$(nproc)" --target ${FUZZ_TARGETS:-fuzz_json fuzz_sse fuzz_chat} >/dev/null
+# (configured every time: a new target file must become a build target)
+CC=clang cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLMUX_FUZZ=ON \
+    -DLLMUX_SANITIZE=ON -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link" >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target ${FUZZ_TARGETS:-fuzz_json fuzz_sse fuzz_chat fuzz_config} >/dev/null
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 failed=0
-for target in ${FUZZ_TARGETS:-fuzz_json fuzz_sse fuzz_chat}; do
+for target in ${FUZZ_TARGETS:-fuzz_json fuzz_sse fuzz_chat fuzz_config}; do
     seeds="tests/fuzz/corpus/$target"
     work="$BUILD/fuzz-corpus/$target"
     mkdir -p "$work" "$BUILD/fuzz-artifacts/$target"

@@ -25,6 +25,8 @@
 
 #include <libfyaml.h>
 
+#include "../json/json.h"
+
 static const char *const dialect_names[] = {"chat", "responses", "messages"};
 static const char *const audit_prompt_names[] = {"off", "hash", "full"};
 
@@ -1216,10 +1218,37 @@ check_errors:
     return LX_OK;
 }
 
+/* YAML text is printable UTF-8 (YAML 1.2, 5.1). Checked before libfyaml
+ * sees it: its 0.7.12 scanner loops forever on some control characters in
+ * a directive (found by tests/fuzz/fuzz_config.c). */
+static int check_text(const char *text, size_t len, const char *name, char *err, size_t errlen)
+{
+    unsigned line = 1, col = 1;
+    for (size_t i = 0; i < len; i++, col++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '\n') {
+            line++;
+            col = 0;
+        } else if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f) {
+            snprintf(err, errlen, "%s:%u:%u: control character 0x%02x: a config file is text",
+                     name, line, col, c);
+            return LX_ERR;
+        }
+    }
+    if (!lx_json_utf8_valid(text, len)) {
+        snprintf(err, errlen, "%s:1:1: the file is not valid UTF-8", name);
+        return LX_ERR;
+    }
+    return LX_OK;
+}
+
 int lx_config_load_string(const char *text, size_t len, const char *name, struct lx_config **out,
                           char *err, size_t errlen)
 {
     int rc = LX_ERR;
+    *out = NULL;
+    if (check_text(text, len, name, err, errlen) != LX_OK)
+        return LX_ERR;
     struct fy_diag_cfg dcfg;
     struct fy_document *fyd = NULL;
     struct fy_parser *fyp = NULL;

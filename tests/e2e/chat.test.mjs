@@ -14,7 +14,7 @@ before(async () => {
   gw = await startLlmux({
     config: (port, dir) => makeConfig({
       port, dir,
-      backends: [{ name: 'sim', url: sim.url }],
+      backends: [{ name: 'sim', url: sim.url, forward_headers: ['traceparent', 'X-Tenant'] }],
       models: [
         { name: 'chat', backend: 'sim', upstream_model: 'qwen2.5-7b-instruct-q4_k_m' },
         { name: 'embed', backend: 'sim', upstream_model: 'nomic-embed-text' },
@@ -85,6 +85,25 @@ test('plain chat completion: content, usage, request id, unknown fields and mode
   assert.match(last.body, /"min_p":\s*0\.05/);
   assert.equal(last.headers['x-request-id'], rid, 'the generated id is forwarded upstream');
   assert.deepEqual(last.json.messages, USER('Say something nice about the sea'));
+});
+
+test('forward_headers: the named client headers reach the backend, no other does', async () => {
+  await client.chat.completions.create(
+    { model: 'chat', messages: USER('hello') },
+    {
+      headers: {
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        'x-tenant': 'blue',
+        'x-other': 'not forwarded',
+      },
+    },
+  );
+  const last = await sim.last();
+  assert.equal(last.headers.traceparent, '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
+  assert.equal(last.headers['x-tenant'], 'blue');
+  assert.equal(last.headers['x-other'], undefined);
+  // the client's own key is for the gateway, never for the backend
+  assert.equal(last.headers.authorization, undefined);
 });
 
 test("the client's x-request-id is echoed and forwarded; a missing one is generated", async () => {

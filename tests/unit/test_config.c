@@ -706,3 +706,43 @@ Test(config_examples, openai_and_mixed)
     cr_assert(strncmp(c->backends[cloud].url, "https://", 8) == 0);
     lx_config_unref(c);
 }
+
+/* ---- forward_headers ------------------------------------------------------ */
+
+Test(config_file, forward_headers)
+{
+    struct lx_config *c = load("backends:\n"
+                               "  - name: a\n"
+                               "    url: http://127.0.0.1:1/v1\n"
+                               "    forward_headers: [traceparent, X-Tenant]\n");
+    cr_assert_not_null(c, "%s", err);
+    cr_assert_eq(c->backends[0].n_forward_headers, 2);
+    cr_assert_str_eq(c->backends[0].forward_headers[0], "traceparent");
+    cr_assert_str_eq(c->backends[0].forward_headers[1], "x-tenant", "stored lowercase");
+    lx_config_unref(c);
+}
+
+Test(config_errors, forward_headers)
+{
+    expect_error("backends:\n"
+                 "  - name: a\n"
+                 "    url: http://127.0.0.1:1/v1\n"
+                 "    forward_headers: traceparent\n",
+                 "t.yaml:4:22: backends[0].forward_headers: expected a sequence of header names");
+    expect_error("backends:\n"
+                 "  - name: a\n"
+                 "    url: http://127.0.0.1:1/v1\n"
+                 "    forward_headers: [ok, \"bad header\"]\n",
+                 "t.yaml:4:27: backends[0].forward_headers: not a header name");
+}
+
+Test(config_errors, not_text)
+{
+    /* libfyaml 0.7.12 loops forever on this one (found by fuzz_config) */
+    static const char hang[] = "listeners:\n  - ad11\n%im\xff\xff_ \0\x04\xabpody_bs:\n";
+    struct lx_config *c = NULL;
+    cr_assert_eq(lx_config_load_string(hang, sizeof(hang) - 1, "t.yaml", &c, err, sizeof(err)),
+                 LX_ERR);
+    cr_assert_str_eq(err, "t.yaml:3:8: control character 0x00: a config file is text");
+    expect_error("a: \xc3\x28\n", "t.yaml:1:1: the file is not valid UTF-8");
+}
