@@ -1230,8 +1230,8 @@ static int check_text(const char *text, size_t len, const char *name, char *err,
             line++;
             col = 0;
         } else if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f) {
-            snprintf(err, errlen, "%s:%u:%u: control character 0x%02x: a config file is text",
-                     name, line, col, c);
+            snprintf(err, errlen, "%s:%u:%u: control character 0x%02x: a config file is text", name,
+                     line, col, c);
             return LX_ERR;
         }
     }
