@@ -295,6 +295,7 @@ static void backend_defaults(struct lx_config_backend *b)
 {
     *b = (struct lx_config_backend){
         .dialect = LX_DIALECT_CHAT,
+        .queue = {0, LX_CONFIG_DEFAULT_BACKEND_QUEUE_WAIT_MS},
         .timeouts = {LX_CONFIG_DEFAULT_CONNECT_MS, LX_CONFIG_DEFAULT_FIRST_BYTE_MS,
                      LX_CONFIG_DEFAULT_IDLE_MS, LX_CONFIG_DEFAULT_TOTAL_MS},
     };
@@ -1011,6 +1012,17 @@ static int read_backend_timeouts(struct loader *ld, struct fy_node *value, void 
     return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), &b->timeouts);
 }
 
+static int read_backend_queue(struct loader *ld, struct fy_node *value, void *target)
+{
+    static const struct field fields[] = {
+        FIELD_NUM("max", FIELD_U32, struct lx_config_queue, max, 0, LX_CONFIG_MAX_BACKEND_QUEUE),
+        FIELD_NUM("max_wait_ms", FIELD_U32, struct lx_config_queue, max_wait_ms, 1,
+                  LX_CONFIG_MAX_TIMEOUT_MS),
+    };
+    struct lx_config_backend *b = target;
+    return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), &b->queue);
+}
+
 static int read_backends(struct loader *ld, struct fy_node *seq, void *target)
 {
     static const struct field backend_fields[] = {
@@ -1021,6 +1033,7 @@ static int read_backends(struct loader *ld, struct fy_node *seq, void *target)
         FIELD_AT("discover", FIELD_BOOL, struct lx_config_backend, discover),
         FIELD_NUM("max_in_flight", FIELD_U32, struct lx_config_backend, max_in_flight, 0,
                   UINT32_MAX),
+        FIELD_FN("queue", read_backend_queue),
         FIELD_FN("timeouts", read_backend_timeouts),
         FIELD_FN("forward_headers", read_backend_forward_headers),
     };
@@ -1338,6 +1351,11 @@ static void print_backend(const struct lx_config_backend *b, FILE *out)
         fprintf(out, "    max_in_flight  %" PRIu32 "\n", b->max_in_flight);
     else
         fprintf(out, "    max_in_flight  0 (no limit)\n");
+    if (b->queue.max)
+        fprintf(out, "    queue          %" PRIu32 " waiting at most, for at most %" PRIu32 " ms\n",
+                b->queue.max, b->queue.max_wait_ms);
+    else
+        fprintf(out, "    queue          none (a full backend answers 429)\n");
     fprintf(out,
             "    timeouts       connect %" PRIu32 " ms, first byte %" PRIu32 " ms, idle %" PRIu32
             " ms, total %" PRIu32 " ms\n",

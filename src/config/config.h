@@ -37,6 +37,8 @@
  *       api_key_env: LLAMA_API_KEY   # name of an environment variable
  *       discover: false              # expose the backend's own /models
  *       max_in_flight: 0             # 0 = no limit
+ *       queue: { max: 0,             # requests waiting for a slot; 0 = none
+ *                max_wait_ms: 30000 }  # then 429 queue_timeout
  *       forward_headers: [traceparent]  # client headers passed upstream
  *       timeouts: { connect_ms: 5000, first_byte_ms: 120000,
  *                   idle_ms: 60000, total_ms: 600000 }
@@ -75,6 +77,13 @@ struct lx_config_timeouts {
     uint32_t total_ms;
 };
 
+/* A backend's admission queue: requests that wait for a slot when it is at
+ * max_in_flight. */
+struct lx_config_queue {
+    uint32_t max;         /* waiters; 0 = no queue (a full backend answers 429) */
+    uint32_t max_wait_ms; /* past it a waiter gets 429 queue_timeout */
+};
+
 struct lx_config_backend {
     char *name;
     char *url; /* base URL without trailing slash, e.g. http://127.0.0.1:8080/v1 */
@@ -83,6 +92,7 @@ struct lx_config_backend {
     char *api_key;     /* resolved from the environment at load; NULL when unset. Never print it. */
     bool discover;
     uint32_t max_in_flight;
+    struct lx_config_queue queue;
     struct lx_config_timeouts timeouts;
     char **forward_headers; /* client request headers passed on as they are (lowercase) */
     size_t n_forward_headers;

@@ -18,6 +18,7 @@ enum {
     LX_CONFIG_MAX_MODELS = 4096,
     LX_CONFIG_MAX_NAME_LEN = 128,
     LX_CONFIG_MAX_TIMEOUT_MS = 86400000, /* one day */
+    LX_CONFIG_MAX_BACKEND_QUEUE = 1000000,
 };
 
 /* Default values; config.h documents them beside the file format. */
@@ -37,6 +38,7 @@ enum {
     LX_CONFIG_DEFAULT_FIRST_BYTE_MS = 120000,
     LX_CONFIG_DEFAULT_IDLE_MS = 60000,
     LX_CONFIG_DEFAULT_TOTAL_MS = 600000,
+    LX_CONFIG_DEFAULT_BACKEND_QUEUE_WAIT_MS = 30000,
 };
 
 #endif

@@ -8,6 +8,13 @@
  * stream to the client starts with the first event, so a backend that
  * fails before sending anything still gets a proper HTTP error.
  *
+ * Admission: a backend at max_in_flight queues the exchange (route.h)
+ * when its queue has room. The exchange then waits, without an upstream
+ * request, until route hands it a slot — from inside lx_route_release,
+ * which may run inside another exchange's callbacks — so the grant only
+ * arms start_handle (0 ms) and the upstream starts from that timer. While
+ * queued, the same timer enforces queue.max_wait_ms (429 queue_timeout).
+ *
  * Backpressure: while the client's socket has more than
  * limits.max_stream_buffer_bytes queued, on_data answers LX_AGAIN and curl
  * pauses the transfer; the http layer's drain callback resumes it.
@@ -15,7 +22,7 @@
  * Ending: the client side ends in on_client_close (h2o disposed the
  * request), the upstream side in on_done or by cancel. When both have
  * ended, the audit record is written and the exchange is freed on the next
- * loop iteration (closing its handle), never inside a callback.
+ * loop iteration (closing its two handles), never inside a callback.
  */
 #include "proxy_int.h"
 
@@ -31,13 +38,23 @@ static void maybe_free(struct exchange *ex);
 
 /* --- answering the client ------------------------------------------------ */
 
-static void respond(struct exchange *ex, int status, const char *body, size_t len)
+/* Answers the client at once; extra (may be NULL) is one more header. */
+static void respond_with(struct exchange *ex, int status, const char *body, size_t len,
+                         const lx_http_header *extra)
 {
-    lx_http_header h = {"x-request-id", ex->request_id, strlen(ex->request_id)};
+    lx_http_header h[2] = {{"x-request-id", ex->request_id, strlen(ex->request_id)}};
+    size_t n = 1;
+    if (extra)
+        h[n++] = *extra;
     ex->status = status;
     ex->client_started = ex->client_finished = true;
     ex->t_end_us = lx_clock_mono_us();
-    lx_http_respond(ex->req, status, "application/json", &h, 1, body, len);
+    lx_http_respond(ex->req, status, "application/json", h, n, body, len);
+}
+
+static void respond(struct exchange *ex, int status, const char *body, size_t len)
+{
+    respond_with(ex, status, body, len, NULL);
 }
 
 static void note_error(struct exchange *ex, const char *type, const char *message)
@@ -46,15 +63,34 @@ static void note_error(struct exchange *ex, const char *type, const char *messag
     snprintf(ex->error_message, sizeof(ex->error_message), "%s", message);
 }
 
-static void respond_error(struct exchange *ex, int status, const char *message, const char *type,
-                          const char *param, const char *code)
+static void respond_error_with(struct exchange *ex, int status, const char *message,
+                               const char *type, const char *param, const char *code,
+                               const lx_http_header *extra)
 {
     lx_buf b;
     lx_buf_init(&b, 4096);
     lx_chat_error_write(&b, message, type, param, code);
     note_error(ex, code ? code : type, message);
-    respond(ex, status, b.data, b.len);
+    respond_with(ex, status, b.data, b.len, extra);
     lx_buf_release(&b);
+}
+
+static void respond_error(struct exchange *ex, int status, const char *message, const char *type,
+                          const char *param, const char *code)
+{
+    respond_error_with(ex, status, message, type, param, code, NULL);
+}
+
+/* 429 with Retry-After: the backend's queue wait in whole seconds (at
+ * least 1), or 1 when it has no queue — a slot may free any moment. */
+static void respond_busy(struct exchange *ex, const char *message, const char *code)
+{
+    const struct lx_config_queue *q = &ex->p->cfg->backends[ex->backend_index].queue;
+    uint32_t secs = q->max ? q->max_wait_ms / 1000 + (q->max_wait_ms % 1000 != 0) : 1;
+    char v[16];
+    int n = snprintf(v, sizeof(v), "%u", secs);
+    lx_http_header h = {"retry-after", v, (size_t)n};
+    respond_error_with(ex, 429, message, "rate_limit_error", NULL, code, &h);
 }
 
 static void on_drain(void *data)
@@ -210,6 +246,27 @@ static void release_backend(struct exchange *ex)
     }
 }
 
+static void note_queue_end(struct exchange *ex)
+{
+    if (ex->t_queued_us)
+        ex->queue_us = lx_clock_mono_us() - ex->t_queued_us;
+}
+
+/* Ends the exchange's wait for a slot: it leaves the queue, or gives back
+ * a slot it was granted but has not used yet. */
+static void leave_admission(struct exchange *ex)
+{
+    if (ex->admit == ADMIT_NONE)
+        return;
+    if (ex->admit == ADMIT_QUEUED) {
+        lx_route_cancel_wait(ex->p->route, &ex->waiter);
+        note_queue_end(ex);
+    }
+    ex->admit = ADMIT_NONE;
+    uv_timer_stop(&ex->start_handle);
+    release_backend(ex); /* a granted slot goes on to the next waiter */
+}
+
 /* Cancels the upstream side of an exchange that will not read on. */
 static void cancel_upstream(struct exchange *ex)
 {
@@ -305,6 +362,7 @@ static void on_client_close(void *data)
         ex->t_end_us = lx_clock_mono_us();
         ex->status = 499; /* nginx's "client closed request" */
     }
+    leave_admission(ex);
     cancel_upstream(ex);
     maybe_free(ex);
 }
@@ -333,9 +391,9 @@ static void trim(lx_buf *b)
         lx_buf_reset(b);
 }
 
-static void exchange_free(uv_handle_t *h)
+/* Called once both of the exchange's handles have closed. */
+static void exchange_free(struct exchange *ex)
 {
-    struct exchange *ex = h->data;
     struct lx_proxy *p = ex->p;
     if (ex->prev)
         ex->prev->next = ex->next;
@@ -402,15 +460,23 @@ static struct exchange *exchange_alloc(struct lx_proxy *p)
     return ex;
 }
 
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct exchange *ex = h->data;
+    if (--ex->open_handles == 0)
+        exchange_free(ex);
+}
+
 static void maybe_free(struct exchange *ex)
 {
-    if (ex->freeing || ex->req || ex->up)
+    if (ex->freeing || ex->req || ex->up || ex->admit != ADMIT_NONE)
         return;
     ex->freeing = true;
     if (ex->t_end_us == 0)
         ex->t_end_us = lx_clock_mono_us();
     lx_proxy_write_record(ex->p, ex);
-    uv_close((uv_handle_t *)&ex->free_handle, exchange_free);
+    uv_close((uv_handle_t *)&ex->free_handle, on_handle_closed);
+    uv_close((uv_handle_t *)&ex->start_handle, on_handle_closed);
 }
 
 static struct exchange *exchange_new(struct lx_proxy *p, struct lx_http_req *req,
@@ -430,6 +496,9 @@ static struct exchange *exchange_new(struct lx_proxy *p, struct lx_http_req *req
              path.ptr);
     uv_timer_init(p->loop, &ex->free_handle);
     ex->free_handle.data = ex;
+    uv_timer_init(p->loop, &ex->start_handle);
+    ex->start_handle.data = ex;
+    ex->open_handles = 2;
     ex->next = p->exchanges;
     if (p->exchanges)
         p->exchanges->prev = ex;
@@ -523,15 +592,79 @@ static int resolve(struct exchange *ex, const struct lx_chat_request *cr, struct
     ex->backend_index = t->backend_index;
     snprintf(ex->backend, sizeof(ex->backend), "%s", t->backend->name);
     snprintf(ex->upstream_model, sizeof(ex->upstream_model), "%s", t->upstream_model);
-    if (!lx_route_acquire(ex->p->route, t->backend_index)) {
-        char msg[256];
-        snprintf(msg, sizeof(msg), "Backend '%s' is at its limit of %u requests in flight.",
-                 ex->backend, t->backend->max_in_flight);
-        respond_error(ex, 429, msg, "rate_limit_error", NULL, "backend_busy");
-        return LX_ERR;
-    }
-    ex->acquired = true;
     return LX_OK;
+}
+
+/* Starts the upstream request of an exchange that holds a slot. */
+static void begin_upstream(struct exchange *ex)
+{
+    const char *path = ex->endpoint == LX_PROXY_CHAT ? "/chat/completions" : "/embeddings";
+    if (start_upstream(ex, &ex->p->cfg->backends[ex->backend_index], path) != LX_OK) {
+        release_backend(ex);
+        respond_error(ex, 502, "The gateway could not start the upstream request.", "server_error",
+                      NULL, "upstream_failed");
+    }
+}
+
+/* start_handle, 0 ms after a grant: a safe point to start the upstream. */
+static void on_granted_start(uv_timer_t *t)
+{
+    struct exchange *ex = t->data;
+    ex->admit = ADMIT_NONE;
+    if (ex->req == NULL || ex->client_finished) {
+        release_backend(ex);
+        maybe_free(ex);
+        return;
+    }
+    begin_upstream(ex);
+}
+
+/* route hands the exchange a slot, possibly inside another exchange's
+ * callbacks (lx_route_release): only note it and defer the start. */
+static void on_granted(void *data)
+{
+    struct exchange *ex = data;
+    note_queue_end(ex);
+    ex->acquired = true;
+    ex->admit = ADMIT_GRANTED;
+    uv_timer_start(&ex->start_handle, on_granted_start, 0, 0);
+}
+
+static void on_queue_timeout(uv_timer_t *t)
+{
+    struct exchange *ex = t->data;
+    char msg[256];
+    leave_admission(ex);
+    snprintf(msg, sizeof(msg), "Backend '%s' had no free slot within %u ms.", ex->backend,
+             ex->p->cfg->backends[ex->backend_index].queue.max_wait_ms);
+    if (ex->req && !ex->client_finished)
+        respond_busy(ex, msg, "queue_timeout");
+    maybe_free(ex);
+}
+
+/* Takes a slot on the exchange's backend and starts the upstream, or
+ * queues the exchange for one, or answers 429. */
+static void admit(struct exchange *ex)
+{
+    const struct lx_config_backend *b = &ex->p->cfg->backends[ex->backend_index];
+    lx_route_waiter_init(&ex->waiter, on_granted, ex);
+    switch (lx_route_acquire(ex->p->route, ex->backend_index, &ex->waiter)) {
+    case LX_OK:
+        ex->acquired = true;
+        begin_upstream(ex);
+        return;
+    case LX_AGAIN:
+        ex->admit = ADMIT_QUEUED;
+        ex->t_queued_us = lx_clock_mono_us();
+        uv_timer_start(&ex->start_handle, on_queue_timeout, b->queue.max_wait_ms, 0);
+        return;
+    default: {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "Backend '%s' is at its limit of %u requests in flight%s.",
+                 ex->backend, b->max_in_flight, b->queue.max ? " and its queue is full" : "");
+        respond_busy(ex, msg, "backend_busy");
+    }
+    }
 }
 
 void lx_proxy_handle(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx_http_req *req,
@@ -552,12 +685,7 @@ void lx_proxy_handle(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx_ht
                       NULL, "request_too_large");
         return;
     }
-    const char *path = ep == LX_PROXY_CHAT ? "/chat/completions" : "/embeddings";
-    if (start_upstream(ex, t.backend, path) != LX_OK) {
-        release_backend(ex);
-        respond_error(ex, 502, "The gateway could not start the upstream request.", "server_error",
-                      NULL, "upstream_failed");
-    }
+    admit(ex);
 }
 
 void lx_proxy_reject(struct lx_proxy *p, struct lx_http_req *req, const char *request_id,
@@ -571,12 +699,20 @@ void lx_proxy_reject(struct lx_proxy *p, struct lx_http_req *req, const char *re
     respond_error(ex, status, message, type, NULL, code);
 }
 
+/* True while the exchange waits on its backend: for a slot, or for the
+ * upstream's answer. */
+static bool waiting_on_backend(const struct exchange *ex)
+{
+    return ex->up != NULL || ex->admit != ADMIT_NONE;
+}
+
 void lx_proxy_watch_clients(struct lx_proxy *p)
 {
     for (struct exchange *ex = p->exchanges; ex; ex = ex->next) {
-        if (ex->req == NULL || ex->up == NULL || ex->client_started ||
+        if (ex->req == NULL || !waiting_on_backend(ex) || ex->client_started ||
             !lx_http_req_client_gone(ex->req))
             continue;
+        leave_admission(ex);
         cancel_upstream(ex);
         ex->client_gone = true;
         /* the answer goes nowhere; sending it lets h2o close the connection */
@@ -593,8 +729,19 @@ uint32_t lx_proxy_in_flight(const struct lx_proxy *p)
 
 void lx_proxy_cancel_all(struct lx_proxy *p)
 {
+    /* the queued first: then the slots given back below find no waiter */
     for (struct exchange *ex = p->exchanges; ex; ex = ex->next) {
-        if (ex->up) {
+        if (ex->admit == ADMIT_QUEUED) {
+            leave_admission(ex);
+            if (ex->req && !ex->client_finished)
+                respond_error(ex, 503, "The gateway is shutting down.", "server_error", NULL,
+                              "shutting_down");
+            maybe_free(ex);
+        }
+    }
+    for (struct exchange *ex = p->exchanges; ex; ex = ex->next) {
+        if (waiting_on_backend(ex)) {
+            leave_admission(ex);
             cancel_upstream(ex);
             if (ex->req && ex->client_started && !ex->client_finished)
                 stream_fail(ex, "The gateway is shutting down.", "shutting_down");

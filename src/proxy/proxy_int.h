@@ -33,14 +33,26 @@ struct lx_proxy {
 
 enum mode { MODE_NONE, MODE_WHOLE, MODE_SSE };
 
+/* Where an exchange stands on its backend's admission queue. */
+enum admission {
+    ADMIT_NONE,    /* not waiting: never queued, or its upstream has started */
+    ADMIT_QUEUED,  /* in the queue; start_handle runs the max_wait_ms timeout */
+    ADMIT_GRANTED, /* handed a slot; start_handle (0 ms) starts the upstream */
+};
+
 struct exchange {
     struct lx_proxy *p;
     struct exchange *prev, *next;
     struct lx_http_req *req;    /* NULL once the client side ended */
     struct lx_upstream_req *up; /* NULL once the upstream side ended */
     uv_timer_t free_handle;     /* closing it frees the exchange at a safe point */
-    lx_arena arena;             /* request lifetime */
-    lx_arena scratch;           /* reset after each stream event */
+    uv_timer_t start_handle;    /* queue timeout, then the deferred start when granted */
+    uint8_t open_handles;       /* of the two above; the exchange is freed at 0 */
+    enum admission admit;
+    struct lx_route_waiter waiter;
+    uint64_t t_queued_us, queue_us; /* when it joined the queue; how long it stayed */
+    lx_arena arena;                 /* request lifetime */
+    lx_arena scratch;               /* reset after each stream event */
     lx_buf upstream_body;
     lx_buf whole;  /* a non-streamed upstream body */
     lx_buf prompt; /* what the audit record keeps of the prompt */

@@ -1,6 +1,7 @@
 /*
  * record.c — the audit record of an exchange: one JSON line with what was
- * asked, where it went, what came back and how long it took. The prompt is
+ * asked, where it went, what came back and how long it took (queue_ms: the
+ * time spent in the backend's admission queue, 0 when not queued). The prompt is
  * kept per audit.prompt: "full" (the messages as sent), "hash" (SHA-256 of
  * the messages' JSON text, to correlate repeats without keeping private
  * text; the default) or "off". Secrets are never part of a record.
@@ -44,17 +45,23 @@ static void opt_str(lx_jw *w, const char *key, const char *v)
         lx_jw_null(w);
 }
 
+/* A duration in microseconds as milliseconds with three decimals. */
+static void duration(lx_jw *w, const char *key, uint64_t d)
+{
+    char b[32];
+    int n =
+        snprintf(b, sizeof(b), "%llu.%03u", (unsigned long long)(d / 1000), (unsigned)(d % 1000));
+    lx_jw_key(w, key);
+    lx_jw_raw(w, b, (size_t)n);
+}
+
 static void ms(lx_jw *w, const char *key, uint64_t from_us, uint64_t to_us)
 {
-    lx_jw_key(w, key);
-    if (from_us == 0 || to_us < from_us)
+    if (from_us == 0 || to_us < from_us) {
+        lx_jw_key(w, key);
         lx_jw_null(w);
-    else {
-        char b[32];
-        uint64_t d = to_us - from_us;
-        int n = snprintf(b, sizeof(b), "%llu.%03u", (unsigned long long)(d / 1000),
-                         (unsigned)(d % 1000));
-        lx_jw_raw(w, b, (size_t)n);
+    } else {
+        duration(w, key, to_us - from_us);
     }
 }
 
@@ -138,6 +145,7 @@ void lx_proxy_write_record(struct lx_proxy *p, const struct exchange *ex)
     opt_str(&w, "upstream_result", ex->upstream_result);
     ms(&w, "latency_ms", ex->t_start_us, ex->t_end_us);
     ms(&w, "ttft_ms", ex->t_first_token_us ? ex->t_start_us : 0, ex->t_first_token_us);
+    duration(&w, "queue_ms", ex->queue_us); /* waiting for a slot; part of latency_ms */
     tokens(&w, &ex->tally);
     error(&w, ex);
     prompt(&w, p, ex);

@@ -11,7 +11,9 @@ struct backend_state {
     bool checked;
     char detail[160];
     uint32_t in_flight;
-    char **models; /* discovered ids */
+    uint32_t n_queued;
+    struct lx_route_waiter *head, *tail; /* admission queue, oldest first */
+    char **models;                       /* discovered ids */
     size_t n_models;
 };
 
@@ -109,19 +111,83 @@ int lx_route_lookup(struct lx_route *r, lx_str model, struct lx_route_target *ou
     return lookup_discovered(r, model, out);
 }
 
-bool lx_route_acquire(struct lx_route *r, size_t backend)
+void lx_route_waiter_init(struct lx_route_waiter *w, void (*granted)(void *data), void *data)
 {
-    uint32_t max = r->cfg->backends[backend].max_in_flight;
-    if (max && r->b[backend].in_flight >= max)
-        return false;
-    r->b[backend].in_flight++;
-    return true;
+    *w = (struct lx_route_waiter){.granted = granted, .data = data};
+}
+
+static void enqueue(struct backend_state *b, struct lx_route_waiter *w, size_t backend)
+{
+    w->backend = backend;
+    w->queued = true;
+    w->next = NULL;
+    w->prev = b->tail;
+    if (b->tail)
+        b->tail->next = w;
+    else
+        b->head = w;
+    b->tail = w;
+    b->n_queued++;
+}
+
+static void unlink_waiter(struct backend_state *b, struct lx_route_waiter *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        b->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        b->tail = w->prev;
+    w->prev = w->next = NULL;
+    w->queued = false;
+    b->n_queued--;
+}
+
+int lx_route_acquire(struct lx_route *r, size_t backend, struct lx_route_waiter *w)
+{
+    const struct lx_config_backend *cb = &r->cfg->backends[backend];
+    struct backend_state *b = &r->b[backend];
+    bool full = cb->max_in_flight && b->in_flight >= cb->max_in_flight;
+    if (!full && b->head == NULL) {
+        b->in_flight++;
+        return LX_OK;
+    }
+    if (w == NULL || w->queued || b->n_queued >= cb->queue.max)
+        return LX_ERR;
+    enqueue(b, w, backend);
+    return LX_AGAIN;
 }
 
 void lx_route_release(struct lx_route *r, size_t backend)
 {
-    if (r->b[backend].in_flight > 0)
-        r->b[backend].in_flight--;
+    struct backend_state *b = &r->b[backend];
+    struct lx_route_waiter *w = b->head;
+    if (w) {
+        /* the slot changes hands: in_flight stays as it is */
+        unlink_waiter(b, w);
+        w->granted(w->data);
+        return;
+    }
+    if (b->in_flight > 0)
+        b->in_flight--;
+}
+
+void lx_route_cancel_wait(struct lx_route *r, struct lx_route_waiter *w)
+{
+    if (w->queued)
+        unlink_waiter(&r->b[w->backend], w);
+}
+
+bool lx_route_waiting(const struct lx_route_waiter *w)
+{
+    return w->queued;
+}
+
+uint32_t lx_route_queued(const struct lx_route *r, size_t backend)
+{
+    return r->b[backend].n_queued;
 }
 
 uint32_t lx_route_in_flight(const struct lx_route *r, size_t backend)
@@ -237,6 +303,8 @@ int lx_route_write_status(const struct lx_route *r, lx_buf *out)
         lx_jw_cstr(&w, b->detail);
         lx_jw_key(&w, "in_flight");
         lx_jw_uint(&w, b->in_flight);
+        lx_jw_key(&w, "queued");
+        lx_jw_uint(&w, b->n_queued);
         lx_jw_key(&w, "models");
         lx_jw_arr_open(&w);
         for (size_t k = 0; k < b->n_models; k++)

@@ -33,11 +33,42 @@ const struct lx_config *lx_route_config(const struct lx_route *r);
 /* Resolves a public model name. LX_OK and *out filled, or LX_ERR. */
 int lx_route_lookup(struct lx_route *r, lx_str model, struct lx_route_target *out);
 
-/* Counts a request in flight on a backend; false (nothing counted) when it
- * is at its max_in_flight. Every true is paired with one release. */
-bool lx_route_acquire(struct lx_route *r, size_t backend);
+/* A request waiting for a slot on a backend (its admission queue, a FIFO
+ * of at most queue.max). The caller embeds it (in its own request object)
+ * and sets it up with lx_route_waiter_init; the fields are route's own. A
+ * waiter must stay where it is while queued. */
+struct lx_route_waiter {
+    struct lx_route_waiter *prev, *next; /* private */
+    void (*granted)(void *data);         /* private */
+    void *data;                          /* private */
+    size_t backend;                      /* private */
+    bool queued;                         /* private */
+};
+
+/* granted(data) is called, from inside lx_route_release, when the waiter
+ * is handed a slot; the waiter then holds it (and releases it once) as if
+ * its acquire had succeeded. The callback must not free the waiter's owner
+ * or start work that may release a slot of the same backend: it should
+ * note the grant and act at a safe point later. */
+void lx_route_waiter_init(struct lx_route_waiter *w, void (*granted)(void *data), void *data);
+
+/* Takes a slot on a backend. LX_OK: the slot is the caller's (pair it
+ * with one lx_route_release). LX_AGAIN: the backend is at max_in_flight, or
+ * others are already waiting (no barging), and w joined the tail of the
+ * queue: wait for w's callback, or take w out with lx_route_cancel_wait.
+ * LX_ERR: busy and the queue is full (or w is NULL or already queued):
+ * nothing counted, nothing queued. */
+int lx_route_acquire(struct lx_route *r, size_t backend, struct lx_route_waiter *w);
+/* Gives a slot back. When requests are waiting, the slot goes straight to
+ * the head of the queue (whose callback runs before this returns). */
 void lx_route_release(struct lx_route *r, size_t backend);
+/* Takes w out of its queue (timeout, client gone); nothing when it is not
+ * queued (already granted, or never queued). */
+void lx_route_cancel_wait(struct lx_route *r, struct lx_route_waiter *w);
+bool lx_route_waiting(const struct lx_route_waiter *w);
 uint32_t lx_route_in_flight(const struct lx_route *r, size_t backend);
+/* Requests waiting in a backend's queue. */
+uint32_t lx_route_queued(const struct lx_route *r, size_t backend);
 
 /* Health: the outcome of the latest check of a backend, and for a
  * discovering backend the model ids it listed (copied). */
@@ -50,7 +81,8 @@ bool lx_route_ready(const struct lx_route *r);
 /* Writes the OpenAI model list {"object":"list","data":[...]} of every
  * public name. */
 int lx_route_write_models(const struct lx_route *r, lx_buf *out);
-/* Writes {"ready":bool,"backends":[{"name","healthy","detail","models"}]}. */
+/* Writes {"ready":bool,"backends":[{"name","healthy","checked","detail",
+ * "in_flight","queued","models"}]}. */
 int lx_route_write_status(const struct lx_route *r, lx_buf *out);
 
 #endif

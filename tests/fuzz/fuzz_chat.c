@@ -39,7 +39,9 @@ static void fuzz_request(const char *p, size_t n, lx_arena *a)
         lx_buf_release(&out);
         return;
     }
-    if (!lx_json_str_eq(&again.json, again.model, "pinned \"model\"") || !again.usage_asked)
+    /* usage is asked for streams only (stream_options is refused otherwise) */
+    if (!lx_json_str_eq(&again.json, again.model, "pinned \"model\"") ||
+        again.usage_asked != (req.stream || req.usage_asked))
         abort();
     lx_buf_release(&out);
     (void)lx_chat_embeddings_read(&req, p, n, a, 32, &f);

@@ -68,6 +68,7 @@ static const char full_yaml[] =
     "    dialect: chat\n"
     "    discover: false\n"
     "    max_in_flight: 3\n"
+    "    queue: { max: 5, max_wait_ms: 6 }\n"
     "    timeouts: { connect_ms: 1, first_byte_ms: 2, idle_ms: 3, total_ms: 4 }\n"
     "  - name: claude\n"
     "    url: https://api.anthropic.com/v1\n"
@@ -126,6 +127,8 @@ Test(config_file, full_round_trip)
     cr_assert_null(b->api_key);
     cr_assert_eq(b->discover, false);
     cr_assert_eq(b->max_in_flight, 3);
+    cr_assert_eq(b->queue.max, 5);
+    cr_assert_eq(b->queue.max_wait_ms, 6);
     cr_assert_eq(b->timeouts.connect_ms, 1);
     cr_assert_eq(b->timeouts.first_byte_ms, 2);
     cr_assert_eq(b->timeouts.idle_ms, 3);
@@ -137,6 +140,8 @@ Test(config_file, full_round_trip)
     cr_assert_str_eq(b->api_key, "sk-full");
     cr_assert_eq(b->discover, true);
     cr_assert_eq(b->timeouts.connect_ms, 5000, "unset timeouts keep their defaults");
+    cr_assert_eq(b->queue.max, 0, "no queue by default");
+    cr_assert_eq(b->queue.max_wait_ms, 30000);
     cr_assert_eq(c->backends[2].dialect, LX_DIALECT_RESPONSES);
 
     cr_assert_eq(c->n_models, 2);
@@ -333,6 +338,16 @@ Test(config_errors, ranges)
                  "t.yaml:5:19: backends[0].timeouts.connect_ms: must be between 1 and 86400000");
     expect_error("backends:\n  - {name: a, url: 'http://x', timeouts: {total_ms: 86400001}}\n",
                  "t.yaml:2:53: backends[0].timeouts.total_ms: must be between 1 and 86400000");
+    expect_error("backends:\n  - name: a\n    url: http://x\n    queue:\n      max: 1000001\n",
+                 "t.yaml:5:12: backends[0].queue.max: must be between 0 and 1000000");
+    expect_error("backends:\n  - {name: a, url: 'http://x', queue: {max: 1, max_wait_ms: 0}}\n",
+                 "t.yaml:2:61: backends[0].queue.max_wait_ms: must be between 1 and 86400000");
+    expect_error("backends:\n  - {name: a, url: 'http://x', queue: {max: -1}}\n",
+                 "t.yaml:2:45: backends[0].queue.max: must be between 0 and 1000000");
+    expect_error("backends:\n  - {name: a, url: 'http://x', queue: {size: 1}}\n",
+                 "t.yaml:2:40: unknown key 'size' in backends[0].queue");
+    expect_error("backends:\n  - {name: a, url: 'http://x', queue: 3}\n",
+                 "t.yaml:2:39: backends[0].queue: expected a mapping");
     expect_error("limits:\n  max_headers: 101\n",
                  "t.yaml:2:16: limits.max_headers: must be between 1 and 100");
     expect_error("limits:\n  max_json_depth: 1025\n",
@@ -350,10 +365,13 @@ Test(config_errors, ranges)
 
     struct lx_config *c = load("limits: {max_headers: 100, max_json_depth: 1024}\n"
                                "backends:\n  - {name: a, url: 'http://x', max_in_flight: 0,"
-                               " timeouts: {connect_ms: 86400000, idle_ms: 1}}\n");
+                               " timeouts: {connect_ms: 86400000, idle_ms: 1},"
+                               " queue: {max: 1000000, max_wait_ms: 86400000}}\n");
     cr_assert_not_null(c, "the bounds themselves are fine: %s", err);
     cr_assert_eq(c->limits.max_headers, 100);
     cr_assert_eq(c->backends[0].timeouts.connect_ms, 86400000);
+    cr_assert_eq(c->backends[0].queue.max, 1000000);
+    cr_assert_eq(c->backends[0].queue.max_wait_ms, 86400000);
     lx_config_unref(c);
 }
 
@@ -610,6 +628,8 @@ Test(config_print, table)
         "    dialect        messages\n",
         "    discover       no\n",
         "    max_in_flight  3\n",
+        "    queue          5 waiting at most, for at most 6 ms\n",
+        "    queue          none (a full backend answers 429)\n",
         "    timeouts       connect 1 ms, first byte 2 ms, idle 3 ms, total 4 ms\n",
         "models (2):\n",
         "  local-chat               -> local / qwen2.5-7b-instruct-q4_k_m\n",

@@ -1,6 +1,7 @@
 /*
  * test_route.c — unit tests for src/route/: name resolution order, the
- * in-flight limit, discovery updates, and the /models and status documents.
+ * in-flight limit and the admission queue, discovery updates, and the
+ * /models and status documents.
  */
 #include <criterion/criterion.h>
 
@@ -16,6 +17,7 @@ static const char yaml[] = "backends:\n"
                            "    url: http://127.0.0.1:8080/v1\n"
                            "    discover: true\n"
                            "    max_in_flight: 2\n"
+                           "    queue: {max: 2}\n"
                            "  - name: vllm\n"
                            "    url: http://127.0.0.1:8000/v1\n"
                            "    discover: true\n"
@@ -146,16 +148,16 @@ Test(route, set_discovered_replaces)
 
 Test(route, acquire_release_max_in_flight)
 {
-    /* local: max_in_flight 2 */
-    cr_assert(lx_route_acquire(route, 0));
-    cr_assert(lx_route_acquire(route, 0));
+    /* local: max_in_flight 2; no waiter given, so nothing is queued */
+    cr_assert_eq(lx_route_acquire(route, 0, NULL), LX_OK);
+    cr_assert_eq(lx_route_acquire(route, 0, NULL), LX_OK);
     cr_assert_eq(lx_route_in_flight(route, 0), 2);
-    cr_assert_not(lx_route_acquire(route, 0));
+    cr_assert_eq(lx_route_acquire(route, 0, NULL), LX_ERR);
     cr_assert_eq(lx_route_in_flight(route, 0), 2, "a refused acquire counts nothing");
     lx_route_release(route, 0);
     cr_assert_eq(lx_route_in_flight(route, 0), 1);
-    cr_assert(lx_route_acquire(route, 0));
-    cr_assert_not(lx_route_acquire(route, 0));
+    cr_assert_eq(lx_route_acquire(route, 0, NULL), LX_OK);
+    cr_assert_eq(lx_route_acquire(route, 0, NULL), LX_ERR);
     lx_route_release(route, 0);
     lx_route_release(route, 0);
     cr_assert_eq(lx_route_in_flight(route, 0), 0);
@@ -163,9 +165,141 @@ Test(route, acquire_release_max_in_flight)
     cr_assert_eq(lx_route_in_flight(route, 0), 0);
     /* vllm: no limit */
     for (int i = 0; i < 1000; i++)
-        cr_assert(lx_route_acquire(route, 1));
+        cr_assert_eq(lx_route_acquire(route, 1, NULL), LX_OK);
     cr_assert_eq(lx_route_in_flight(route, 1), 1000);
     cr_assert_eq(lx_route_in_flight(route, 0), 0, "backends are counted apart");
+}
+
+/* ---- the admission queue ---------------------------------------------------- */
+
+struct waiter {
+    struct lx_route_waiter w;
+    int id;
+};
+
+static int granted[16];
+static size_t n_granted;
+
+static void on_granted(void *data)
+{
+    const struct waiter *w = data;
+    cr_assert_lt(n_granted, 16);
+    granted[n_granted++] = w->id;
+}
+
+static void waiters_init(struct waiter *w, size_t n)
+{
+    n_granted = 0;
+    for (size_t i = 0; i < n; i++) {
+        w[i].id = (int)i + 1;
+        lx_route_waiter_init(&w[i].w, on_granted, &w[i]);
+    }
+}
+
+/* Fills local's two slots. */
+static void fill_local(void)
+{
+    cr_assert_eq(lx_route_acquire(route, 0, NULL), LX_OK);
+    cr_assert_eq(lx_route_acquire(route, 0, NULL), LX_OK);
+}
+
+Test(route, queue_fifo_and_handover)
+{
+    struct waiter w[3];
+    waiters_init(w, 3);
+    fill_local();
+    cr_assert_eq(lx_route_acquire(route, 0, &w[0].w), LX_AGAIN);
+    cr_assert_eq(lx_route_acquire(route, 0, &w[1].w), LX_AGAIN);
+    cr_assert_eq(lx_route_queued(route, 0), 2);
+    cr_assert(lx_route_waiting(&w[0].w));
+    cr_assert_eq(n_granted, 0, "nobody is granted while the slots are taken");
+
+    lx_route_release(route, 0);
+    cr_assert_eq(n_granted, 1, "the release hands the slot over at once");
+    cr_assert_eq(granted[0], 1, "the oldest waiter first");
+    cr_assert_not(lx_route_waiting(&w[0].w));
+    cr_assert_eq(lx_route_in_flight(route, 0), 2, "the slot changed hands, it was not freed");
+    cr_assert_eq(lx_route_queued(route, 0), 1);
+
+    /* a third waiter joins behind the second */
+    cr_assert_eq(lx_route_acquire(route, 0, &w[2].w), LX_AGAIN);
+    lx_route_release(route, 0);
+    lx_route_release(route, 0);
+    cr_assert_eq(n_granted, 3);
+    cr_assert_eq(granted[1], 2);
+    cr_assert_eq(granted[2], 3);
+    cr_assert_eq(lx_route_queued(route, 0), 0);
+    cr_assert_eq(lx_route_in_flight(route, 0), 2);
+    lx_route_release(route, 0);
+    lx_route_release(route, 0);
+    cr_assert_eq(lx_route_in_flight(route, 0), 0);
+    cr_assert_eq(n_granted, 3, "an empty queue gets nothing");
+}
+
+Test(route, queue_refuses_when_full)
+{
+    struct waiter w[4];
+    waiters_init(w, 4);
+    fill_local();
+    cr_assert_eq(lx_route_acquire(route, 0, &w[0].w), LX_AGAIN);
+    cr_assert_eq(lx_route_acquire(route, 0, &w[1].w), LX_AGAIN);
+    cr_assert_eq(lx_route_acquire(route, 0, &w[2].w), LX_ERR, "queue.max is 2");
+    cr_assert_not(lx_route_waiting(&w[2].w));
+    cr_assert_eq(lx_route_queued(route, 0), 2);
+    cr_assert_eq(lx_route_acquire(route, 0, &w[0].w), LX_ERR, "a waiter is queued only once");
+    cr_assert_eq(lx_route_queued(route, 0), 2);
+    /* a backend without a queue refuses a waiter; one without a limit never queues */
+    cr_assert_eq(lx_route_acquire(route, 1, &w[3].w), LX_OK);
+    cr_assert_not(lx_route_waiting(&w[3].w));
+    lx_route_cancel_wait(route, &w[0].w);
+    lx_route_cancel_wait(route, &w[1].w);
+    cr_assert_eq(lx_route_queued(route, 0), 0);
+}
+
+Test(route, queue_no_barging)
+{
+    struct waiter w[3];
+    waiters_init(w, 3);
+    fill_local();
+    cr_assert_eq(lx_route_acquire(route, 0, &w[0].w), LX_AGAIN);
+    cr_assert_eq(lx_route_acquire(route, 0, &w[1].w), LX_AGAIN);
+    lx_route_release(route, 0); /* to w[0] */
+    cr_assert_eq(n_granted, 1);
+    /* a newcomer right after the release finds no free slot: it went to w[0] */
+    cr_assert_eq(lx_route_acquire(route, 0, NULL), LX_ERR);
+    cr_assert_eq(lx_route_acquire(route, 0, &w[2].w), LX_AGAIN, "it queues behind w[1]");
+    lx_route_release(route, 0);
+    cr_assert_eq(n_granted, 2);
+    cr_assert_eq(granted[1], 2, "the freed slot went to the older waiter");
+    lx_route_release(route, 0);
+    cr_assert_eq(granted[2], 3);
+    cr_assert_eq(lx_route_in_flight(route, 0), 2);
+    cr_assert_eq(lx_route_queued(route, 0), 0);
+}
+
+Test(route, queue_cancel_wait)
+{
+    struct waiter w[3];
+    waiters_init(w, 3);
+    fill_local();
+    cr_assert_eq(lx_route_acquire(route, 0, &w[0].w), LX_AGAIN);
+    cr_assert_eq(lx_route_acquire(route, 0, &w[1].w), LX_AGAIN);
+    lx_route_cancel_wait(route, &w[0].w); /* the head leaves */
+    cr_assert_not(lx_route_waiting(&w[0].w));
+    cr_assert_eq(lx_route_queued(route, 0), 1);
+    lx_route_cancel_wait(route, &w[0].w); /* twice is harmless */
+    cr_assert_eq(lx_route_queued(route, 0), 1);
+    cr_assert_eq(lx_route_acquire(route, 0, &w[2].w), LX_AGAIN, "its place is free again");
+    lx_route_cancel_wait(route, &w[2].w); /* the tail leaves */
+    lx_route_release(route, 0);
+    cr_assert_eq(n_granted, 1);
+    cr_assert_eq(granted[0], 2, "the one left in the queue is served");
+    lx_route_cancel_wait(route, &w[1].w); /* granted: not queued, nothing happens */
+    cr_assert_eq(lx_route_in_flight(route, 0), 2);
+    lx_route_release(route, 0);
+    lx_route_release(route, 0);
+    cr_assert_eq(lx_route_in_flight(route, 0), 0);
+    cr_assert_eq(n_granted, 1);
 }
 
 Test(route, health_and_ready)
@@ -230,7 +364,10 @@ Test(route, write_status_parses)
     discover(0, ids, 2);
     lx_route_set_health(route, 0, true, "");
     lx_route_set_health(route, 2, false, "connect: \"refused\"\n");
-    lx_route_acquire(route, 0);
+    struct waiter w[1];
+    waiters_init(w, 1);
+    fill_local();
+    cr_assert_eq(lx_route_acquire(route, 0, &w[0].w), LX_AGAIN);
     lx_buf b;
     lx_buf_init(&b, 1 << 16);
     cr_assert_eq(lx_route_write_status(route, &b), LX_OK);
@@ -250,7 +387,12 @@ Test(route, write_status_parses)
     cr_assert_eq(lx_json_size(&j, lx_json_get(&j, b0, "models")), 2);
     int64_t inflight = -1;
     cr_assert_eq(lx_json_int64(&j, lx_json_get(&j, b0, "in_flight"), &inflight), LX_OK);
-    cr_assert_eq(inflight, 1);
+    cr_assert_eq(inflight, 2);
+    int64_t queued = -1;
+    cr_assert_eq(lx_json_int64(&j, lx_json_get(&j, b0, "queued"), &queued), LX_OK);
+    cr_assert_eq(queued, 1);
+    cr_assert_eq(lx_json_int64(&j, lx_json_get(&j, b1, "queued"), &queued), LX_OK);
+    cr_assert_eq(queued, 0);
     bool checked = true;
     lx_json_bool(&j, lx_json_get(&j, b1, "checked"), &checked);
     cr_assert_not(checked);
