@@ -121,6 +121,9 @@ static void stop(struct app *a)
     a->stopped = true;
     close_handle((uv_handle_t *)&a->sig_term);
     close_handle((uv_handle_t *)&a->sig_int);
+    /* the exit is under way: a late signal must not turn it into a kill */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
     close_handle((uv_handle_t *)&a->drain_timer);
     close_handle((uv_handle_t *)&a->poll_timer);
     lx_http_server_dispose(a->server);

@@ -252,6 +252,9 @@ static void config_free(struct lx_config *c)
     for (size_t i = 0; i < c->n_models; i++) {
         free(c->models[i].name);
         free(c->models[i].upstream_model);
+        for (size_t k = 0; k < c->models[i].n_fallbacks; k++)
+            free(c->models[i].fallbacks[k].upstream_model);
+        free(c->models[i].fallbacks);
     }
     free(c->models);
     free(c->audit.path);
@@ -478,13 +481,23 @@ void lx_config_unref(struct lx_config *c)
 
 /* ---- the YAML reader: positions and errors ----------------------------- */
 
+/* A backend named before the backends may have been read: where the index
+ * goes, the node (for the error's position) and the key path. */
+struct pending_backend {
+    size_t *dst;
+    struct fy_node *node;
+    char path[96];
+};
+
 struct loader {
     const char *file;
     struct fy_document *fyd;
     struct lx_config *c;
     struct fy_node *key;             /* last key read: fallback position */
     struct fy_node **model_backends; /* models[i].backend value, resolved at the end */
-    char path[256];                  /* "backends[0].timeouts" */
+    struct pending_backend *pending; /* fallbacks' backend values, resolved at the end */
+    size_t n_pending, cap_pending;
+    char path[256]; /* "backends[0].timeouts" */
     size_t path_len;
     char *err;
     size_t errlen;
@@ -1095,12 +1108,141 @@ static int read_model_upstream(struct loader *ld, struct fy_node *value, void *t
     return LX_OK;
 }
 
+static int read_deployment_backend(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_deployment *d = target;
+    if (!fy_node_is_scalar(value) || is_null(value))
+        return fail(ld, value, "%s: expected a string", where(ld));
+    if (ld->n_pending == ld->cap_pending) {
+        size_t cap = ld->cap_pending ? ld->cap_pending * 2 : 16;
+        struct pending_backend *p = realloc(ld->pending, cap * sizeof(*p));
+        if (!p)
+            return fail(ld, value, "out of memory");
+        ld->pending = p;
+        ld->cap_pending = cap;
+    }
+    struct pending_backend *p = &ld->pending[ld->n_pending++];
+    p->dst = &d->backend;
+    p->node = value;
+    snprintf(p->path, sizeof(p->path), "%s", where(ld));
+    return LX_OK;
+}
+
+static int read_deployment_upstream(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_deployment *d = target;
+    if (read_string(ld, value, &d->upstream_model) != LX_OK)
+        return LX_ERR;
+    if (d->upstream_model && !valid_model_id(d->upstream_model))
+        return fail(ld, value, "%s: a model id is 1 to %d characters without spaces", where(ld),
+                    LX_CONFIG_MAX_NAME_LEN);
+    return LX_OK;
+}
+
+static int read_model_fallbacks(struct loader *ld, struct fy_node *seq, void *target)
+{
+    static const struct field fields[] = {
+        FIELD_REQUIRED("backend", read_deployment_backend),
+        FIELD_FN("upstream_model", read_deployment_upstream),
+    };
+    struct lx_config_model *m = target;
+    size_t n;
+    int rc = sequence_length(ld, seq, LX_CONFIG_MAX_FALLBACKS, "fallbacks", &n);
+    if (rc != LX_OK)
+        return rc == LX_AGAIN ? LX_OK : LX_ERR;
+    if (m->fallbacks)
+        return fail(ld, seq, "%s: given twice", where(ld));
+    if (n && !(m->fallbacks = calloc(n, sizeof(*m->fallbacks))))
+        return fail(ld, seq, "out of memory");
+    void *iter = NULL;
+    struct fy_node *item;
+    while ((item = fy_node_sequence_iterate(seq, &iter))) {
+        struct lx_config_deployment *d = &m->fallbacks[m->n_fallbacks++];
+        size_t saved = path_push_index(ld, m->n_fallbacks - 1);
+        size_t pending = ld->n_pending; /* read_deployment_backend adds one */
+        rc = read_fields(ld, item, fields, LX_ARRAY_LEN(fields), d);
+        if (rc == LX_OK && ld->n_pending == pending)
+            rc = fail(ld, item, "%s: missing key 'backend'", where(ld));
+        path_pop(ld, saved);
+        if (rc != LX_OK)
+            return LX_ERR;
+    }
+    return LX_OK;
+}
+
+static const char *const retry_class_names[] = {"connect", "timeout", "5xx", "429", "incomplete"};
+
+const char *lx_config_retry_class_name(uint32_t bit)
+{
+    for (size_t i = 0; i < LX_ARRAY_LEN(retry_class_names); i++)
+        if (bit == 1u << i)
+            return retry_class_names[i];
+    return NULL;
+}
+
+static int read_retry_on(struct loader *ld, struct fy_node *seq, void *target)
+{
+    struct lx_config_retry *r = target;
+    if (!fy_node_is_sequence(seq))
+        return fail(ld, seq, "%s: expected a sequence of failure classes", where(ld));
+    r->on = 0;
+    void *iter = NULL;
+    struct fy_node *item;
+    while ((item = fy_node_sequence_iterate(seq, &iter))) {
+        const char *s = fy_node_is_scalar(item) ? fy_node_get_scalar0(item) : NULL;
+        uint32_t bit = 0;
+        for (size_t i = 0; s && i < LX_ARRAY_LEN(retry_class_names) && !bit; i++)
+            if (strcmp(s, retry_class_names[i]) == 0)
+                bit = 1u << i;
+        if (!bit)
+            return fail(ld, item, "%s: expected connect, timeout, 5xx, 429 or incomplete",
+                        where(ld));
+        r->on |= bit;
+    }
+    return LX_OK;
+}
+
+static int read_model_retry(struct loader *ld, struct fy_node *value, void *target)
+{
+    static const struct field fields[] = {
+        FIELD_NUM("attempts", FIELD_U32, struct lx_config_retry, attempts, 1,
+                  LX_CONFIG_MAX_ATTEMPTS),
+        FIELD_FN("on", read_retry_on),
+        FIELD_NUM("backoff_ms", FIELD_U32, struct lx_config_retry, backoff_ms, 0,
+                  LX_CONFIG_MAX_TIMEOUT_MS),
+        FIELD_NUM("max_backoff_ms", FIELD_U32, struct lx_config_retry, max_backoff_ms, 0,
+                  LX_CONFIG_MAX_TIMEOUT_MS),
+        FIELD_NUM("deadline_ms", FIELD_U32, struct lx_config_retry, deadline_ms, 1,
+                  LX_CONFIG_MAX_TIMEOUT_MS),
+    };
+    struct lx_config_model *m = target;
+    if (read_fields(ld, value, fields, LX_ARRAY_LEN(fields), &m->retry) != LX_OK)
+        return LX_ERR;
+    if (m->retry.max_backoff_ms < m->retry.backoff_ms)
+        return fail(ld, value, "%s: max_backoff_ms (%" PRIu32 ") is below backoff_ms (%" PRIu32 ")",
+                    where(ld), m->retry.max_backoff_ms, m->retry.backoff_ms);
+    return LX_OK;
+}
+
+static void retry_defaults(struct lx_config_retry *r)
+{
+    *r = (struct lx_config_retry){
+        .attempts = 1,
+        .on = LX_RETRY_ALL,
+        .backoff_ms = LX_CONFIG_DEFAULT_RETRY_BACKOFF_MS,
+        .max_backoff_ms = LX_CONFIG_DEFAULT_RETRY_MAX_BACKOFF_MS,
+        .deadline_ms = LX_CONFIG_DEFAULT_RETRY_DEADLINE_MS,
+    };
+}
+
 static int read_models(struct loader *ld, struct fy_node *seq, void *target)
 {
     static const struct field model_fields[] = {
         FIELD_REQUIRED("name", read_model_name),
         FIELD_REQUIRED("backend", read_model_backend),
         FIELD_FN("upstream_model", read_model_upstream),
+        FIELD_FN("fallbacks", read_model_fallbacks),
+        FIELD_FN("retry", read_model_retry),
     };
     struct lx_config *c = ld->c;
     size_t n;
@@ -1115,12 +1257,17 @@ static int read_models(struct loader *ld, struct fy_node *seq, void *target)
     while ((item = fy_node_sequence_iterate(seq, &iter))) {
         struct lx_config_model *m = &c->models[c->n_models++];
         size_t saved = path_push_index(ld, c->n_models - 1);
+        retry_defaults(&m->retry);
         rc = read_fields(ld, item, model_fields, LX_ARRAY_LEN(model_fields), m);
         if (rc == LX_OK && (!m->name || !ld->model_backends[c->n_models - 1]))
             rc = fail(ld, item, "%s: missing key '%s'", where(ld), m->name ? "backend" : "name");
         /* Without upstream_model the public name is sent upstream as is. */
         if (rc == LX_OK && !m->upstream_model && !(m->upstream_model = dup_str(m->name)))
             rc = fail(ld, item, "out of memory");
+        for (size_t k = 0; rc == LX_OK && k < m->n_fallbacks; k++)
+            if (!m->fallbacks[k].upstream_model &&
+                !(m->fallbacks[k].upstream_model = dup_str(m->name)))
+                rc = fail(ld, item, "out of memory");
         path_pop(ld, saved);
         if (rc != LX_OK)
             return LX_ERR;
@@ -1141,6 +1288,14 @@ static int resolve_model_backends(struct loader *ld)
                         name ? name : "");
         }
         c->models[i].backend = (size_t)b;
+    }
+    for (size_t i = 0; i < ld->n_pending; i++) {
+        const struct pending_backend *p = &ld->pending[i];
+        const char *name = fy_node_get_scalar0(p->node);
+        int b = name ? lx_config_find_backend(c, name) : -1;
+        if (b < 0)
+            return fail(ld, p->node, "%s: unknown backend '%s'", p->path, name ? name : "");
+        *p->dst = (size_t)b;
     }
     return LX_OK;
 }
@@ -1296,6 +1451,7 @@ out_of_memory:
 destroy_parser:
     config_free(ld.c);
     free(ld.model_backends);
+    free(ld.pending);
     if (fyd)
         fy_parse_document_destroy(fyp, fyd);
     if (fyp)
@@ -1363,6 +1519,19 @@ static void print_backend(const struct lx_config_backend *b, FILE *out)
             b->timeouts.total_ms);
 }
 
+static void print_retry(const struct lx_config_retry *r, FILE *out)
+{
+    fprintf(out, "  %-24s    retry %" PRIu32 " attempt%s per deployment on", "", r->attempts,
+            r->attempts == 1 ? "" : "s");
+    for (uint32_t bit = 1; bit <= LX_RETRY_ALL; bit <<= 1)
+        if (r->on & bit)
+            fprintf(out, " %s", lx_config_retry_class_name(bit));
+    if (!r->on)
+        fprintf(out, " nothing");
+    fprintf(out, ", backoff %" PRIu32 "-%" PRIu32 " ms, deadline %" PRIu32 " ms\n", r->backoff_ms,
+            r->max_backoff_ms, r->deadline_ms);
+}
+
 void lx_config_print(const struct lx_config *c, FILE *out)
 {
     fprintf(out, "config: %s\n\nlisteners:\n", c->source);
@@ -1396,5 +1565,9 @@ void lx_config_print(const struct lx_config *c, FILE *out)
         const struct lx_config_model *m = &c->models[i];
         fprintf(out, "  %-24s -> %s / %s\n", m->name, c->backends[m->backend].name,
                 m->upstream_model);
+        for (size_t k = 0; k < m->n_fallbacks; k++)
+            fprintf(out, "  %-24s    then %s / %s\n", "", c->backends[m->fallbacks[k].backend].name,
+                    m->fallbacks[k].upstream_model);
+        print_retry(&m->retry, out);
     }
 }

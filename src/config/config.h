@@ -46,6 +46,11 @@
  *     - name: local-chat             # the public name clients send
  *       backend: local
  *       upstream_model: qwen2.5-7b-instruct-q4_k_m   # pinned upstream id
+ *       fallbacks:                   # deployments tried after it, in order
+ *         - { backend: cloud, upstream_model: gpt-4o-mini }
+ *       retry: { attempts: 1,        # tries per deployment
+ *                on: [connect, timeout, 5xx, 429, incomplete],
+ *                backoff_ms: 200, max_backoff_ms: 2000, deadline_ms: 30000 }
  *
  * Errors (unknown key, wrong type, value out of range, duplicate name,
  * reference to an unknown backend, api_key_env naming an unset variable is
@@ -98,10 +103,41 @@ struct lx_config_backend {
     size_t n_forward_headers;
 };
 
-struct lx_config_model {
-    char *name;
+/* One place a model is served: a backend and the exact id it is asked for. */
+struct lx_config_deployment {
     size_t backend; /* index into backends */
     char *upstream_model;
+};
+
+/* Failure classes a retry policy names (bits of lx_config_retry.on). Only
+ * failures before any byte reached the client are ever retried. */
+enum {
+    LX_RETRY_CONNECT = 1 << 0,    /* could not connect (or connect timed out) */
+    LX_RETRY_TIMEOUT = 1 << 1,    /* no response head within first_byte_ms */
+    LX_RETRY_5XX = 1 << 2,        /* the backend answered 500-599 */
+    LX_RETRY_429 = 1 << 3,        /* the backend answered 429 */
+    LX_RETRY_INCOMPLETE = 1 << 4, /* the answer ended (or broke) before anything was relayed */
+    LX_RETRY_ALL = (1 << 5) - 1,
+};
+
+/* A model's retry policy: how often each deployment is tried and how long
+ * to wait between tries (exponential from backoff_ms, full jitter, capped
+ * by max_backoff_ms; a larger Retry-After of the backend wins). */
+struct lx_config_retry {
+    uint32_t attempts; /* tries per deployment, >= 1 */
+    uint32_t on;       /* LX_RETRY_* bits */
+    uint32_t backoff_ms;
+    uint32_t max_backoff_ms;
+    uint32_t deadline_ms; /* no new attempt this long after the request started */
+};
+
+struct lx_config_model {
+    char *name;
+    size_t backend; /* index into backends: the first deployment */
+    char *upstream_model;
+    struct lx_config_deployment *fallbacks; /* tried in order after the first */
+    size_t n_fallbacks;
+    struct lx_config_retry retry;
 };
 
 struct lx_config_limits {
@@ -158,6 +194,10 @@ int lx_config_add_upstream(struct lx_config *c, const char *url, char *err, size
 /* "path" as audit.path ("" or "off" disables); prompt as "full|hash|off". */
 int lx_config_set_audit_path(struct lx_config *c, const char *path, char *err, size_t errlen);
 int lx_config_set_audit_prompt(struct lx_config *c, const char *mode, char *err, size_t errlen);
+
+/* The failure class names of lx_config_retry.on, "connect" ... "incomplete",
+ * for the bit b (one of LX_RETRY_*); NULL for anything else. */
+const char *lx_config_retry_class_name(uint32_t bit);
 
 /* Index of the backend or model with that name, or -1. */
 int lx_config_find_backend(const struct lx_config *c, const char *name);

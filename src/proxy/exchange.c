@@ -15,6 +15,17 @@
  * arms start_handle (0 ms) and the upstream starts from that timer. While
  * queued, the same timer enforces queue.max_wait_ms (429 queue_timeout).
  *
+ * Attempts: a configured model is a chain of deployments (its backend, then
+ * its fallbacks) under a retry policy. An attempt that fails before any
+ * byte reached the client, with a failure class the policy names
+ * (failure_class), is tried again on the same deployment after a backoff,
+ * then on the next deployment; a deployment with no slot (full queue, wait
+ * run out) overflows to the next one. The wait, and the move to the next
+ * deployment, run from start_handle (ADMIT_BACKOFF), never inside the
+ * failed request's on_done; each attempt resets the per-attempt state and
+ * splices its own upstream model into the body. When nothing is left, or
+ * the deadline has passed, the client gets the last failure as it is.
+ *
  * Backpressure: while the client's socket has more than
  * limits.max_stream_buffer_bytes queued, on_data answers LX_AGAIN and curl
  * pauses the transfer; the http layer's drain callback resumes it.
@@ -32,9 +43,11 @@
 #include <string.h>
 
 #include "../core/clock.h"
+#include "../core/id.h"
 #include "../core/log.h"
 
 static void maybe_free(struct exchange *ex);
+static void start_attempt(struct exchange *ex);
 
 /* --- answering the client ------------------------------------------------ */
 
@@ -154,6 +167,8 @@ static void on_head(void *data, int status, lx_str content_type)
 {
     struct exchange *ex = data;
     ex->upstream_status = status;
+    if ((status == 429 || status == 503) && ex->up)
+        ex->retry_after_ms = lx_upstream_retry_after(ex->up) * 1000;
     bool sse = lx_str_starts_with(content_type, LX_STR_LIT("text/event-stream"));
     ex->mode = (ex->stream && status >= 200 && status < 300 && sse) ? MODE_SSE : MODE_WHOLE;
 }
@@ -249,15 +264,33 @@ static void release_backend(struct exchange *ex)
 static void note_queue_end(struct exchange *ex)
 {
     if (ex->t_queued_us)
-        ex->queue_us = lx_clock_mono_us() - ex->t_queued_us;
+        ex->queue_us += lx_clock_mono_us() - ex->t_queued_us; /* summed over attempts */
+    ex->t_queued_us = 0;
 }
 
-/* Ends the exchange's wait for a slot: it leaves the queue, or gives back
- * a slot it was granted but has not used yet. */
-static void leave_admission(struct exchange *ex)
+/* Notes the end of the current attempt for the audit record. */
+static void record_attempt(struct exchange *ex, const char *result, int status)
+{
+    if (ex->n_attempts >= MAX_ATTEMPTS)
+        return;
+    ex->attempts[ex->n_attempts++] = (struct attempt){
+        .backend = (uint16_t)ex->backend_index,
+        .deployment = ex->deployment,
+        .status = (int16_t)status,
+        .result = result,
+        .ms = (uint32_t)((lx_clock_mono_us() - ex->t_attempt_us) / 1000),
+    };
+}
+
+/* Ends the exchange's wait for a slot (it leaves the queue, or gives back
+ * a slot it was granted but has not used yet) or for its next attempt.
+ * why names the end of an attempt that was waiting for a slot. */
+static void leave_admission(struct exchange *ex, const char *why)
 {
     if (ex->admit == ADMIT_NONE)
         return;
+    if (ex->admit == ADMIT_QUEUED || ex->admit == ADMIT_GRANTED)
+        record_attempt(ex, why, 0);
     if (ex->admit == ADMIT_QUEUED) {
         lx_route_cancel_wait(ex->p->route, &ex->waiter);
         note_queue_end(ex);
@@ -275,6 +308,7 @@ static void cancel_upstream(struct exchange *ex)
     lx_upstream_cancel(ex->up);
     ex->up = NULL;
     release_backend(ex);
+    record_attempt(ex, "cancelled", ex->upstream_status);
     snprintf(ex->upstream_result, sizeof(ex->upstream_result), "cancelled");
 }
 
@@ -330,13 +364,101 @@ static void finish_failed(struct exchange *ex, enum lx_upstream_result result, c
         respond_error(ex, timeout ? 504 : 502, msg, "server_error", NULL, code);
 }
 
+/* --- retries and fallbacks ----------------------------------------------- */
+
+/* The failure class (LX_RETRY_*) of an attempt that ended before any byte
+ * reached the client, or 0 when it may not be tried again: it succeeded,
+ * the client was at fault (4xx other than 429), or the client has bytes
+ * already (DESIGN.md "Errors": nothing is retried after that). */
+static uint32_t failure_class(const struct exchange *ex, enum lx_upstream_result result)
+{
+    if (ex->req == NULL || ex->client_started || ex->client_finished)
+        return 0;
+    switch (result) {
+    case LX_UPSTREAM_CONNECT_FAILED:
+    case LX_UPSTREAM_TIMEOUT_CONNECT:
+        return LX_RETRY_CONNECT;
+    case LX_UPSTREAM_TIMEOUT_FIRST_BYTE:
+        return LX_RETRY_TIMEOUT;
+    case LX_UPSTREAM_BROKEN:
+        return LX_RETRY_INCOMPLETE;
+    case LX_UPSTREAM_DONE:
+        break;
+    default:
+        return 0;
+    }
+    if (ex->mode == MODE_SSE)
+        return LX_RETRY_INCOMPLETE; /* a clean end without one event relayed */
+    if (ex->upstream_status == 429)
+        return LX_RETRY_429;
+    return ex->upstream_status >= 500 ? LX_RETRY_5XX : 0;
+}
+
+/* Picks the next attempt after a failure of class cls (a LX_RETRY_* bit,
+ * or 0 for a deployment that had no slot: that overflows to the next
+ * deployment whatever the policy says). True with ex->deployment set to
+ * the deployment to try and *wait_ms the pause before it; false when the
+ * client gets this failure: the policy does not retry it, nothing is left,
+ * or the next attempt would begin past the deadline. */
+static bool plan_next(struct exchange *ex, uint32_t cls, uint32_t *wait_ms)
+{
+    const struct lx_config_model *m = ex->model_cfg;
+    if (m == NULL || ex->req == NULL || ex->client_started || ex->client_finished ||
+        ex->n_attempts >= MAX_ATTEMPTS)
+        return false;
+    const struct lx_config_retry *r = &m->retry;
+    if (cls && !(r->on & cls))
+        return false;
+    bool again = cls && ex->tries < r->attempts;
+    if (!again && ex->deployment >= m->n_fallbacks)
+        return false;
+    *wait_ms =
+        again ? lx_route_backoff_ms(r, ex->tries - 1u, ex->retry_after_ms, lx_id_random64()) : 0;
+    uint64_t elapsed_ms = (lx_clock_mono_us() - ex->t_start_us) / 1000;
+    if (elapsed_ms + *wait_ms >= r->deadline_ms)
+        return false;
+    if (!again) {
+        ex->deployment++;
+        ex->tries = 0;
+    }
+    return true;
+}
+
+/* start_handle, after a backoff (or 0 ms after a failure that moves on to
+ * the next deployment): a safe point to start the next attempt. */
+static void on_backoff_end(uv_timer_t *t)
+{
+    struct exchange *ex = t->data;
+    ex->admit = ADMIT_NONE;
+    if (ex->req == NULL || ex->client_finished) {
+        maybe_free(ex);
+        return;
+    }
+    start_attempt(ex);
+}
+
+static void schedule_attempt(struct exchange *ex, uint32_t wait_ms)
+{
+    lx_log(LX_LOG_DEBUG, "%s: attempt %u of model '%s' in %u ms", ex->request_id,
+           ex->n_attempts + 1u, ex->model_cfg->name, wait_ms);
+    ex->admit = ADMIT_BACKOFF;
+    uv_timer_start(&ex->start_handle, on_backoff_end, wait_ms, 0);
+}
+
 static void on_done(void *data, enum lx_upstream_result result, const char *detail)
 {
     struct exchange *ex = data;
+    uint32_t wait_ms;
     ex->up = NULL;
     release_backend(ex);
     snprintf(ex->upstream_result, sizeof(ex->upstream_result), "%s",
              lx_upstream_result_str(result));
+    record_attempt(ex, lx_upstream_result_str(result), ex->upstream_status);
+    uint32_t cls = failure_class(ex, result);
+    if (cls && plan_next(ex, cls, &wait_ms)) {
+        schedule_attempt(ex, wait_ms);
+        return;
+    }
     if (ex->req && !ex->client_finished) {
         if (result == LX_UPSTREAM_DONE)
             finish_clean(ex);
@@ -362,7 +484,7 @@ static void on_client_close(void *data)
         ex->t_end_us = lx_clock_mono_us();
         ex->status = 499; /* nginx's "client closed request" */
     }
-    leave_admission(ex);
+    leave_admission(ex, "cancelled");
     cancel_upstream(ex);
     maybe_free(ex);
 }
@@ -601,6 +723,7 @@ static void begin_upstream(struct exchange *ex)
     const char *path = ex->endpoint == LX_PROXY_CHAT ? "/chat/completions" : "/embeddings";
     if (start_upstream(ex, &ex->p->cfg->backends[ex->backend_index], path) != LX_OK) {
         release_backend(ex);
+        record_attempt(ex, "start_failed", 0);
         respond_error(ex, 502, "The gateway could not start the upstream request.", "server_error",
                       NULL, "upstream_failed");
     }
@@ -634,7 +757,12 @@ static void on_queue_timeout(uv_timer_t *t)
 {
     struct exchange *ex = t->data;
     char msg[256];
-    leave_admission(ex);
+    uint32_t wait_ms;
+    leave_admission(ex, "queue_timeout");
+    if (plan_next(ex, 0, &wait_ms)) {
+        start_attempt(ex); /* overflow: the next deployment */
+        return;
+    }
     snprintf(msg, sizeof(msg), "Backend '%s' had no free slot within %u ms.", ex->backend,
              ex->p->cfg->backends[ex->backend_index].queue.max_wait_ms);
     if (ex->req && !ex->client_finished)
@@ -660,11 +788,60 @@ static void admit(struct exchange *ex)
         return;
     default: {
         char msg[256];
+        uint32_t wait_ms;
+        record_attempt(ex, "busy", 0);
+        if (plan_next(ex, 0, &wait_ms)) {
+            start_attempt(ex); /* overflow: the next deployment */
+            return;
+        }
         snprintf(msg, sizeof(msg), "Backend '%s' is at its limit of %u requests in flight%s.",
                  ex->backend, b->max_in_flight, b->queue.max ? " and its queue is full" : "");
         respond_busy(ex, msg, "backend_busy");
     }
     }
+}
+
+/* Clears what the previous attempt left: its status, body, stream state,
+ * tally and error. The client has received nothing yet. */
+static void reset_attempt(struct exchange *ex)
+{
+    ex->upstream_status = 0;
+    ex->mode = MODE_NONE;
+    ex->saw_done = ex->paused = false;
+    ex->retry_after_ms = 0;
+    ex->t_first_token_us = 0;
+    ex->error_type[0] = ex->error_message[0] = ex->upstream_result[0] = '\0';
+    memset(&ex->tally, 0, sizeof(ex->tally));
+    lx_buf_reset(&ex->whole);
+    lx_sse_reset(&ex->sse);
+    lx_arena_reset(&ex->scratch);
+}
+
+/* Starts the next attempt on ex->deployment: names it, splices its
+ * upstream model into the body and goes through admission. */
+static void start_attempt(struct exchange *ex)
+{
+    const struct lx_config_model *m = ex->model_cfg;
+    if (m) {
+        const struct lx_config_deployment *d =
+            ex->deployment ? &m->fallbacks[ex->deployment - 1] : NULL;
+        ex->backend_index = d ? d->backend : m->backend;
+        snprintf(ex->backend, sizeof(ex->backend), "%s",
+                 ex->p->cfg->backends[ex->backend_index].name);
+        snprintf(ex->upstream_model, sizeof(ex->upstream_model), "%s",
+                 d ? d->upstream_model : m->upstream_model);
+    }
+    reset_attempt(ex);
+    ex->tries++;
+    ex->t_attempt_us = lx_clock_mono_us();
+    lx_buf_reset(&ex->upstream_body);
+    if (lx_chat_request_rewrite(&ex->cr, ex->upstream_model, ex->stream, &ex->upstream_body) !=
+        LX_OK) {
+        respond_error(ex, 413, "The request is too large after rewriting.", "invalid_request_error",
+                      NULL, "request_too_large");
+        return;
+    }
+    admit(ex);
 }
 
 void lx_proxy_handle(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx_http_req *req,
@@ -675,17 +852,12 @@ void lx_proxy_handle(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx_ht
         lx_http_respond(req, 500, "application/json", NULL, 0, "{}", 2);
         return;
     }
-    struct lx_chat_request cr;
     struct lx_route_target t;
-    if (read_request(ex, &cr) != LX_OK || resolve(ex, &cr, &t) != LX_OK)
+    if (read_request(ex, &ex->cr) != LX_OK || resolve(ex, &ex->cr, &t) != LX_OK)
         return;
-    lx_proxy_capture_prompt(p, ex, lx_json_value_text(&cr.json, cr.messages));
-    if (lx_chat_request_rewrite(&cr, ex->upstream_model, ex->stream, &ex->upstream_body) != LX_OK) {
-        respond_error(ex, 413, "The request is too large after rewriting.", "invalid_request_error",
-                      NULL, "request_too_large");
-        return;
-    }
-    admit(ex);
+    ex->model_cfg = t.model;
+    lx_proxy_capture_prompt(p, ex, lx_json_value_text(&ex->cr.json, ex->cr.messages));
+    start_attempt(ex);
 }
 
 void lx_proxy_reject(struct lx_proxy *p, struct lx_http_req *req, const char *request_id,
@@ -712,7 +884,7 @@ void lx_proxy_watch_clients(struct lx_proxy *p)
         if (ex->req == NULL || !waiting_on_backend(ex) || ex->client_started ||
             !lx_http_req_client_gone(ex->req))
             continue;
-        leave_admission(ex);
+        leave_admission(ex, "cancelled");
         cancel_upstream(ex);
         ex->client_gone = true;
         /* the answer goes nowhere; sending it lets h2o close the connection */
@@ -732,7 +904,7 @@ void lx_proxy_cancel_all(struct lx_proxy *p)
     /* the queued first: then the slots given back below find no waiter */
     for (struct exchange *ex = p->exchanges; ex; ex = ex->next) {
         if (ex->admit == ADMIT_QUEUED) {
-            leave_admission(ex);
+            leave_admission(ex, "cancelled");
             if (ex->req && !ex->client_finished)
                 respond_error(ex, 503, "The gateway is shutting down.", "server_error", NULL,
                               "shutting_down");
@@ -741,7 +913,7 @@ void lx_proxy_cancel_all(struct lx_proxy *p)
     }
     for (struct exchange *ex = p->exchanges; ex; ex = ex->next) {
         if (waiting_on_backend(ex)) {
-            leave_admission(ex);
+            leave_admission(ex, "cancelled");
             cancel_upstream(ex);
             if (ex->req && ex->client_started && !ex->client_finished)
                 stream_fail(ex, "The gateway is shutting down.", "shutting_down");

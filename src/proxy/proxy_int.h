@@ -38,7 +38,19 @@ enum admission {
     ADMIT_NONE,    /* not waiting: never queued, or its upstream has started */
     ADMIT_QUEUED,  /* in the queue; start_handle runs the max_wait_ms timeout */
     ADMIT_GRANTED, /* handed a slot; start_handle (0 ms) starts the upstream */
+    ADMIT_BACKOFF, /* between attempts; start_handle starts the next one */
 };
+
+/* One try of one deployment, for the audit record. */
+struct attempt {
+    uint16_t backend;   /* index into cfg->backends */
+    uint8_t deployment; /* 0: the model's first, k: its fallbacks[k - 1] */
+    int16_t status;     /* the backend's HTTP status; 0 when none */
+    const char *result; /* static: "done", "connect_failed", ..., "busy", "cancelled" */
+    uint32_t ms;        /* from the attempt's start to its end */
+};
+
+enum { MAX_ATTEMPTS = 16 };
 
 struct exchange {
     struct lx_proxy *p;
@@ -46,13 +58,21 @@ struct exchange {
     struct lx_http_req *req;    /* NULL once the client side ended */
     struct lx_upstream_req *up; /* NULL once the upstream side ended */
     uv_timer_t free_handle;     /* closing it frees the exchange at a safe point */
-    uv_timer_t start_handle;    /* queue timeout, then the deferred start when granted */
+    uv_timer_t start_handle;    /* queue timeout, deferred start when granted, backoff */
     uint8_t open_handles;       /* of the two above; the exchange is freed at 0 */
     enum admission admit;
     struct lx_route_waiter waiter;
-    uint64_t t_queued_us, queue_us; /* when it joined the queue; how long it stayed */
-    lx_arena arena;                 /* request lifetime */
-    lx_arena scratch;               /* reset after each stream event */
+    uint64_t t_queued_us, queue_us;          /* when it joined the queue; how long it stayed */
+    const struct lx_config_model *model_cfg; /* NULL for a discovered id: one deployment */
+    struct lx_chat_request cr;               /* the client's request (tokens in arena) */
+    uint8_t deployment;                      /* the one being tried, as in struct attempt */
+    uint8_t tries;                           /* attempts made on it so far */
+    uint8_t n_attempts;
+    uint32_t retry_after_ms; /* the last failure's Retry-After (429/503), 0 when none */
+    uint64_t t_attempt_us;   /* when the current attempt began */
+    struct attempt attempts[MAX_ATTEMPTS];
+    lx_arena arena;   /* request lifetime */
+    lx_arena scratch; /* reset after each stream event */
     lx_buf upstream_body;
     lx_buf whole;  /* a non-streamed upstream body */
     lx_buf prompt; /* what the audit record keeps of the prompt */

@@ -1,7 +1,9 @@
 /*
  * record.c — the audit record of an exchange: one JSON line with what was
  * asked, where it went, what came back and how long it took (queue_ms: the
- * time spent in the backend's admission queue, 0 when not queued). The prompt is
+ * time spent in the backend's admission queue, 0 when not queued; attempts:
+ * every try of every deployment, at most MAX_ATTEMPTS, with its result, the
+ * backend's status or null, and its duration). The prompt is
  * kept per audit.prompt: "full" (the messages as sent), "hash" (SHA-256 of
  * the messages' JSON text, to correlate repeats without keeping private
  * text; the default) or "off". Secrets are never part of a record.
@@ -101,6 +103,32 @@ static void error(lx_jw *w, const struct exchange *ex)
     lx_jw_obj_close(w);
 }
 
+static void attempts(lx_jw *w, struct lx_proxy *p, const struct exchange *ex)
+{
+    lx_jw_key(w, "attempts");
+    lx_jw_arr_open(w);
+    for (uint8_t i = 0; i < ex->n_attempts; i++) {
+        const struct attempt *a = &ex->attempts[i];
+        const struct lx_config_model *m = ex->model_cfg;
+        const char *um = m == NULL       ? ex->upstream_model
+                         : a->deployment ? m->fallbacks[a->deployment - 1].upstream_model
+                                         : m->upstream_model;
+        lx_jw_obj_open(w);
+        opt_str(w, "backend", p->cfg->backends[a->backend].name);
+        opt_str(w, "upstream_model", um);
+        opt_str(w, "result", a->result);
+        lx_jw_key(w, "status");
+        if (a->status)
+            lx_jw_int(w, a->status);
+        else
+            lx_jw_null(w);
+        lx_jw_key(w, "ms");
+        lx_jw_int(w, a->ms);
+        lx_jw_obj_close(w);
+    }
+    lx_jw_arr_close(w);
+}
+
 static void prompt(lx_jw *w, struct lx_proxy *p, const struct exchange *ex)
 {
     if (ex->prompt.len == 0)
@@ -146,6 +174,7 @@ void lx_proxy_write_record(struct lx_proxy *p, const struct exchange *ex)
     ms(&w, "latency_ms", ex->t_start_us, ex->t_end_us);
     ms(&w, "ttft_ms", ex->t_first_token_us ? ex->t_start_us : 0, ex->t_first_token_us);
     duration(&w, "queue_ms", ex->queue_us); /* waiting for a slot; part of latency_ms */
+    attempts(&w, p, ex);
     tokens(&w, &ex->tally);
     error(&w, ex);
     prompt(&w, p, ex);

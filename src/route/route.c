@@ -68,6 +68,7 @@ static void fill(struct lx_route *r, size_t backend, const char *upstream, const
     out->backend = &r->cfg->backends[backend];
     out->upstream_model = upstream;
     out->public_name = public_name;
+    out->model = NULL;
 }
 
 /* An announced id, either bare or as "BACKEND/ID". */
@@ -105,10 +106,23 @@ int lx_route_lookup(struct lx_route *r, lx_str model, struct lx_route_target *ou
         const struct lx_config_model *m = &r->cfg->models[i];
         if (lx_str_eq_cstr(model, m->name)) {
             fill(r, m->backend, m->upstream_model, m->name, out);
+            out->model = m;
             return LX_OK;
         }
     }
     return lookup_discovered(r, model, out);
+}
+
+uint32_t lx_route_backoff_ms(const struct lx_config_retry *r, uint32_t retry,
+                             uint32_t retry_after_ms, uint64_t random)
+{
+    uint64_t window = r->backoff_ms;
+    for (uint32_t i = 0; i < retry && window < r->max_backoff_ms; i++)
+        window *= 2;
+    if (window > r->max_backoff_ms)
+        window = r->max_backoff_ms;
+    uint32_t wait = (uint32_t)(random % (window + 1));
+    return LX_MAX(wait, retry_after_ms);
 }
 
 void lx_route_waiter_init(struct lx_route_waiter *w, void (*granted)(void *data), void *data)

@@ -24,6 +24,8 @@ struct lx_route_target {
     const struct lx_config_backend *backend;
     const char *upstream_model; /* owned by the registry; valid until the next discovery update */
     const char *public_name;
+    const struct lx_config_model *model; /* the config's model (its fallbacks and retry
+                                            policy); NULL for a discovered id */
 };
 
 struct lx_route *lx_route_new(struct lx_config *cfg);
@@ -69,6 +71,14 @@ bool lx_route_waiting(const struct lx_route_waiter *w);
 uint32_t lx_route_in_flight(const struct lx_route *r, size_t backend);
 /* Requests waiting in a backend's queue. */
 uint32_t lx_route_queued(const struct lx_route *r, size_t backend);
+
+/* The wait before retry number `retry` (0 for the first retry) of a
+ * deployment under policy r: full jitter over an exponential window,
+ * uniform in [0, min(max_backoff_ms, backoff_ms * 2^retry)], drawn from
+ * random; a backend's Retry-After (retry_after_ms, 0 when none) wins when it
+ * is longer. Pure: the caller supplies the random bits. */
+uint32_t lx_route_backoff_ms(const struct lx_config_retry *r, uint32_t retry,
+                             uint32_t retry_after_ms, uint64_t random);
 
 /* Health: the outcome of the latest check of a backend, and for a
  * discovering backend the model ids it listed (copied). */

@@ -50,6 +50,7 @@ struct lx_upstream_req {
     int in_callback;
     bool got_head, paused, cancelled, aborted, finished;
     char content_type[128];
+    uint32_t retry_after_s; /* the response's Retry-After in seconds; 0 when none */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -273,6 +274,28 @@ static void arm_timer(struct lx_upstream_req *r)
         uv_timer_start(&r->timer, on_req_timer, ms, 0);
 }
 
+/* Retry-After as delay-seconds (RFC 9110 10.2.3); an HTTP date, or
+ * anything else, counts as none. Capped at a day. */
+static uint32_t parse_retry_after(const char *p, size_t len)
+{
+    size_t i = 0;
+    uint32_t v = 0;
+    while (i < len && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    size_t start = i;
+    for (; i < len && p[i] >= '0' && p[i] <= '9'; i++)
+        if (v < 86400)
+            v = v * 10 + (uint32_t)(p[i] - '0');
+    while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+        i++;
+    return i == len && i > start ? LX_MIN(v, 86400u) : 0;
+}
+
+uint32_t lx_upstream_retry_after(const struct lx_upstream_req *r)
+{
+    return r->retry_after_s;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *userp)
 {
     struct lx_upstream_req *r = userp;
@@ -289,6 +312,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *userp)
         size_t vlen = LX_MIN(end - i, sizeof(r->content_type) - 1);
         memcpy(r->content_type, p + i, vlen);
         r->content_type[vlen] = '\0';
+    } else if (len >= 12 && strncasecmp(p, "retry-after:", 12) == 0) {
+        r->retry_after_s = parse_retry_after(p + 12, len - 12);
     } else if ((len == 2 && p[0] == '\r') || (len == 1 && p[0] == '\n')) {
         long status = 0;
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);

@@ -66,6 +66,9 @@ struct lx_upstream_req *lx_upstream_start(struct lx_upstream *u,
                                           const struct lx_upstream_opts *opts,
                                           const struct lx_upstream_cbs *cbs, void *data);
 void lx_upstream_resume(struct lx_upstream_req *r);
+/* The response's Retry-After header in seconds (delay-seconds form only),
+ * 0 when it has none. Meaningful from on_head on. */
+uint32_t lx_upstream_retry_after(const struct lx_upstream_req *r);
 /* Stops the request at once; no callback follows. Safe to call from any
  * callback of this request except from within on_data (return LX_ERR there). */
 void lx_upstream_cancel(struct lx_upstream_req *r);

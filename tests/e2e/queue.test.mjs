@@ -175,6 +175,8 @@ test('SIGTERM past the drain timeout answers queued requests 503 shutting_down; 
     const rec = await g.waitAudit('term-2');
     assert.equal(rec.status, 503);
     assert.ok(rec.queue_ms >= 250, `queue_ms ${rec.queue_ms}`);
+    // it exits on its own; a second SIGTERM from stop() while it does would kill it
+    await g.exited;
   } finally {
     await g.stop(); // asserts exit 0 and a clean sanitizer report
   }

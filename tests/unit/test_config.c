@@ -766,3 +766,92 @@ Test(config_errors, not_text)
     cr_assert_str_eq(err, "t.yaml:3:8: control character 0x00: a config file is text");
     expect_error("a: \xc3\x28\n", "t.yaml:1:1: the file is not valid UTF-8");
 }
+
+/* ---- fallbacks and retry policies ----------------------------------------- */
+
+static const char chain_yaml[] =
+    "models:\n"
+    "  - name: m\n"
+    "    backend: local\n"
+    "    upstream_model: small\n"
+    "    fallbacks:\n"
+    "      - { backend: cloud, upstream_model: gpt-x }\n"
+    "      - backend: local\n"
+    "    retry: { attempts: 3, on: [5xx, connect], backoff_ms: 50, max_backoff_ms: 400,\n"
+    "             deadline_ms: 9000 }\n"
+    "  - name: plain\n"
+    "    backend: cloud\n"
+    "backends:\n"
+    "  - { name: local, url: 'http://127.0.0.1:8080/v1' }\n"
+    "  - { name: cloud, url: 'https://api.example.com/v1' }\n";
+
+Test(config_retry, fallbacks_and_policy)
+{
+    struct lx_config *c = load(chain_yaml);
+    cr_assert_not_null(c, "%s", err);
+    const struct lx_config_model *m = &c->models[0];
+    cr_assert_eq(m->backend, 0);
+    cr_assert_eq(m->n_fallbacks, 2);
+    cr_assert_eq(m->fallbacks[0].backend, 1, "resolved although backends come later");
+    cr_assert_str_eq(m->fallbacks[0].upstream_model, "gpt-x");
+    cr_assert_eq(m->fallbacks[1].backend, 0);
+    cr_assert_str_eq(m->fallbacks[1].upstream_model, "m", "defaults to the public name");
+    cr_assert_eq(m->retry.attempts, 3);
+    cr_assert_eq(m->retry.on, LX_RETRY_5XX | LX_RETRY_CONNECT);
+    cr_assert_eq(m->retry.backoff_ms, 50);
+    cr_assert_eq(m->retry.max_backoff_ms, 400);
+    cr_assert_eq(m->retry.deadline_ms, 9000);
+
+    const struct lx_config_model *p = &c->models[1];
+    cr_assert_eq(p->n_fallbacks, 0);
+    cr_assert_eq(p->retry.attempts, 1, "no retry by default");
+    cr_assert_eq(p->retry.on, LX_RETRY_ALL);
+    cr_assert_eq(p->retry.backoff_ms, 200);
+    cr_assert_eq(p->retry.max_backoff_ms, 2000);
+    cr_assert_eq(p->retry.deadline_ms, 30000);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    lx_config_print(c, out);
+    fclose(out);
+    cr_assert(strstr(text, "then cloud / gpt-x"), "%s", text);
+    cr_assert(strstr(text, "then local / m"), "%s", text);
+    cr_assert(strstr(text, "retry 3 attempts per deployment on connect 5xx, backoff 50-400 ms, "
+                           "deadline 9000 ms"),
+              "%s", text);
+    free(text);
+    lx_config_unref(c);
+}
+
+#define MODEL_HEAD                                                                                 \
+    "backends:\n  - {name: a, url: 'http://x'}\nmodels:\n  - name: m\n    backend: a\n"
+
+Test(config_retry, errors)
+{
+    expect_error(MODEL_HEAD "    fallbacks:\n      - {backend: nope}\n",
+                 "t.yaml:7:19: models[0].fallbacks[0].backend: unknown backend 'nope'");
+    expect_error(MODEL_HEAD "    fallbacks:\n      - {upstream_model: x}\n",
+                 "t.yaml:7:9: models[0].fallbacks[0]: missing key 'backend'");
+    expect_error(MODEL_HEAD "    fallbacks:\n      - {backend: a, weight: 2}\n",
+                 "t.yaml:7:22: unknown key 'weight' in models[0].fallbacks[0]");
+    expect_error(MODEL_HEAD "    fallbacks: a\n",
+                 "t.yaml:6:16: models[0].fallbacks: expected a sequence");
+    expect_error(MODEL_HEAD
+                 "    fallbacks: [{backend: a}, {backend: a}, {backend: a}, {backend: a},"
+                 " {backend: a}, {backend: a}, {backend: a}, {backend: a}, {backend: a}]\n",
+                 "t.yaml:6:16: models[0].fallbacks: too many fallbacks (at most 8)");
+    expect_error(MODEL_HEAD "    retry: {attempts: 0}\n",
+                 "t.yaml:6:23: models[0].retry.attempts: must be between 1 and 10");
+    expect_error(MODEL_HEAD "    retry: {on: [5xx, 404]}\n",
+                 "t.yaml:6:23: models[0].retry.on: expected connect, timeout, 5xx, 429 or "
+                 "incomplete");
+    expect_error(MODEL_HEAD "    retry: {on: 5xx}\n",
+                 "t.yaml:6:17: models[0].retry.on: expected a sequence of failure classes");
+    expect_error(MODEL_HEAD "    retry: {backoff_ms: 500, max_backoff_ms: 100}\n",
+                 "t.yaml:6:12: models[0].retry: max_backoff_ms (100) is below backoff_ms (500)");
+    expect_error(MODEL_HEAD "    retry: {deadline_ms: 0}\n",
+                 "t.yaml:6:26: models[0].retry.deadline_ms: must be between 1 and 86400000");
+    expect_error(MODEL_HEAD "    retry: {tries: 2}\n",
+                 "t.yaml:6:13: unknown key 'tries' in models[0].retry");
+}

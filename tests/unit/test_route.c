@@ -409,3 +409,27 @@ Test(route, write_models_cap)
     cr_assert_eq(lx_route_write_models(route, &b), LX_ERR);
     lx_buf_release(&b);
 }
+
+Test(route, backoff_full_jitter_capped)
+{
+    struct lx_config_retry r = {.attempts = 5, .backoff_ms = 100, .max_backoff_ms = 1000};
+    /* the window doubles per retry: 100, 200, 400, 800, then the cap */
+    const uint32_t window[] = {100, 200, 400, 800, 1000, 1000};
+    for (uint32_t i = 0; i < 6; i++) {
+        cr_assert_eq(lx_route_backoff_ms(&r, i, 0, 0), 0, "full jitter starts at 0");
+        cr_assert_eq(lx_route_backoff_ms(&r, i, 0, window[i]), window[i], "retry %u", i);
+        cr_assert_eq(lx_route_backoff_ms(&r, i, 0, window[i] + 1), 0, "wraps within the window");
+        for (uint64_t rnd = 1; rnd < 5000; rnd += 97)
+            cr_assert_leq(lx_route_backoff_ms(&r, i, 0, rnd * 2654435761u), window[i]);
+    }
+    cr_assert_eq(lx_route_backoff_ms(&r, 1000, 0, 1000), 1000, "a huge retry number stays capped");
+}
+
+Test(route, backoff_honours_longer_retry_after)
+{
+    struct lx_config_retry r = {.attempts = 2, .backoff_ms = 100, .max_backoff_ms = 200};
+    cr_assert_eq(lx_route_backoff_ms(&r, 0, 3000, 50), 3000, "Retry-After is longer: it wins");
+    cr_assert_eq(lx_route_backoff_ms(&r, 1, 10, 150), 150, "a shorter one does not shorten it");
+    struct lx_config_retry zero = {.attempts = 2};
+    cr_assert_eq(lx_route_backoff_ms(&zero, 3, 0, 12345), 0, "backoff_ms 0: no wait");
+}
