@@ -299,6 +299,9 @@ static void backend_defaults(struct lx_config_backend *b)
     *b = (struct lx_config_backend){
         .dialect = LX_DIALECT_CHAT,
         .queue = {0, LX_CONFIG_DEFAULT_BACKEND_QUEUE_WAIT_MS},
+        .health_check = true,
+        .circuit = {true, LX_CONFIG_DEFAULT_CIRCUIT_WINDOW, LX_CONFIG_DEFAULT_CIRCUIT_MIN_REQUESTS,
+                    LX_CONFIG_DEFAULT_CIRCUIT_ERROR_RATIO, LX_CONFIG_DEFAULT_CIRCUIT_OPEN_MS},
         .timeouts = {LX_CONFIG_DEFAULT_CONNECT_MS, LX_CONFIG_DEFAULT_FIRST_BYTE_MS,
                      LX_CONFIG_DEFAULT_IDLE_MS, LX_CONFIG_DEFAULT_TOTAL_MS},
     };
@@ -1036,6 +1039,43 @@ static int read_backend_queue(struct loader *ld, struct fy_node *value, void *ta
     return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), &b->queue);
 }
 
+/* A ratio in (0, 1], written plain ("0.5", "1"). */
+static int read_circuit_ratio(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_circuit *c = target;
+    const char *s = fy_node_is_scalar(value) && fy_node_get_style(value) == FYNS_PLAIN
+                        ? fy_node_get_scalar0(value)
+                        : NULL;
+    char *end = NULL;
+    errno = 0;
+    double v = s && *s && strspn(s, "0123456789.") == strlen(s) ? strtod(s, &end) : -1;
+    if (errno || end == NULL || *end || !(v > 0 && v <= 1))
+        return fail(ld, value, "%s: expected a number greater than 0 and at most 1", where(ld));
+    c->error_ratio = v;
+    return LX_OK;
+}
+
+static int read_backend_circuit(struct loader *ld, struct fy_node *value, void *target)
+{
+    static const struct field fields[] = {
+        FIELD_AT("enabled", FIELD_BOOL, struct lx_config_circuit, enabled),
+        FIELD_NUM("window", FIELD_U32, struct lx_config_circuit, window, 1,
+                  LX_CONFIG_MAX_CIRCUIT_WINDOW),
+        FIELD_NUM("min_requests", FIELD_U32, struct lx_config_circuit, min_requests, 1,
+                  LX_CONFIG_MAX_CIRCUIT_WINDOW),
+        FIELD_FN("error_ratio", read_circuit_ratio),
+        FIELD_NUM("open_ms", FIELD_U32, struct lx_config_circuit, open_ms, 1,
+                  LX_CONFIG_MAX_TIMEOUT_MS),
+    };
+    struct lx_config_backend *b = target;
+    if (read_fields(ld, value, fields, LX_ARRAY_LEN(fields), &b->circuit) != LX_OK)
+        return LX_ERR;
+    if (b->circuit.min_requests > b->circuit.window)
+        return fail(ld, value, "%s: min_requests (%" PRIu32 ") is larger than window (%" PRIu32 ")",
+                    where(ld), b->circuit.min_requests, b->circuit.window);
+    return LX_OK;
+}
+
 static int read_backends(struct loader *ld, struct fy_node *seq, void *target)
 {
     static const struct field backend_fields[] = {
@@ -1047,6 +1087,8 @@ static int read_backends(struct loader *ld, struct fy_node *seq, void *target)
         FIELD_NUM("max_in_flight", FIELD_U32, struct lx_config_backend, max_in_flight, 0,
                   UINT32_MAX),
         FIELD_FN("queue", read_backend_queue),
+        FIELD_AT("health_check", FIELD_BOOL, struct lx_config_backend, health_check),
+        FIELD_FN("circuit", read_backend_circuit),
         FIELD_FN("timeouts", read_backend_timeouts),
         FIELD_FN("forward_headers", read_backend_forward_headers),
     };
@@ -1261,13 +1303,17 @@ static int read_models(struct loader *ld, struct fy_node *seq, void *target)
         rc = read_fields(ld, item, model_fields, LX_ARRAY_LEN(model_fields), m);
         if (rc == LX_OK && (!m->name || !ld->model_backends[c->n_models - 1]))
             rc = fail(ld, item, "%s: missing key '%s'", where(ld), m->name ? "backend" : "name");
-        /* Without upstream_model the public name is sent upstream as is. */
+        /* Without upstream_model the public name is sent upstream as is;
+         * only a written one is a pin that health checks verify. */
+        m->pinned = m->upstream_model != NULL;
         if (rc == LX_OK && !m->upstream_model && !(m->upstream_model = dup_str(m->name)))
             rc = fail(ld, item, "out of memory");
-        for (size_t k = 0; rc == LX_OK && k < m->n_fallbacks; k++)
+        for (size_t k = 0; rc == LX_OK && k < m->n_fallbacks; k++) {
+            m->fallbacks[k].pinned = m->fallbacks[k].upstream_model != NULL;
             if (!m->fallbacks[k].upstream_model &&
                 !(m->fallbacks[k].upstream_model = dup_str(m->name)))
                 rc = fail(ld, item, "out of memory");
+        }
         path_pop(ld, saved);
         if (rc != LX_OK)
             return LX_ERR;
@@ -1512,6 +1558,15 @@ static void print_backend(const struct lx_config_backend *b, FILE *out)
                 b->queue.max, b->queue.max_wait_ms);
     else
         fprintf(out, "    queue          none (a full backend answers 429)\n");
+    fprintf(out, "    health_check   %s\n", b->health_check ? "yes" : "no");
+    if (b->circuit.enabled)
+        fprintf(out,
+                "    circuit        opens at %g errors over %" PRIu32 " attempts (at least %" PRIu32
+                ") for %" PRIu32 " ms\n",
+                b->circuit.error_ratio, b->circuit.window, b->circuit.min_requests,
+                b->circuit.open_ms);
+    else
+        fprintf(out, "    circuit        off\n");
     fprintf(out,
             "    timeouts       connect %" PRIu32 " ms, first byte %" PRIu32 " ms, idle %" PRIu32
             " ms, total %" PRIu32 " ms\n",

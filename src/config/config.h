@@ -40,6 +40,9 @@
  *       queue: { max: 0,             # requests waiting for a slot; 0 = none
  *                max_wait_ms: 30000 }  # then 429 queue_timeout
  *       forward_headers: [traceparent]  # client headers passed upstream
+ *       health_check: true           # false: no active checks of this backend
+ *       circuit: { enabled: true, window: 20, min_requests: 5,
+ *                  error_ratio: 0.5, open_ms: 10000 }  # passive health
  *       timeouts: { connect_ms: 5000, first_byte_ms: 120000,
  *                   idle_ms: 60000, total_ms: 600000 }
  *   models:
@@ -89,6 +92,18 @@ struct lx_config_queue {
     uint32_t max_wait_ms; /* past it a waiter gets 429 queue_timeout */
 };
 
+/* A backend's circuit breaker (passive health): the outcomes of the last
+ * `window` attempts on it; when at least min_requests are known and the
+ * share of failures reaches error_ratio, it gets no traffic for open_ms,
+ * then one probe request decides (route.h). */
+struct lx_config_circuit {
+    bool enabled;
+    uint32_t window;       /* attempts remembered, 1..1000 */
+    uint32_t min_requests; /* no opening on fewer, 1..window */
+    double error_ratio;    /* (0, 1] */
+    uint32_t open_ms;
+};
+
 struct lx_config_backend {
     char *name;
     char *url; /* base URL without trailing slash, e.g. http://127.0.0.1:8080/v1 */
@@ -98,6 +113,8 @@ struct lx_config_backend {
     bool discover;
     uint32_t max_in_flight;
     struct lx_config_queue queue;
+    bool health_check; /* active checks (GET {url}/models); false: never checked */
+    struct lx_config_circuit circuit;
     struct lx_config_timeouts timeouts;
     char **forward_headers; /* client request headers passed on as they are (lowercase) */
     size_t n_forward_headers;
@@ -107,6 +124,8 @@ struct lx_config_backend {
 struct lx_config_deployment {
     size_t backend; /* index into backends */
     char *upstream_model;
+    bool pinned; /* upstream_model was written in the file (not the public name by default):
+                    health checks verify the backend lists it */
 };
 
 /* Failure classes a retry policy names (bits of lx_config_retry.on). Only
@@ -135,6 +154,7 @@ struct lx_config_model {
     char *name;
     size_t backend; /* index into backends: the first deployment */
     char *upstream_model;
+    bool pinned;                            /* as lx_config_deployment.pinned */
     struct lx_config_deployment *fallbacks; /* tried in order after the first */
     size_t n_fallbacks;
     struct lx_config_retry retry;

@@ -268,9 +268,25 @@ static void note_queue_end(struct exchange *ex)
     ex->t_queued_us = 0;
 }
 
-/* Notes the end of the current attempt for the audit record. */
+static uint64_t now_ms(void)
+{
+    return lx_clock_mono_us() / 1000;
+}
+
+/* Tells the backend's circuit how the current attempt went. Only the
+ * first call per attempt may carry the half-open probe's verdict. */
+static void settle_circuit(struct exchange *ex, enum lx_route_outcome o)
+{
+    lx_route_circuit_record(ex->p->route, ex->backend_index, o, ex->probe, now_ms());
+    ex->probe = false;
+}
+
+/* Notes the end of the current attempt for the audit record (and frees a
+ * circuit probe whose outcome nobody reported: it told nothing). */
 static void record_attempt(struct exchange *ex, const char *result, int status)
 {
+    if (ex->probe)
+        settle_circuit(ex, LX_ROUTE_NEUTRAL);
     if (ex->n_attempts >= MAX_ATTEMPTS)
         return;
     ex->attempts[ex->n_attempts++] = (struct attempt){
@@ -445,12 +461,31 @@ static void schedule_attempt(struct exchange *ex, uint32_t wait_ms)
     uv_timer_start(&ex->start_handle, on_backoff_end, wait_ms, 0);
 }
 
+/* What an attempt that reached its backend says about the backend's
+ * health, for its circuit: connect errors, timeouts, 5xx and answers that
+ * ended before they were complete are failures; 2xx and 4xx successes; a
+ * 429 (busy, not broken) and an abort of ours say nothing. */
+static enum lx_route_outcome outcome_of(const struct exchange *ex, enum lx_upstream_result result)
+{
+    if (lx_upstream_result_is_timeout(result) || result == LX_UPSTREAM_CONNECT_FAILED ||
+        result == LX_UPSTREAM_BROKEN)
+        return LX_ROUTE_FAILURE;
+    if (result != LX_UPSTREAM_DONE || ex->upstream_status == 429)
+        return LX_ROUTE_NEUTRAL;
+    if (ex->upstream_status >= 500)
+        return LX_ROUTE_FAILURE;
+    if (ex->mode == MODE_SSE && !ex->saw_done && ex->tally.finish_reason[0] == 0)
+        return LX_ROUTE_FAILURE;
+    return LX_ROUTE_SUCCESS;
+}
+
 static void on_done(void *data, enum lx_upstream_result result, const char *detail)
 {
     struct exchange *ex = data;
     uint32_t wait_ms;
     ex->up = NULL;
     release_backend(ex);
+    settle_circuit(ex, outcome_of(ex, result));
     snprintf(ex->upstream_result, sizeof(ex->upstream_result), "%s",
              lx_upstream_result_str(result));
     record_attempt(ex, lx_upstream_result_str(result), ex->upstream_status);
@@ -735,6 +770,7 @@ static void on_granted_start(uv_timer_t *t)
     struct exchange *ex = t->data;
     ex->admit = ADMIT_NONE;
     if (ex->req == NULL || ex->client_finished) {
+        settle_circuit(ex, LX_ROUTE_NEUTRAL); /* a probe that never went */
         release_backend(ex);
         maybe_free(ex);
         return;
@@ -817,26 +853,68 @@ static void reset_attempt(struct exchange *ex)
     lx_arena_reset(&ex->scratch);
 }
 
-/* Starts the next attempt on ex->deployment: names it, splices its
- * upstream model into the body and goes through admission. */
-static void start_attempt(struct exchange *ex)
+/* Names ex->deployment of a configured model as the exchange's target. */
+static void name_deployment(struct exchange *ex)
 {
     const struct lx_config_model *m = ex->model_cfg;
-    if (m) {
-        const struct lx_config_deployment *d =
-            ex->deployment ? &m->fallbacks[ex->deployment - 1] : NULL;
-        ex->backend_index = d ? d->backend : m->backend;
-        snprintf(ex->backend, sizeof(ex->backend), "%s",
-                 ex->p->cfg->backends[ex->backend_index].name);
-        snprintf(ex->upstream_model, sizeof(ex->upstream_model), "%s",
-                 d ? d->upstream_model : m->upstream_model);
+    if (m == NULL)
+        return; /* a discovered id: resolve() named its one deployment */
+    const struct lx_config_deployment *d =
+        ex->deployment ? &m->fallbacks[ex->deployment - 1] : NULL;
+    ex->backend_index = d ? d->backend : m->backend;
+    snprintf(ex->backend, sizeof(ex->backend), "%s", ex->p->cfg->backends[ex->backend_index].name);
+    snprintf(ex->upstream_model, sizeof(ex->upstream_model), "%s",
+             d ? d->upstream_model : m->upstream_model);
+}
+
+/* Moves ex to the first deployment, from ex->deployment on, that is in
+ * rotation (route.h: active health, circuit, pin); each one passed over
+ * is in the audit record with ms 0 and costs no attempt. False, after
+ * answering 503 no_healthy_backend, when none is left. */
+static bool choose_deployment(struct exchange *ex)
+{
+    char why[200] = "";
+    size_t used = 0;
+    for (;;) {
+        name_deployment(ex);
+        const struct lx_config_model *m = ex->model_cfg;
+        bool pinned = m && (ex->deployment ? m->fallbacks[ex->deployment - 1].pinned : m->pinned);
+        const char *pin = pinned ? ex->upstream_model : NULL;
+        enum lx_route_avail a =
+            lx_route_choose(ex->p->route, ex->backend_index, pin, now_ms(), &ex->probe);
+        if (a == LX_ROUTE_AVAILABLE)
+            return true;
+        ex->t_attempt_us = lx_clock_mono_us();
+        record_attempt(ex, lx_route_avail_str(a), 0);
+        int n = snprintf(why + used, sizeof(why) - used, "%s'%s' %s", used ? ", " : "", ex->backend,
+                         lx_route_avail_str(a));
+        if (n > 0)
+            used = LX_MIN(used + (size_t)n, sizeof(why) - 1);
+        if (m == NULL || ex->deployment >= m->n_fallbacks || ex->n_attempts >= MAX_ATTEMPTS)
+            break;
+        ex->deployment++;
+        ex->tries = 0;
     }
+    char msg[400];
+    snprintf(msg, sizeof(msg), "No deployment of model `%s` is available: %s.", ex->model, why);
+    respond_error(ex, 503, msg, "server_error", NULL, "no_healthy_backend");
+    return false;
+}
+
+/* Starts the next attempt on ex->deployment (or the first deployment after
+ * it that is in rotation): names it, splices its upstream model into the
+ * body and goes through admission. */
+static void start_attempt(struct exchange *ex)
+{
+    if (!choose_deployment(ex))
+        return;
     reset_attempt(ex);
     ex->tries++;
     ex->t_attempt_us = lx_clock_mono_us();
     lx_buf_reset(&ex->upstream_body);
     if (lx_chat_request_rewrite(&ex->cr, ex->upstream_model, ex->stream, &ex->upstream_body) !=
         LX_OK) {
+        settle_circuit(ex, LX_ROUTE_NEUTRAL);
         respond_error(ex, 413, "The request is too large after rewriting.", "invalid_request_error",
                       NULL, "request_too_large");
         return;

@@ -1,8 +1,11 @@
 /*
  * health.c — active health checks: GET {url}/models on every backend each
- * health.interval_ms. A backend is healthy when it answers 2xx; for a
- * discovering backend the ids it lists become public model names (see
- * route.h). /readyz reports the result.
+ * health.interval_ms (but those with health_check: false). A backend is
+ * healthy when it answers 2xx; for a discovering backend the ids it lists
+ * become public model names, and for every backend the list is what the
+ * pinned upstream models of its deployments are checked against (see
+ * route.h). /readyz reports the result; route keeps unhealthy backends and
+ * unlisted pins out of rotation.
  */
 #include "proxy_int.h"
 
@@ -33,9 +36,12 @@ static int on_data(void *data, const char *p, size_t n)
     return lx_buf_append(&c->body, p, n);
 }
 
-/* Reads the ids of an OpenAI model list into the route's discovered set. */
-static void discover(struct health_check *c)
+/* Reads the ids of an OpenAI model list (data[].id): into the route's
+ * discovered set for a discovering backend, and as the list pins are
+ * judged by (none when the body is not such a list). */
+static void read_models(struct health_check *c)
 {
+    bool readable = false;
     lx_arena a;
     lx_arena_init(&a, 64 * 1024 * 1024);
     lx_json j;
@@ -45,6 +51,7 @@ static void discover(struct health_check *c)
     lx_buf_init(&names, HEALTH_BODY_CAP);
     if (lx_json_parse(&j, c->body.data ? c->body.data : "", c->body.len, &a, 64) == LX_JSON_OK) {
         int data = lx_json_get(&j, 0, "data");
+        readable = lx_json_is_array(&j, data);
         int count = lx_json_is_array(&j, data) ? lx_json_size(&j, data) : 0;
         size_t offsets[HEALTH_MAX_MODELS];
         for (int k = 0, i = data + 1; k < count && n < HEALTH_MAX_MODELS;
@@ -59,7 +66,9 @@ static void discover(struct health_check *c)
         for (size_t k = 0; k < n; k++)
             ids[k] = names.data + offsets[k];
     }
-    lx_route_set_discovered(c->p->route, c->backend, ids, n);
+    if (c->p->cfg->backends[c->backend].discover)
+        lx_route_set_discovered(c->p->route, c->backend, ids, n);
+    lx_route_set_listed(c->p->route, c->backend, readable ? ids : NULL, n);
     lx_buf_release(&names);
     lx_arena_release(&a);
 }
@@ -78,8 +87,10 @@ static void on_done(void *data, enum lx_upstream_result result, const char *deta
     else
         snprintf(msg, sizeof(msg), "%s", detail ? detail : lx_upstream_result_str(result));
     lx_route_set_health(c->p->route, c->backend, ok, msg);
-    if (ok && b->discover)
-        discover(c);
+    if (ok)
+        read_models(c);
+    else
+        lx_route_set_listed(c->p->route, c->backend, NULL, 0); /* no pin judged */
     if (ok != c->was_healthy)
         lx_log(ok ? LX_LOG_INFO : LX_LOG_WARN, "backend '%s' (%s) is %s%s%s", b->name, b->url,
                ok ? "healthy" : "unhealthy", ok ? "" : ": ", ok ? "" : msg);
@@ -115,7 +126,7 @@ static void on_tick(uv_timer_t *t)
 {
     struct lx_proxy *p = t->data;
     for (size_t i = 0; i < p->cfg->n_backends; i++)
-        if (p->checks[i].up == NULL)
+        if (p->checks[i].up == NULL && p->cfg->backends[i].health_check)
             check_one(&p->checks[i]);
 }
 

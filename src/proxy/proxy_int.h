@@ -46,7 +46,8 @@ struct attempt {
     uint16_t backend;   /* index into cfg->backends */
     uint8_t deployment; /* 0: the model's first, k: its fallbacks[k - 1] */
     int16_t status;     /* the backend's HTTP status; 0 when none */
-    const char *result; /* static: "done", "connect_failed", ..., "busy", "cancelled" */
+    const char *result; /* static: "done", "connect_failed", ..., "busy", "cancelled", or a
+                           skipped deployment: "unhealthy", "circuit_open", "pin_missing" */
     uint32_t ms;        /* from the attempt's start to its end */
 };
 
@@ -68,6 +69,7 @@ struct exchange {
     uint8_t deployment;                      /* the one being tried, as in struct attempt */
     uint8_t tries;                           /* attempts made on it so far */
     uint8_t n_attempts;
+    bool probe;              /* the current attempt is its backend's half-open circuit probe */
     uint32_t retry_after_ms; /* the last failure's Retry-After (429/503), 0 when none */
     uint64_t t_attempt_us;   /* when the current attempt began */
     struct attempt attempts[MAX_ATTEMPTS];

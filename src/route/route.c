@@ -4,7 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/clock.h"
+#include "../core/log.h"
 #include "../json/json.h"
+
+/* Passive health of a backend: a ring of the last `window` known outcomes
+ * (1 = failure) while closed. */
+struct circuit {
+    enum lx_route_circuit state;
+    uint8_t *ring;
+    uint32_t n, pos, failures;
+    uint64_t opened_ms; /* when it last opened */
+    bool probing;       /* half-open and its probe is out */
+};
 
 struct backend_state {
     bool healthy;
@@ -15,6 +27,10 @@ struct backend_state {
     struct lx_route_waiter *head, *tail; /* admission queue, oldest first */
     char **models;                       /* discovered ids */
     size_t n_models;
+    char **listed; /* ids the last check read from /models, for pinning */
+    size_t n_listed;
+    bool list_known; /* false: no list read, pins are not judged */
+    struct circuit circuit;
 };
 
 struct lx_route {
@@ -33,7 +49,26 @@ struct lx_route *lx_route_new(struct lx_config *cfg)
         return NULL;
     }
     r->cfg = lx_config_ref(cfg);
+    for (size_t i = 0; i < cfg->n_backends; i++) {
+        const struct lx_config_backend *cb = &cfg->backends[i];
+        if (!cb->health_check) {
+            /* never checked: in rotation, and counted as ready */
+            r->b[i].healthy = true;
+            snprintf(r->b[i].detail, sizeof(r->b[i].detail), "not checked (health_check: false)");
+        }
+        if (cb->circuit.enabled && !(r->b[i].circuit.ring = calloc(cb->circuit.window, 1))) {
+            lx_route_free(r);
+            return NULL;
+        }
+    }
     return r;
+}
+
+static void free_ids(char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
 }
 
 static void free_models(struct backend_state *b)
@@ -49,8 +84,11 @@ void lx_route_free(struct lx_route *r)
 {
     if (r == NULL)
         return;
-    for (size_t i = 0; i < r->cfg->n_backends; i++)
+    for (size_t i = 0; i < r->cfg->n_backends; i++) {
         free_models(&r->b[i]);
+        free_ids(r->b[i].listed, r->b[i].n_listed);
+        free(r->b[i].circuit.ring);
+    }
     free(r->b);
     lx_config_unref(r->cfg);
     free(r);
@@ -247,6 +285,207 @@ bool lx_route_ready(const struct lx_route *r)
     return false;
 }
 
+/* --- availability ------------------------------------------------------- */
+
+const char *lx_route_avail_str(enum lx_route_avail a)
+{
+    static const char *const names[] = {"ok", "unhealthy", "circuit_open", "pin_missing"};
+    return (size_t)a < LX_ARRAY_LEN(names) ? names[a] : "?";
+}
+
+const char *lx_route_circuit_str(enum lx_route_circuit c)
+{
+    static const char *const names[] = {"closed", "open", "half_open"};
+    return (size_t)c < LX_ARRAY_LEN(names) ? names[c] : "?";
+}
+
+static bool listed(const struct backend_state *b, const char *id)
+{
+    for (size_t k = 0; k < b->n_listed; k++)
+        if (strcmp(b->listed[k], id) == 0)
+            return true;
+    return false;
+}
+
+static bool pin_missing(const struct backend_state *b, const char *upstream_model)
+{
+    return upstream_model && b->list_known && !listed(b, upstream_model);
+}
+
+enum lx_route_circuit lx_route_circuit_state(const struct lx_route *r, size_t backend,
+                                             uint64_t now_ms)
+{
+    const struct circuit *c = &r->b[backend].circuit;
+    if (c->state == LX_ROUTE_OPEN &&
+        now_ms >= c->opened_ms + r->cfg->backends[backend].circuit.open_ms)
+        return LX_ROUTE_HALF_OPEN;
+    return c->state;
+}
+
+/* The one place a circuit changes state. */
+static void circuit_to(struct lx_route *r, size_t backend, enum lx_route_circuit to,
+                       uint64_t now_ms)
+{
+    struct circuit *c = &r->b[backend].circuit;
+    const struct lx_config_backend *cb = &r->cfg->backends[backend];
+    if (to == LX_ROUTE_OPEN) {
+        c->opened_ms = now_ms;
+        if (c->state == LX_ROUTE_CLOSED)
+            lx_log_warn(
+                "backend '%s': circuit open for %u ms (%u failures in the last %u attempts)",
+                cb->name, cb->circuit.open_ms, c->failures, c->n);
+        else
+            lx_log_warn("backend '%s': the probe failed, circuit open again for %u ms", cb->name,
+                        cb->circuit.open_ms);
+    } else if (to == LX_ROUTE_HALF_OPEN) {
+        lx_log_info("backend '%s': circuit half-open, one probe request goes through", cb->name);
+    } else {
+        lx_log_info("backend '%s': the probe succeeded, circuit closed", cb->name);
+    }
+    if (to != LX_ROUTE_HALF_OPEN) {
+        /* a closed circuit starts with an empty window; an open one keeps none */
+        memset(c->ring, 0, cb->circuit.window);
+        c->n = c->pos = c->failures = 0;
+    }
+    c->probing = false;
+    c->state = to;
+}
+
+enum lx_route_avail lx_route_choose(struct lx_route *r, size_t backend, const char *upstream_model,
+                                    uint64_t now_ms, bool *probe)
+{
+    struct backend_state *b = &r->b[backend];
+    *probe = false;
+    if (b->checked && !b->healthy)
+        return LX_ROUTE_UNHEALTHY;
+    if (pin_missing(b, upstream_model))
+        return LX_ROUTE_PIN_MISSING;
+    if (!r->cfg->backends[backend].circuit.enabled)
+        return LX_ROUTE_AVAILABLE;
+    struct circuit *c = &b->circuit;
+    enum lx_route_circuit st = lx_route_circuit_state(r, backend, now_ms);
+    if (st == LX_ROUTE_CLOSED)
+        return LX_ROUTE_AVAILABLE;
+    if (st == LX_ROUTE_OPEN || c->probing)
+        return LX_ROUTE_CIRCUIT_OPEN;
+    if (c->state != LX_ROUTE_HALF_OPEN)
+        circuit_to(r, backend, LX_ROUTE_HALF_OPEN, now_ms);
+    c->probing = true;
+    *probe = true;
+    return LX_ROUTE_AVAILABLE;
+}
+
+void lx_route_circuit_record(struct lx_route *r, size_t backend, enum lx_route_outcome o,
+                             bool probe, uint64_t now_ms)
+{
+    const struct lx_config_circuit *cc = &r->cfg->backends[backend].circuit;
+    struct circuit *c = &r->b[backend].circuit;
+    if (!cc->enabled)
+        return;
+    if (probe) {
+        if (c->state != LX_ROUTE_HALF_OPEN || !c->probing)
+            return;
+        if (o == LX_ROUTE_NEUTRAL)
+            c->probing = false; /* the next request probes */
+        else
+            circuit_to(r, backend, o == LX_ROUTE_SUCCESS ? LX_ROUTE_CLOSED : LX_ROUTE_OPEN, now_ms);
+        return;
+    }
+    if (o == LX_ROUTE_NEUTRAL || c->state != LX_ROUTE_CLOSED)
+        return;
+    uint8_t failed = o == LX_ROUTE_FAILURE;
+    if (c->n == cc->window)
+        c->failures -= c->ring[c->pos];
+    else
+        c->n++;
+    c->ring[c->pos] = failed;
+    c->failures += failed;
+    c->pos = (c->pos + 1) % cc->window;
+    if (c->n >= cc->min_requests && (double)c->failures >= cc->error_ratio * c->n)
+        circuit_to(r, backend, LX_ROUTE_OPEN, now_ms);
+}
+
+/* The pinned upstream id of deployment d of m (0: its first), or NULL
+ * when the id was not written in the config. */
+static const char *pinned_id(const struct lx_config_model *m, size_t d)
+{
+    if (d == 0)
+        return m->pinned ? m->upstream_model : NULL;
+    return m->fallbacks[d - 1].pinned ? m->fallbacks[d - 1].upstream_model : NULL;
+}
+
+/* Logs each deployment on backend whose pin state differs between the old
+ * list (was_known, old) and the current one. */
+static void log_pin_changes(struct lx_route *r, size_t backend, bool was_known, char **old,
+                            size_t n_old)
+{
+    const struct backend_state *b = &r->b[backend];
+    struct backend_state before = {.list_known = was_known, .listed = old, .n_listed = n_old};
+    for (size_t i = 0; i < r->cfg->n_models; i++) {
+        const struct lx_config_model *m = &r->cfg->models[i];
+        for (size_t d = 0; d <= m->n_fallbacks; d++) {
+            size_t be = d ? m->fallbacks[d - 1].backend : m->backend;
+            const char *id = pinned_id(m, d);
+            if (be != backend || id == NULL || pin_missing(&before, id) == pin_missing(b, id))
+                continue;
+            if (pin_missing(b, id))
+                lx_log_warn("model '%s': backend '%s' does not serve the pinned model '%s' (not in "
+                            "its /models): that deployment is out of rotation",
+                            m->name, r->cfg->backends[backend].name, id);
+            else
+                lx_log_info("model '%s': backend '%s' lists the pinned model '%s' again: back in "
+                            "rotation",
+                            m->name, r->cfg->backends[backend].name, id);
+        }
+    }
+}
+
+void lx_route_set_listed(struct lx_route *r, size_t backend, const char *const *ids, size_t n)
+{
+    struct backend_state *b = &r->b[backend];
+    char **old = b->listed;
+    size_t n_old = b->n_listed;
+    bool was_known = b->list_known;
+    b->listed = NULL;
+    b->n_listed = 0;
+    b->list_known = false;
+    if (ids && (n == 0 || (b->listed = calloc(n, sizeof(char *))))) {
+        b->list_known = true;
+        for (size_t i = 0; i < n; i++) {
+            if (!(b->listed[i] = strdup(ids[i]))) {
+                b->list_known = false; /* out of memory: judge nothing */
+                break;
+            }
+            b->n_listed = i + 1;
+        }
+    }
+    log_pin_changes(r, backend, was_known, old, n_old);
+    free_ids(old, n_old);
+}
+
+/* Writes the deployments on backend that are out for a missing pin. */
+static void write_pin_violations(lx_jw *w, const struct lx_route *r, size_t backend)
+{
+    const struct backend_state *b = &r->b[backend];
+    lx_jw_arr_open(w);
+    for (size_t i = 0; i < r->cfg->n_models; i++) {
+        const struct lx_config_model *m = &r->cfg->models[i];
+        for (size_t d = 0; d <= m->n_fallbacks; d++) {
+            size_t be = d ? m->fallbacks[d - 1].backend : m->backend;
+            const char *id = pinned_id(m, d);
+            if (be != backend || !pin_missing(b, id))
+                continue;
+            lx_jw_obj_open(w);
+            lx_jw_key(w, "model");
+            lx_jw_cstr(w, m->name);
+            lx_jw_key(w, "upstream_model");
+            lx_jw_cstr(w, id);
+            lx_jw_obj_close(w);
+        }
+    }
+    lx_jw_arr_close(w);
+}
+
 static void write_model(lx_jw *w, const char *id, const char *owner)
 {
     lx_jw_obj_open(w);
@@ -302,6 +541,7 @@ int lx_route_write_status(const struct lx_route *r, lx_buf *out)
     lx_jw_obj_open(&w);
     lx_jw_key(&w, "ready");
     lx_jw_bool(&w, lx_route_ready(r));
+    uint64_t now_ms = lx_clock_mono_us() / 1000;
     lx_jw_key(&w, "backends");
     lx_jw_arr_open(&w);
     for (size_t i = 0; i < r->cfg->n_backends; i++) {
@@ -319,6 +559,12 @@ int lx_route_write_status(const struct lx_route *r, lx_buf *out)
         lx_jw_uint(&w, b->in_flight);
         lx_jw_key(&w, "queued");
         lx_jw_uint(&w, b->n_queued);
+        lx_jw_key(&w, "circuit");
+        lx_jw_cstr(&w, r->cfg->backends[i].circuit.enabled
+                           ? lx_route_circuit_str(lx_route_circuit_state(r, i, now_ms))
+                           : "off");
+        lx_jw_key(&w, "pin_violations");
+        write_pin_violations(&w, r, i);
         lx_jw_key(&w, "models");
         lx_jw_arr_open(&w);
         for (size_t k = 0; k < b->n_models; k++)

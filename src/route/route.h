@@ -88,11 +88,68 @@ bool lx_route_healthy(const struct lx_route *r, size_t backend);
 /* True when at least one backend is healthy. */
 bool lx_route_ready(const struct lx_route *r);
 
+/* --- availability: active health, circuit breaker, pinning --------------
+ *
+ * A deployment (backend + upstream model) is out of rotation when its
+ * backend's last active check failed (after at least one check), when the
+ * backend's circuit is open, or when the backend's model list, read by the
+ * last check, lacks the pinned upstream model (one written in the config:
+ * lx_config_deployment.pinned). Times are the caller's
+ * monotonic clock in ms, so tests can drive them. */
+
+enum lx_route_avail {
+    LX_ROUTE_AVAILABLE,
+    LX_ROUTE_UNHEALTHY,    /* the last active check failed */
+    LX_ROUTE_CIRCUIT_OPEN, /* open, or half-open with its probe out */
+    LX_ROUTE_PIN_MISSING,  /* the backend does not list the pinned id */
+};
+/* "ok", "unhealthy", "circuit_open", "pin_missing". */
+const char *lx_route_avail_str(enum lx_route_avail a);
+
+/* Whether a request may go to upstream_model on backend now (upstream_model
+ * NULL: nothing pinned — a discovered id, or a model without a written
+ * upstream_model). When the backend's circuit has been
+ * open for open_ms, the first caller gets LX_ROUTE_AVAILABLE with *probe
+ * set: the circuit is half-open and this request is its probe, whose
+ * outcome the caller must report (lx_route_circuit_record with probe
+ * true), even a neutral one. */
+enum lx_route_avail lx_route_choose(struct lx_route *r, size_t backend, const char *upstream_model,
+                                    uint64_t now_ms, bool *probe);
+
+enum lx_route_outcome {
+    LX_ROUTE_NEUTRAL, /* says nothing about the backend: 429, cancelled, no slot */
+    LX_ROUTE_SUCCESS, /* 2xx, or a 4xx (the client's fault) */
+    LX_ROUTE_FAILURE, /* connect error, timeout, 5xx, incomplete answer */
+};
+enum lx_route_circuit { LX_ROUTE_CLOSED, LX_ROUTE_OPEN, LX_ROUTE_HALF_OPEN };
+
+/* Counts the outcome of one attempt on backend. Closed: the outcome joins
+ * the window, and the circuit opens when at least min_requests are known
+ * and failures / known >= error_ratio. The probe's success closes the
+ * circuit (with an empty window), its failure opens it again, a neutral
+ * outcome frees the probe for the next request. Outcomes of requests that
+ * are not the probe do not count while the circuit is not closed.
+ * Transitions are logged. */
+void lx_route_circuit_record(struct lx_route *r, size_t backend, enum lx_route_outcome o,
+                             bool probe, uint64_t now_ms);
+/* The circuit's state as of now_ms (an open circuit past open_ms reads
+ * half-open). */
+enum lx_route_circuit lx_route_circuit_state(const struct lx_route *r, size_t backend,
+                                             uint64_t now_ms);
+const char *lx_route_circuit_str(enum lx_route_circuit c);
+
+/* The model ids the last check read from the backend's /models (copied),
+ * or ids NULL when it could not read a list: then no pin is judged on
+ * that backend. Logs each configured deployment on it that goes out of
+ * rotation for a missing pin, or comes back. */
+void lx_route_set_listed(struct lx_route *r, size_t backend, const char *const *ids, size_t n);
+
 /* Writes the OpenAI model list {"object":"list","data":[...]} of every
  * public name. */
 int lx_route_write_models(const struct lx_route *r, lx_buf *out);
 /* Writes {"ready":bool,"backends":[{"name","healthy","checked","detail",
- * "in_flight","queued","models"}]}. */
+ * "in_flight","queued","circuit","pin_violations":[{"model",
+ * "upstream_model"}],"models"}]}; the circuit as of the monotonic clock. */
 int lx_route_write_status(const struct lx_route *r, lx_buf *out);
 
 #endif

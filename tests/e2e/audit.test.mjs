@@ -35,7 +35,8 @@ function config(prompt) {
 }
 
 before(async () => {
-  sim = await startSim();
+  // it lists the pinned upstream id, or the deployment would be out of rotation
+  sim = await startSim({ args: ['--models', 'sim-model,upstream-id-1'] });
   const env = { E2E_SIM_KEY: SECRET, LLMUX_LOG_LEVEL: 'debug' };
   [hash, full, off] = await Promise.all([
     startLlmux({ config: config(null), env }), // default: hash

@@ -10,7 +10,8 @@ import {
 let sim, gw, client;
 
 before(async () => {
-  sim = await startSim({ args: ['--tokens', '24'] });
+  // it lists the pinned upstream ids, or the deployments would be out of rotation
+  sim = await startSim({ args: ['--tokens', '24', '--models', 'sim-model,qwen2.5-7b-instruct-q4_k_m,nomic-embed-text'] });
   gw = await startLlmux({
     config: (port, dir) => makeConfig({
       port, dir,

@@ -13,9 +13,11 @@ import {
 let ok, big, s503, s429, o503, gw, client, closedPort;
 const MAX_BODY = 65536;
 
+const FAILING = { health_check: false, circuit: { enabled: false } };
+
 before(async () => {
   [ok, big, s503, s429, o503, closedPort] = await Promise.all([
-    startSim(),
+    startSim({ args: ['--models', 'sim-model,m'] }), // lists the pinned id
     startSim(), // takes the near-cap body, so that a failure there cannot spill into other tests
     startSim({ args: ['--fault', 'status=503'] }),
     startSim({ args: ['--fault', 'status=429'] }),
@@ -28,10 +30,12 @@ before(async () => {
       backends: [
         { name: 'ok', url: ok.url },
         { name: 'big', url: big.url },
-        { name: 'down', url: `http://127.0.0.1:${closedPort}/v1`, timeouts: { connect_ms: 1000 } },
-        { name: 's503', url: s503.url },
-        { name: 's429', url: s429.url },
-        { name: 'o503', url: o503.url },
+        // these fail on purpose, their /models too: neither active checks nor the
+        // circuit may take them out of rotation, the tests look at their failures
+        { name: 'down', url: `http://127.0.0.1:${closedPort}/v1`, timeouts: { connect_ms: 1000 }, ...FAILING },
+        { name: 's503', url: s503.url, ...FAILING },
+        { name: 's429', url: s429.url, ...FAILING },
+        { name: 'o503', url: o503.url, ...FAILING },
       ],
       models: [
         { name: 'chat', backend: 'ok', upstream_model: 'm' },

@@ -32,7 +32,11 @@ before(async () => {
   gw = await startLlmux({
     config: (port, dir) => makeConfig({
       port, dir,
-      backends: names.map((n) => ({ name: n, url: sims[n].url, timeouts: TIMEOUTS })),
+      // every sim fails on purpose (its /models too): neither active checks nor
+      // the circuit may take one out of rotation, the tests look at its failures
+      backends: names.map((n) => ({
+        name: n, url: sims[n].url, timeouts: TIMEOUTS, health_check: false, circuit: { enabled: false },
+      })),
       models: names.map((n) => ({ name: n, backend: n })),
     }),
   });

@@ -855,3 +855,57 @@ Test(config_retry, errors)
     expect_error(MODEL_HEAD "    retry: {tries: 2}\n",
                  "t.yaml:6:13: unknown key 'tries' in models[0].retry");
 }
+
+/* ---- health: circuit, health_check, pins -------------------------------- */
+
+Test(config_health, circuit_defaults_and_values)
+{
+    struct lx_config *c = load("backends:\n"
+                               "  - {name: a, url: 'http://h:1'}\n"
+                               "  - name: b\n"
+                               "    url: http://h:2\n"
+                               "    health_check: false\n"
+                               "    circuit: {window: 10, min_requests: 10, error_ratio: 0.25,"
+                               " open_ms: 50}\n"
+                               "  - {name: c, url: 'http://h:3', circuit: {enabled: false}}\n"
+                               "models:\n"
+                               "  - {name: m, backend: a, fallbacks: [{backend: b},"
+                               " {backend: c, upstream_model: x}]}\n"
+                               "  - {name: n, backend: a, upstream_model: y}\n");
+    cr_assert_not_null(c, "%s", err);
+    const struct lx_config_circuit *a = &c->backends[0].circuit, *b = &c->backends[1].circuit;
+    cr_assert(c->backends[0].health_check);
+    cr_assert(a->enabled);
+    cr_assert_eq(a->window, 20);
+    cr_assert_eq(a->min_requests, 5);
+    cr_assert_float_eq(a->error_ratio, 0.5, 1e-9);
+    cr_assert_eq(a->open_ms, 10000);
+    cr_assert_not(c->backends[1].health_check);
+    cr_assert(b->enabled);
+    cr_assert_eq(b->window, 10);
+    cr_assert_eq(b->min_requests, 10);
+    cr_assert_float_eq(b->error_ratio, 0.25, 1e-9);
+    cr_assert_eq(b->open_ms, 50);
+    cr_assert_not(c->backends[2].circuit.enabled);
+    /* only a written upstream_model is a pin */
+    cr_assert_not(c->models[0].pinned);
+    cr_assert_not(c->models[0].fallbacks[0].pinned);
+    cr_assert(c->models[0].fallbacks[1].pinned);
+    cr_assert(c->models[1].pinned);
+    lx_config_unref(c);
+}
+
+Test(config_health, circuit_errors)
+{
+    expect_error("backends:\n  - {name: a, url: 'http://h:1', circuit: {error_ratio: 0}}\n",
+                 "t.yaml:2:57: backends[0].circuit.error_ratio: expected a number greater than 0 "
+                 "and at most 1");
+    expect_error("backends:\n  - {name: a, url: 'http://h:1', circuit: {error_ratio: 1.5}}\n",
+                 "t.yaml:2:57: backends[0].circuit.error_ratio: expected a number greater than 0 "
+                 "and at most 1");
+    expect_error("backends:\n  - {name: a, url: 'http://h:1', circuit: {window: 3, "
+                 "min_requests: 4}}\n",
+                 "t.yaml:2:43: backends[0].circuit: min_requests (4) is larger than window (3)");
+    expect_error("backends:\n  - {name: a, url: 'http://h:1', circuit: {window: 0}}\n",
+                 "t.yaml:2:52: backends[0].circuit.window: must be between 1 and 1000");
+}

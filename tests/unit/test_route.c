@@ -433,3 +433,193 @@ Test(route, backoff_honours_longer_retry_after)
     struct lx_config_retry zero = {.attempts = 2};
     cr_assert_eq(lx_route_backoff_ms(&zero, 3, 0, 12345), 0, "backoff_ms 0: no wait");
 }
+
+/* --- availability: circuit breaker, active health, pinning --------------- */
+
+static const char health_yaml[] = "backends:\n"
+                                  "  - name: a\n"
+                                  "    url: http://127.0.0.1:1/v1\n"
+                                  "    circuit: {window: 10, min_requests: 4, error_ratio: 0.5,"
+                                  " open_ms: 1000}\n"
+                                  "  - name: b\n"
+                                  "    url: http://127.0.0.1:2/v1\n"
+                                  "    circuit: {enabled: false}\n"
+                                  "    health_check: false\n"
+                                  "models:\n"
+                                  "  - name: m\n"
+                                  "    backend: a\n"
+                                  "    upstream_model: pinned-1\n"
+                                  "    fallbacks: [{backend: b, upstream_model: pinned-2}]\n";
+
+static struct lx_route *health_route(void)
+{
+    struct lx_config *cfg = NULL;
+    char err[256];
+    cr_assert_eq(
+        lx_config_load_string(health_yaml, strlen(health_yaml), "h.yaml", &cfg, err, sizeof(err)),
+        LX_OK, "%s", err);
+    struct lx_route *r = lx_route_new(cfg);
+    cr_assert_not_null(r);
+    lx_config_unref(cfg);
+    return r;
+}
+
+static void record_n(struct lx_route *r, enum lx_route_outcome o, int n, uint64_t now)
+{
+    for (int i = 0; i < n; i++)
+        lx_route_circuit_record(r, 0, o, false, now);
+}
+
+static enum lx_route_avail choose(struct lx_route *r, size_t backend, uint64_t now, bool *probe)
+{
+    return lx_route_choose(r, backend, NULL, now, probe);
+}
+
+Test(circuit, opens_at_the_ratio_once_min_requests_are_known)
+{
+    struct lx_route *r = health_route();
+    bool probe;
+    record_n(r, LX_ROUTE_SUCCESS, 2, 0);
+    record_n(r, LX_ROUTE_FAILURE, 1, 0);
+    cr_assert_eq(lx_route_circuit_state(r, 0, 0), LX_ROUTE_CLOSED, "1 of 3 fail");
+    record_n(r, LX_ROUTE_FAILURE, 1, 0);
+    /* 2 of 4: the ratio is reached */
+    cr_assert_eq(lx_route_circuit_state(r, 0, 0), LX_ROUTE_OPEN);
+    cr_assert_eq(choose(r, 0, 10, &probe), LX_ROUTE_CIRCUIT_OPEN);
+    cr_assert_not(probe);
+    lx_route_free(r);
+}
+
+Test(circuit, never_opens_below_min_requests)
+{
+    struct lx_route *r = health_route();
+    record_n(r, LX_ROUTE_FAILURE, 3, 0);
+    cr_assert_eq(lx_route_circuit_state(r, 0, 0), LX_ROUTE_CLOSED, "3 failures < min_requests 4");
+    record_n(r, LX_ROUTE_NEUTRAL, 5, 0); /* 429s, cancels: not counted */
+    cr_assert_eq(lx_route_circuit_state(r, 0, 0), LX_ROUTE_CLOSED);
+    lx_route_free(r);
+}
+
+Test(circuit, the_window_forgets_old_outcomes)
+{
+    struct lx_route *r = health_route();
+    record_n(r, LX_ROUTE_SUCCESS, 2, 0);
+    record_n(r, LX_ROUTE_FAILURE, 1, 0);
+    record_n(r, LX_ROUTE_SUCCESS, 10, 0); /* pushes the failure out */
+    record_n(r, LX_ROUTE_FAILURE, 4, 0);  /* 4 of 10 */
+    cr_assert_eq(lx_route_circuit_state(r, 0, 0), LX_ROUTE_CLOSED);
+    record_n(r, LX_ROUTE_FAILURE, 1, 0); /* 5 of 10 */
+    cr_assert_eq(lx_route_circuit_state(r, 0, 0), LX_ROUTE_OPEN);
+    lx_route_free(r);
+}
+
+static struct lx_route *opened_at(uint64_t now)
+{
+    struct lx_route *r = health_route();
+    record_n(r, LX_ROUTE_FAILURE, 4, now);
+    cr_assert_eq(lx_route_circuit_state(r, 0, now), LX_ROUTE_OPEN);
+    return r;
+}
+
+Test(circuit, half_open_after_open_ms_lets_one_probe_through)
+{
+    struct lx_route *r = opened_at(5000);
+    bool probe;
+    cr_assert_eq(choose(r, 0, 5999, &probe), LX_ROUTE_CIRCUIT_OPEN);
+    cr_assert_eq(lx_route_circuit_state(r, 0, 6000), LX_ROUTE_HALF_OPEN);
+    cr_assert_eq(choose(r, 0, 6000, &probe), LX_ROUTE_AVAILABLE);
+    cr_assert(probe);
+    cr_assert_eq(choose(r, 0, 6001, &probe), LX_ROUTE_CIRCUIT_OPEN, "one probe at a time");
+    cr_assert_not(probe);
+    /* a late outcome of a request sent before the circuit opened decides nothing */
+    lx_route_circuit_record(r, 0, LX_ROUTE_SUCCESS, false, 6002);
+    cr_assert_eq(lx_route_circuit_state(r, 0, 6002), LX_ROUTE_HALF_OPEN);
+    lx_route_free(r);
+}
+
+Test(circuit, the_probe_success_closes)
+{
+    struct lx_route *r = opened_at(0);
+    bool probe;
+    cr_assert_eq(choose(r, 0, 1000, &probe), LX_ROUTE_AVAILABLE);
+    lx_route_circuit_record(r, 0, LX_ROUTE_SUCCESS, probe, 1100);
+    cr_assert_eq(lx_route_circuit_state(r, 0, 1100), LX_ROUTE_CLOSED);
+    cr_assert_eq(choose(r, 0, 1100, &probe), LX_ROUTE_AVAILABLE);
+    cr_assert_not(probe);
+    /* the window starts empty: three failures do not reopen it */
+    record_n(r, LX_ROUTE_FAILURE, 3, 1200);
+    cr_assert_eq(lx_route_circuit_state(r, 0, 1200), LX_ROUTE_CLOSED);
+    lx_route_free(r);
+}
+
+Test(circuit, the_probe_failure_reopens_for_open_ms)
+{
+    struct lx_route *r = opened_at(0);
+    bool probe;
+    cr_assert_eq(choose(r, 0, 1500, &probe), LX_ROUTE_AVAILABLE);
+    lx_route_circuit_record(r, 0, LX_ROUTE_FAILURE, probe, 1600);
+    cr_assert_eq(lx_route_circuit_state(r, 0, 1600), LX_ROUTE_OPEN);
+    cr_assert_eq(choose(r, 0, 2599, &probe), LX_ROUTE_CIRCUIT_OPEN);
+    cr_assert_eq(choose(r, 0, 2600, &probe), LX_ROUTE_AVAILABLE);
+    cr_assert(probe);
+    lx_route_free(r);
+}
+
+Test(circuit, a_neutral_probe_frees_the_probe)
+{
+    struct lx_route *r = opened_at(0);
+    bool probe;
+    cr_assert_eq(choose(r, 0, 1000, &probe), LX_ROUTE_AVAILABLE);
+    lx_route_circuit_record(r, 0, LX_ROUTE_NEUTRAL, probe, 1000);
+    cr_assert_eq(choose(r, 0, 1001, &probe), LX_ROUTE_AVAILABLE);
+    cr_assert(probe, "the next request probes");
+    lx_route_free(r);
+}
+
+Test(circuit, disabled_never_opens)
+{
+    struct lx_route *r = health_route();
+    bool probe;
+    for (int i = 0; i < 50; i++)
+        lx_route_circuit_record(r, 1, LX_ROUTE_FAILURE, false, 0);
+    cr_assert_eq(choose(r, 1, 0, &probe), LX_ROUTE_AVAILABLE);
+    lx_route_free(r);
+}
+
+Test(circuit, active_health_counts_once_checked)
+{
+    struct lx_route *r = health_route();
+    bool probe;
+    cr_assert_eq(choose(r, 0, 0, &probe), LX_ROUTE_AVAILABLE, "never checked: in rotation");
+    lx_route_set_health(r, 0, false, "connect refused");
+    cr_assert_eq(choose(r, 0, 0, &probe), LX_ROUTE_UNHEALTHY);
+    lx_route_set_health(r, 0, true, "ok");
+    cr_assert_eq(choose(r, 0, 0, &probe), LX_ROUTE_AVAILABLE);
+    /* health_check: false counts as healthy (and ready) */
+    cr_assert(lx_route_healthy(r, 1));
+    lx_route_free(r);
+}
+
+Test(circuit, a_missing_pin_takes_the_deployment_out_until_it_is_listed)
+{
+    struct lx_route *r = health_route();
+    bool probe;
+    static const char *const without[] = {"other"}, *const with[] = {"other", "pinned-1"};
+    lx_route_set_listed(r, 0, without, 1);
+    cr_assert_eq(lx_route_choose(r, 0, "pinned-1", 0, &probe), LX_ROUTE_PIN_MISSING);
+    cr_assert_eq(lx_route_choose(r, 0, NULL, 0, &probe), LX_ROUTE_AVAILABLE, "unpinned id");
+    lx_buf b;
+    lx_buf_init(&b, 1 << 16);
+    cr_assert_eq(lx_route_write_status(r, &b), LX_OK);
+    cr_assert_not_null(
+        strstr(b.data, "\"pin_violations\":[{\"model\":\"m\",\"upstream_model\":\"pinned-1\"}]"),
+        "%s", b.data);
+    cr_assert_not_null(strstr(b.data, "\"circuit\":\"closed\""), "%s", b.data);
+    lx_buf_release(&b);
+    lx_route_set_listed(r, 0, NULL, 0); /* unreadable list: pins are not judged */
+    cr_assert_eq(lx_route_choose(r, 0, "pinned-1", 0, &probe), LX_ROUTE_AVAILABLE);
+    lx_route_set_listed(r, 0, without, 1);
+    lx_route_set_listed(r, 0, with, 2);
+    cr_assert_eq(lx_route_choose(r, 0, "pinned-1", 0, &probe), LX_ROUTE_AVAILABLE);
+    lx_route_free(r);
+}
