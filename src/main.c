@@ -1,5 +1,5 @@
 /*
- * main.c — the command line: serve, check, version.
+ * main.c — the command line: serve, check, keys, version.
  *
  * `serve` builds the config snapshot (file or built-in default, then
  * environment variables, then flags), starts the gateway on one libuv loop
@@ -21,6 +21,7 @@
 #include "http/http.h"
 #include "obs/audit.h"
 #include "proxy/proxy.h"
+#include "store/keys.h"
 
 #define LLMUX_VERSION "0.1.0"
 
@@ -30,6 +31,8 @@ static const char usage_main[] =
     "Usage:\n"
     "  llmux serve [options]     run the gateway (see llmux serve --help)\n"
     "  llmux check -c FILE       validate a config file and print the routing table\n"
+    "  llmux keys create|list|revoke\n"
+    "                            manage the virtual API keys (see llmux keys --help)\n"
     "  llmux version             print the version\n"
     "  llmux --help              this text\n"
     "\n"
@@ -54,6 +57,9 @@ static const char usage_serve[] =
     "                         (env LLMUX_AUDIT_PROMPT; default hash)\n"
     "      --log-level L      debug, info, warn, error (env LLMUX_LOG_LEVEL; default info)\n"
     "  -h, --help             this text\n"
+    "\n"
+    "With auth.enabled in the config, clients need a key from `llmux keys create`;\n"
+    "env LLMUX_AUTH_STORE overrides auth.store (the key store file).\n"
     "\n"
     "Endpoints: POST /v1/chat/completions, POST /v1/embeddings, GET /v1/models,\n"
     "GET /healthz, GET /readyz. See docs/config.md for the config file.\n";
@@ -96,7 +102,9 @@ static struct lx_config *build_config(const struct serve_opts *o)
     const char *upstream = env_or(o->upstream, "LLMUX_UPSTREAM");
     const char *audit_log = env_or(o->audit_log, "LLMUX_AUDIT_LOG");
     const char *audit_prompt = env_or(o->audit_prompt, "LLMUX_AUDIT_PROMPT");
-    if ((listen && lx_config_set_listen(cfg, listen, err, sizeof(err)) != LX_OK) ||
+    const char *auth_store = getenv("LLMUX_AUTH_STORE");
+    if ((auth_store && lx_config_set_auth_store(cfg, auth_store, err, sizeof(err)) != LX_OK) ||
+        (listen && lx_config_set_listen(cfg, listen, err, sizeof(err)) != LX_OK) ||
         (upstream && lx_config_add_upstream(cfg, upstream, err, sizeof(err)) != LX_OK) ||
         (audit_log && lx_config_set_audit_path(cfg, audit_log, err, sizeof(err)) != LX_OK) ||
         (audit_prompt &&
@@ -126,6 +134,7 @@ static void stop(struct app *a)
     signal(SIGINT, SIG_IGN);
     close_handle((uv_handle_t *)&a->drain_timer);
     close_handle((uv_handle_t *)&a->poll_timer);
+    lx_api_stop(a->api);
     lx_http_server_dispose(a->server);
     lx_log_info("stopped");
 }
@@ -186,7 +195,15 @@ static int start(struct app *a)
         }
     }
     a->proxy = lx_proxy_new(&a->loop, a->cfg, a->audit);
-    a->api = a->proxy ? lx_api_new(a->proxy, a->cfg) : NULL;
+    if (a->proxy == NULL) {
+        fprintf(stderr, "llmux: out of memory\n");
+        return LX_ERR;
+    }
+    a->api = lx_api_new(&a->loop, a->proxy, a->cfg, err, sizeof(err));
+    if (a->api == NULL) {
+        fprintf(stderr, "llmux: %s\n", err);
+        return LX_ERR;
+    }
     struct lx_http_server_opts ho = {.max_body_bytes = c->limits.max_body_bytes,
                                      .error_body = lx_api_server_error};
     a->server = a->api ? lx_http_server_new(&a->loop, &ho, lx_api_handle, a->api) : NULL;
@@ -228,6 +245,7 @@ static void teardown(struct app *a)
         close_handle((uv_handle_t *)&a->sig_int);
         close_handle((uv_handle_t *)&a->drain_timer);
         close_handle((uv_handle_t *)&a->poll_timer);
+        lx_api_stop(a->api);
         uv_run(&a->loop, UV_RUN_DEFAULT);
     }
     lx_http_server_free(a->server);
@@ -358,6 +376,178 @@ static int cmd_check(int argc, char **argv)
     return 0;
 }
 
+static const char usage_keys[] =
+    "Usage:\n"
+    "  llmux keys create --name NAME [--models a,b] [options]\n"
+    "                         create a key; its secret is printed once, on stdout,\n"
+    "                         and stored nowhere (the store keeps its SHA-256)\n"
+    "  llmux keys list [options]\n"
+    "                         id, name, created, revoked and models of every key\n"
+    "  llmux keys revoke ID [options]\n"
+    "                         revoke a key; a running gateway refuses it within 2 s\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE      read auth.store from FILE (env LLMUX_CONFIG)\n"
+    "  -s, --store PATH       the key store (env LLMUX_AUTH_STORE; default llmux-keys.db)\n"
+    "  -n, --name NAME        the key's name (create)\n"
+    "  -m, --models LIST      comma-separated public model names the key may use\n"
+    "                         (create; default: every model)\n"
+    "  -h, --help             this text\n"
+    "\n"
+    "Clients send the key as \"Authorization: Bearer KEY\" or \"x-api-key: KEY\".\n";
+
+struct keys_opts {
+    const char *config, *store, *name, *models;
+};
+
+/* The store path: --store > LLMUX_AUTH_STORE > the config's auth.store >
+ * the default. Writes it into out. */
+static int keys_store_path(const struct keys_opts *o, char *out, size_t outlen)
+{
+    const char *p = env_or(o->store, "LLMUX_AUTH_STORE");
+    const char *file = env_or(o->config, "LLMUX_CONFIG");
+    char err[512];
+    struct lx_config *cfg = NULL;
+    if (!p && file && file[0]) {
+        if (lx_config_load_file(file, &cfg, err, sizeof(err)) != LX_OK) {
+            fprintf(stderr, "llmux: %s\n", err);
+            return LX_ERR;
+        }
+        p = cfg->auth.store;
+    }
+    snprintf(out, outlen, "%s", p ? p : "llmux-keys.db");
+    lx_config_unref(cfg);
+    return LX_OK;
+}
+
+/* Splits "a,b" in place into at most max names; -1 on an empty name. */
+static int split_models(char *list, const char **out, size_t max)
+{
+    size_t n = 0;
+    for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        size_t len = strlen(t);
+        while (len && t[len - 1] == ' ')
+            t[--len] = '\0';
+        if (!len || n == max)
+            return -1;
+        out[n++] = t;
+    }
+    return (int)n;
+}
+
+static int keys_create(struct lx_store_keys *s, const struct keys_opts *o)
+{
+    static const char *models[LX_STORE_KEY_MAX_MODELS];
+    char list[8192], id[LX_STORE_KEY_ID_LEN + 1], secret[LX_STORE_KEY_SECRET_LEN + 1], err[512];
+    int n = 0;
+    if (o->name == NULL) {
+        fprintf(stderr, "llmux keys create: --name is required\n");
+        return 2;
+    }
+    if (o->models) {
+        snprintf(list, sizeof(list), "%s", o->models);
+        if (strlen(o->models) >= sizeof(list) ||
+            (n = split_models(list, models, LX_ARRAY_LEN(models))) <= 0) {
+            fprintf(stderr, "llmux keys create: --models is a comma-separated list of names\n");
+            return 2;
+        }
+    }
+    if (lx_store_keys_create(s, o->name, models, (size_t)n, id, secret, err, sizeof(err)) !=
+        LX_OK) {
+        fprintf(stderr, "llmux: %s\n", err);
+        return 1;
+    }
+    fprintf(stderr, "created key %s (%s); the secret below is shown only this once:\n", id,
+            o->name);
+    printf("%s\n", secret);
+    fflush(stdout);
+    explicit_bzero(secret, sizeof(secret));
+    return 0;
+}
+
+static void print_key(void *data, const struct lx_store_key_info *k)
+{
+    printf("%-14s %-24s %-26s %-26s %s\n", k->id, k->name, k->created_at,
+           k->revoked_at ? k->revoked_at : "-", k->allowed_models[0] ? k->allowed_models : "*");
+}
+
+static int keys_run(const char *sub, const char *arg, const struct keys_opts *o)
+{
+    char path[4096], err[512];
+    if (keys_store_path(o, path, sizeof(path)) != LX_OK)
+        return 1;
+    struct lx_store_keys *s = lx_store_keys_open(path, err, sizeof(err));
+    if (s == NULL) {
+        fprintf(stderr, "llmux: %s\n", err);
+        return 1;
+    }
+    int rc = 0;
+    if (strcmp(sub, "create") == 0) {
+        rc = keys_create(s, o);
+    } else if (strcmp(sub, "list") == 0) {
+        printf("%-14s %-24s %-26s %-26s %s\n", "ID", "NAME", "CREATED", "REVOKED", "MODELS");
+        if (lx_store_keys_list(s, print_key, NULL, err, sizeof(err)) != LX_OK) {
+            fprintf(stderr, "llmux: %s\n", err);
+            rc = 1;
+        }
+    } else {
+        int r = lx_store_keys_revoke(s, arg, err, sizeof(err));
+        if (r == LX_OK)
+            printf("revoked %s\n", arg);
+        else if (r == LX_AGAIN)
+            fprintf(stderr, "llmux: no valid key with id '%s'\n", arg);
+        else
+            fprintf(stderr, "llmux: %s\n", err);
+        rc = r == LX_OK ? 0 : 1;
+    }
+    lx_store_keys_close(s);
+    return rc;
+}
+
+static int cmd_keys(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'}, {"store", required_argument, NULL, 's'},
+        {"name", required_argument, NULL, 'n'},   {"models", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    struct keys_opts o = {0};
+    int c;
+    while ((c = getopt_long(argc, argv, "c:s:n:m:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            o.config = optarg;
+            break;
+        case 's':
+            o.store = optarg;
+            break;
+        case 'n':
+            o.name = optarg;
+            break;
+        case 'm':
+            o.models = optarg;
+            break;
+        case 'h':
+            fputs(usage_keys, stdout);
+            return 0;
+        default:
+            fputs(usage_keys, stderr);
+            return 2;
+        }
+    }
+    const char *sub = optind < argc ? argv[optind] : NULL;
+    int want = sub && strcmp(sub, "revoke") == 0 ? 2 : 1;
+    bool known = sub && (strcmp(sub, "create") == 0 || strcmp(sub, "list") == 0 ||
+                         strcmp(sub, "revoke") == 0);
+    if (!known || argc - optind != want) {
+        fputs(usage_keys, stderr);
+        return 2;
+    }
+    return keys_run(sub, want == 2 ? argv[optind + 1] : NULL, &o);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -369,6 +559,8 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)
         return cmd_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "keys") == 0)
+        return cmd_keys(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         puts("llmux " LLMUX_VERSION);
         return 0;

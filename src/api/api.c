@@ -3,29 +3,91 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include "../core/buf.h"
 #include "../core/id.h"
 #include "../dialect/chat.h"
+#include "auth.h"
 
 struct lx_api {
     struct lx_proxy *proxy;
     const struct lx_config *cfg;
+    struct lx_api_auth *auth; /* NULL when auth is off */
 };
 
-struct lx_api *lx_api_new(struct lx_proxy *proxy, const struct lx_config *cfg)
+struct lx_api *lx_api_new(uv_loop_t *loop, struct lx_proxy *proxy, const struct lx_config *cfg,
+                          char *err, size_t errlen)
 {
     struct lx_api *a = calloc(1, sizeof(*a));
-    if (a == NULL)
+    if (a == NULL) {
+        snprintf(err, errlen, "out of memory");
         return NULL;
+    }
     a->proxy = proxy;
     a->cfg = cfg;
+    if (cfg->auth.enabled &&
+        (a->auth = lx_api_auth_new(loop, cfg->auth.store, err, errlen)) == NULL) {
+        free(a);
+        return NULL;
+    }
     return a;
+}
+
+void lx_api_stop(struct lx_api *a)
+{
+    if (a)
+        lx_api_auth_stop(a->auth);
 }
 
 void lx_api_free(struct lx_api *a)
 {
+    if (a == NULL)
+        return;
+    lx_api_auth_free(a->auth);
     free(a);
+}
+
+/* The key the client presented: "Authorization: Bearer KEY" (the scheme in
+ * any case, RFC 9110 11.1), else "x-api-key: KEY" as Anthropic's clients
+ * send it. A NULL view when there is none. */
+static lx_str presented_key(struct lx_http_req *req)
+{
+    lx_str h = lx_http_req_header(req, "authorization");
+    if (h.ptr && h.len > 7 && strncasecmp(h.ptr, "Bearer ", 7) == 0) {
+        lx_str k = {h.ptr + 7, h.len - 7};
+        while (k.len && k.ptr[0] == ' ')
+            k.ptr++, k.len--;
+        while (k.len && k.ptr[k.len - 1] == ' ')
+            k.len--;
+        return k;
+    }
+    lx_str x = lx_http_req_header(req, "x-api-key");
+    return x.ptr && x.len ? x : LX_STR_NULL;
+}
+
+static bool key_allows(const void *key, lx_str model)
+{
+    return lx_store_key_allows(key, model);
+}
+
+/* The caller's valid key, or NULL after answering 401. The message never
+ * repeats what the client sent. */
+static const struct lx_store_key *authenticate(struct lx_api *a, struct lx_http_req *req,
+                                               const char *rid)
+{
+    lx_str secret = presented_key(req);
+    const struct lx_store_key *k = secret.ptr ? lx_api_auth_find(a->auth, secret) : NULL;
+    if (k)
+        return k;
+    lx_proxy_reject(a->proxy, req, rid, 401,
+                    secret.ptr ? "Incorrect API key provided. Keys are issued with "
+                                 "`llmux keys create`."
+                               : "You didn't provide an API key. You need to provide your API "
+                                 "key in an Authorization header using Bearer auth (i.e. "
+                                 "Authorization: Bearer YOUR_KEY) or in an x-api-key header.",
+                    "invalid_request_error", "invalid_api_key");
+    return NULL;
 }
 
 static void reply(struct lx_http_req *req, const char *rid, int status, lx_str body)
@@ -106,6 +168,13 @@ void lx_api_handle(struct lx_http_req *req, void *data)
     }
     lx_str method = lx_http_req_method(req), full = lx_http_req_path(req);
     lx_str path = api_path(full);
+    struct lx_proxy_caller caller = {.model_allowed = key_allows}, *as = NULL;
+    if (a->auth && !lx_config_path_public(a->cfg, full.ptr, full.len)) {
+        if ((caller.key = authenticate(a, req, rid)) == NULL)
+            return;
+        caller.key_id = lx_store_key_id(caller.key);
+        as = &caller;
+    }
     bool get = lx_str_eq_cstr(method, "GET"), post = lx_str_eq_cstr(method, "POST");
     if (lx_str_eq_cstr(full, "/healthz") && get) {
         reply(req, rid, 200, LX_STR_LIT("{\"status\":\"ok\"}"));
@@ -114,9 +183,9 @@ void lx_api_handle(struct lx_http_req *req, void *data)
     } else if (lx_str_eq_cstr(path, "/models") && get) {
         get_models(a, req, rid);
     } else if (lx_str_eq_cstr(path, "/chat/completions") && post) {
-        lx_proxy_handle(a->proxy, LX_PROXY_CHAT, req, rid);
+        lx_proxy_handle_as(a->proxy, LX_PROXY_CHAT, req, rid, as);
     } else if (lx_str_eq_cstr(path, "/embeddings") && post) {
-        lx_proxy_handle(a->proxy, LX_PROXY_EMBEDDINGS, req, rid);
+        lx_proxy_handle_as(a->proxy, LX_PROXY_EMBEDDINGS, req, rid, as);
     } else {
         bool known = lx_str_eq_cstr(path, "/chat/completions") ||
                      lx_str_eq_cstr(path, "/embeddings") || lx_str_eq_cstr(path, "/models") ||

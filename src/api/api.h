@@ -10,6 +10,11 @@
  * The /v1 prefix is optional on the proxied routes, as for the OpenAI
  * API. Every answer carries x-request-id: the client's when it sent a
  * valid one, a new one otherwise. Unknown routes get OpenAI's 404 shape.
+ *
+ * With auth.enabled, every path but auth.public_paths needs a valid key
+ * from the key store, as "Authorization: Bearer KEY" or "x-api-key: KEY":
+ * none, an unknown or a revoked one is answered 401 invalid_api_key; a key
+ * that does not allow the requested model, 403 model_not_allowed.
  */
 #ifndef LX_API_H
 #define LX_API_H
@@ -19,8 +24,14 @@
 
 struct lx_api;
 
-/* The api borrows proxy, which must outlive it. */
-struct lx_api *lx_api_new(struct lx_proxy *proxy, const struct lx_config *cfg);
+/* The api borrows proxy, which must outlive it. With auth enabled it
+ * opens the key store cfg->auth.store and refreshes its keys on loop;
+ * NULL with a message in err on failure. */
+struct lx_api *lx_api_new(uv_loop_t *loop, struct lx_proxy *proxy, const struct lx_config *cfg,
+                          char *err, size_t errlen);
+/* Closes the api's handles (the key refresh timer); run the loop after. */
+void lx_api_stop(struct lx_api *a);
+/* Frees the api once the loop has closed its handles. */
 void lx_api_free(struct lx_api *a);
 /* The body of an error the http server answers by itself, in OpenAI's
  * shape (an lx_http_error_fn). */

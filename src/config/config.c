@@ -258,8 +258,35 @@ static void config_free(struct lx_config *c)
     }
     free(c->models);
     free(c->audit.path);
+    free(c->auth.store);
+    for (size_t i = 0; i < c->auth.n_public_paths; i++)
+        free(c->auth.public_paths[i]);
+    free(c->auth.public_paths);
     free(c->source);
     free(c);
+}
+
+static const char *const default_public_paths[] = {"/healthz", "/readyz"};
+
+/* Replaces auth.public_paths by copies of the n paths. */
+static int set_public_paths(struct lx_config *c, const char *const *paths, size_t n)
+{
+    char **copy = calloc(n ? n : 1, sizeof(char *));
+    for (size_t i = 0; copy && i < n; i++)
+        if (!(copy[i] = dup_str(paths[i]))) {
+            while (i--)
+                free(copy[i]);
+            free(copy);
+            copy = NULL;
+        }
+    if (!copy)
+        return LX_ERR;
+    for (size_t i = 0; i < c->auth.n_public_paths; i++)
+        free(c->auth.public_paths[i]);
+    free(c->auth.public_paths);
+    c->auth.public_paths = copy;
+    c->auth.n_public_paths = n;
+    return LX_OK;
 }
 
 /* A snapshot with every default except listeners (none yet). */
@@ -287,7 +314,13 @@ static struct lx_config *config_new(const char *source)
     c->audit.queue_max = LX_CONFIG_DEFAULT_QUEUE_MAX;
     c->health.interval_ms = LX_CONFIG_DEFAULT_HEALTH_INTERVAL_MS;
     c->health.timeout_ms = LX_CONFIG_DEFAULT_HEALTH_TIMEOUT_MS;
-    if (!c->source || !c->audit.path) {
+    c->auth.store = dup_str(LX_CONFIG_DEFAULT_AUTH_STORE);
+    if (c->auth.store &&
+        set_public_paths(c, default_public_paths, LX_ARRAY_LEN(default_public_paths)) != LX_OK) {
+        config_free(c);
+        return NULL;
+    }
+    if (!c->source || !c->audit.path || !c->auth.store) {
         config_free(c);
         return NULL;
     }
@@ -446,6 +479,33 @@ int lx_config_set_audit_prompt(struct lx_config *c, const char *mode, char *err,
         return LX_ERR;
     }
     return LX_OK;
+}
+
+int lx_config_set_auth_store(struct lx_config *c, const char *path, char *err, size_t errlen)
+{
+    if (!path || !*path) {
+        set_err(err, errlen, "missing auth store path");
+        return LX_ERR;
+    }
+    char *copy = dup_str(path);
+    if (!copy) {
+        set_err(err, errlen, "out of memory");
+        return LX_ERR;
+    }
+    free(c->auth.store);
+    c->auth.store = copy;
+    return LX_OK;
+}
+
+bool lx_config_path_public(const struct lx_config *c, const char *path, size_t len)
+{
+    if (!c->auth.enabled)
+        return true;
+    for (size_t i = 0; i < c->auth.n_public_paths; i++)
+        if (strlen(c->auth.public_paths[i]) == len &&
+            memcmp(c->auth.public_paths[i], path, len) == 0)
+            return true;
+    return false;
 }
 
 int lx_config_find_backend(const struct lx_config *c, const char *name)
@@ -907,6 +967,64 @@ static int read_audit(struct loader *ld, struct fy_node *value, void *target)
         FIELD_FN("path", read_audit_path),
         FIELD_FN("prompt", read_audit_prompt),
         FIELD_NUM("queue_max", FIELD_U32, struct lx_config, audit.queue_max, 1, UINT32_MAX),
+    };
+    return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
+}
+
+static int read_auth_store(struct loader *ld, struct fy_node *value, void *target)
+{
+    if (read_string(ld, value, &ld->c->auth.store) != LX_OK)
+        return LX_ERR;
+    if (!*ld->c->auth.store)
+        return fail(ld, value, "%s: expected a file path", where(ld));
+    return LX_OK;
+}
+
+/* An exact request path: "/" then printable characters, no query. */
+static bool valid_public_path(const char *s)
+{
+    if (s[0] != '/' || strlen(s) > LX_CONFIG_MAX_PATH_LEN)
+        return false;
+    for (; *s; s++)
+        if ((unsigned char)*s <= ' ' || *s == 0x7f || *s == '?' || *s == '#')
+            return false;
+    return true;
+}
+
+static int read_auth_public_paths(struct loader *ld, struct fy_node *seq, void *target)
+{
+    size_t n;
+    if (sequence_length(ld, seq, LX_CONFIG_MAX_PUBLIC_PATHS, "paths", &n) == LX_ERR)
+        return LX_ERR;
+    if (set_public_paths(ld->c, NULL, 0) != LX_OK)
+        return fail(ld, seq, "out of memory");
+    char **paths = n ? realloc(ld->c->auth.public_paths, n * sizeof(char *)) : NULL;
+    if (n && !paths)
+        return fail(ld, seq, "out of memory");
+    if (n)
+        ld->c->auth.public_paths = paths;
+    void *iter = NULL;
+    struct fy_node *item;
+    while ((item = fy_node_sequence_iterate(seq, &iter))) {
+        char *p = NULL;
+        if (read_string(ld, item, &p) != LX_OK)
+            return LX_ERR;
+        if (!p || !valid_public_path(p)) {
+            free(p);
+            return fail(ld, item, "%s: a public path starts with / and has no spaces or query",
+                        where(ld));
+        }
+        ld->c->auth.public_paths[ld->c->auth.n_public_paths++] = p;
+    }
+    return LX_OK;
+}
+
+static int read_auth(struct loader *ld, struct fy_node *value, void *target)
+{
+    static const struct field fields[] = {
+        FIELD_AT("enabled", FIELD_BOOL, struct lx_config, auth.enabled),
+        FIELD_FN("store", read_auth_store),
+        FIELD_FN("public_paths", read_auth_public_paths),
     };
     return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
 }
@@ -1375,6 +1493,7 @@ static int read_document(struct loader *ld, struct fy_node *root)
         FIELD_NUM("drain_timeout_ms", FIELD_U32, struct lx_config, drain_timeout_ms, 1,
                   LX_CONFIG_MAX_TIMEOUT_MS),
         FIELD_FN("audit", read_audit),
+        FIELD_FN("auth", read_auth),
         FIELD_FN("health", read_health),
         FIELD_FN("backends", read_backends),
         FIELD_FN("models", read_models),
@@ -1610,6 +1729,11 @@ void lx_config_print(const struct lx_config *c, FILE *out)
     fprintf(out, "\naudit:\n  path       %s\n  prompt     %s\n  queue_max  %" PRIu32 "\n",
             c->audit.path ? c->audit.path : "off (disabled)", audit_prompt_names[c->audit.prompt],
             c->audit.queue_max);
+    fprintf(out, "\nauth:\n  enabled    %s\n  store      %s\n  public    ",
+            c->auth.enabled ? "true" : "false", c->auth.store);
+    for (size_t i = 0; i < c->auth.n_public_paths; i++)
+        fprintf(out, " %s", c->auth.public_paths[i]);
+    fprintf(out, "%s\n", c->auth.n_public_paths ? "" : " (none)");
     fprintf(out, "\nhealth:\n  interval   %" PRIu32 " ms\n  timeout    %" PRIu32 " ms\n",
             c->health.interval_ms, c->health.timeout_ms);
     fprintf(out, "\nbackends (%zu):\n", c->n_backends);

@@ -27,6 +27,10 @@
  *     path: llmux-audit.jsonl        # "" or "off" disables; "-" is stderr
  *     prompt: hash                   # full | hash | off
  *     queue_max: 65536               # lines waiting for the writer thread
+ *   auth:
+ *     enabled: false                 # true: every path but public_paths needs a key
+ *     store: llmux-keys.db           # the SQLite key store (llmux keys create)
+ *     public_paths: [/healthz, /readyz]  # exact paths answered without a key
  *   health:
  *     interval_ms: 5000              # GET {url}/models per backend
  *     timeout_ms: 2000
@@ -182,6 +186,12 @@ struct lx_config {
         uint32_t queue_max;
     } audit;
     struct {
+        bool enabled;
+        char *store;         /* path of the SQLite key store */
+        char **public_paths; /* exact request paths that need no key */
+        size_t n_public_paths;
+    } auth;
+    struct {
         uint32_t interval_ms;
         uint32_t timeout_ms;
     } health;
@@ -214,6 +224,10 @@ int lx_config_add_upstream(struct lx_config *c, const char *url, char *err, size
 /* "path" as audit.path ("" or "off" disables); prompt as "full|hash|off". */
 int lx_config_set_audit_path(struct lx_config *c, const char *path, char *err, size_t errlen);
 int lx_config_set_audit_prompt(struct lx_config *c, const char *mode, char *err, size_t errlen);
+/* "path" as auth.store (env LLMUX_AUTH_STORE). */
+int lx_config_set_auth_store(struct lx_config *c, const char *path, char *err, size_t errlen);
+/* True when auth is off or path is one of auth.public_paths. */
+bool lx_config_path_public(const struct lx_config *c, const char *path, size_t len);
 
 /* The failure class names of lx_config_retry.on, "connect" ... "incomplete",
  * for the bit b (one of LX_RETRY_*); NULL for anything else. */

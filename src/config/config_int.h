@@ -22,10 +22,13 @@ enum {
     LX_CONFIG_MAX_FALLBACKS = 8,
     LX_CONFIG_MAX_ATTEMPTS = 10,
     LX_CONFIG_MAX_CIRCUIT_WINDOW = 1000,
+    LX_CONFIG_MAX_PUBLIC_PATHS = 32,
+    LX_CONFIG_MAX_PATH_LEN = 256,
 };
 
 /* Default values; config.h documents them beside the file format. */
 #define LX_CONFIG_DEFAULT_AUDIT_PATH "llmux-audit.jsonl"
+#define LX_CONFIG_DEFAULT_AUTH_STORE "llmux-keys.db"
 #define LX_CONFIG_DEFAULT_CIRCUIT_ERROR_RATIO 0.5
 enum {
     LX_CONFIG_DEFAULT_MAX_BODY = 4194304,

@@ -922,8 +922,30 @@ static void start_attempt(struct exchange *ex)
     admit(ex);
 }
 
+/* Refuses (403) a model the caller's key does not allow. Checked before
+ * the model is resolved, so a key cannot probe which models exist. */
+static int authorize(struct exchange *ex, const struct lx_proxy_caller *caller)
+{
+    if (caller == NULL)
+        return LX_OK;
+    snprintf(ex->key_id, sizeof(ex->key_id), "%s", caller->key_id);
+    if (caller->model_allowed == NULL ||
+        caller->model_allowed(caller->key, lx_json_raw(&ex->cr.json, ex->cr.model)))
+        return LX_OK;
+    char msg[256];
+    snprintf(msg, sizeof(msg), "This API key is not allowed to use the model `%s`.", ex->model);
+    respond_error(ex, 403, msg, "invalid_request_error", "model", "model_not_allowed");
+    return LX_ERR;
+}
+
 void lx_proxy_handle(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx_http_req *req,
                      const char *request_id)
+{
+    lx_proxy_handle_as(p, ep, req, request_id, NULL);
+}
+
+void lx_proxy_handle_as(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx_http_req *req,
+                        const char *request_id, const struct lx_proxy_caller *caller)
 {
     struct exchange *ex = exchange_new(p, req, request_id, ep);
     if (ex == NULL) {
@@ -931,7 +953,8 @@ void lx_proxy_handle(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx_ht
         return;
     }
     struct lx_route_target t;
-    if (read_request(ex, &ex->cr) != LX_OK || resolve(ex, &ex->cr, &t) != LX_OK)
+    if (read_request(ex, &ex->cr) != LX_OK || authorize(ex, caller) != LX_OK ||
+        resolve(ex, &ex->cr, &t) != LX_OK)
         return;
     ex->model_cfg = t.model;
     lx_proxy_capture_prompt(p, ex, lx_json_value_text(&ex->cr.json, ex->cr.messages));

@@ -38,6 +38,20 @@ enum lx_proxy_endpoint { LX_PROXY_CHAT, LX_PROXY_EMBEDDINGS };
 void lx_proxy_handle(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx_http_req *req,
                      const char *request_id);
 
+/* Who sent a request, as the api authenticated it. */
+struct lx_proxy_caller {
+    const char *key_id; /* public id, copied into the audit record */
+    /* Whether the caller may use the public model name model; called once,
+     * during lx_proxy_handle_as(), with key as its first argument. A refusal
+     * is answered 403 model_not_allowed. */
+    bool (*model_allowed)(const void *key, lx_str model);
+    const void *key;
+};
+/* lx_proxy_handle() for an authenticated caller (NULL: none). caller and
+ * what it points to need to live only during the call. */
+void lx_proxy_handle_as(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx_http_req *req,
+                        const char *request_id, const struct lx_proxy_caller *caller);
+
 /* Answers with OpenAI's error shape and records the request in the audit
  * log (for errors found before an exchange exists: bad path, limits). */
 void lx_proxy_reject(struct lx_proxy *p, struct lx_http_req *req, const char *request_id,

@@ -97,6 +97,7 @@ struct exchange {
     char error_type[40];
     char error_message[256];
     char upstream_result[24];
+    char key_id[24]; /* the caller's public key id, "" without auth */
 };
 
 /* exchange.c: frees the spare exchanges. */

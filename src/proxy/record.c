@@ -3,7 +3,8 @@
  * asked, where it went, what came back and how long it took (queue_ms: the
  * time spent in the backend's admission queue, 0 when not queued; attempts:
  * every try of every deployment, at most MAX_ATTEMPTS, with its result, the
- * backend's status or null, and its duration). The prompt is
+ * backend's status or null, and its duration; key_id: the public id of the
+ * caller's API key, null without auth). The prompt is
  * kept per audit.prompt: "full" (the messages as sent), "hash" (SHA-256 of
  * the messages' JSON text, to correlate repeats without keeping private
  * text; the default) or "off". Secrets are never part of a record.
@@ -157,6 +158,7 @@ void lx_proxy_write_record(struct lx_proxy *p, const struct exchange *ex)
     opt_str(&w, "time", ts);
     opt_str(&w, "request_id", ex->request_id);
     opt_str(&w, "client", ex->peer);
+    opt_str(&w, "key_id", ex->key_id);
     opt_str(&w, "endpoint", ex->path);
     opt_str(&w, "model", ex->model);
     opt_str(&w, "backend", ex->backend);

@@ -909,3 +909,48 @@ Test(config_health, circuit_errors)
     expect_error("backends:\n  - {name: a, url: 'http://h:1', circuit: {window: 0}}\n",
                  "t.yaml:2:52: backends[0].circuit.window: must be between 1 and 1000");
 }
+
+/* ---- auth ------------------------------------------------------------------ */
+
+Test(config_auth, defaults_and_values)
+{
+    struct lx_config *c = load("");
+    cr_assert_not_null(c, "%s", err);
+    cr_assert_not(c->auth.enabled);
+    cr_assert_str_eq(c->auth.store, "llmux-keys.db");
+    cr_assert_eq(c->auth.n_public_paths, 2);
+    cr_assert(lx_config_path_public(c, "/v1/models", 10), "auth off: everything is public");
+    lx_config_unref(c);
+
+    c = load("auth:\n  enabled: true\n  store: /var/lib/llmux/keys.db\n"
+             "  public_paths: [/healthz, /v1/models]\n");
+    cr_assert_not_null(c, "%s", err);
+    cr_assert(c->auth.enabled);
+    cr_assert_str_eq(c->auth.store, "/var/lib/llmux/keys.db");
+    cr_assert(lx_config_path_public(c, "/v1/models", 10));
+    cr_assert(lx_config_path_public(c, "/healthz", 8));
+    cr_assert_not(lx_config_path_public(c, "/readyz", 7));
+    cr_assert_not(lx_config_path_public(c, "/v1/chat/completions", 20));
+    char e[64];
+    cr_assert_eq(lx_config_set_auth_store(c, "other.db", e, sizeof(e)), LX_OK);
+    cr_assert_str_eq(c->auth.store, "other.db");
+    lx_config_unref(c);
+
+    c = load("auth: {enabled: true, public_paths: []}\n");
+    cr_assert_not_null(c, "%s", err);
+    cr_assert_eq(c->auth.n_public_paths, 0);
+    cr_assert_not(lx_config_path_public(c, "/healthz", 8));
+    lx_config_unref(c);
+}
+
+Test(config_auth, errors)
+{
+    expect_error("auth: {enable: true}\n", "t.yaml:1:8: unknown key 'enable' in auth");
+    expect_error("auth: {enabled: yes}\n", "t.yaml:1:17: auth.enabled: expected true or false");
+    expect_error("auth: {store: ''}\n", "t.yaml:1:15: auth.store: expected a file path");
+    expect_error("auth: {public_paths: [healthz]}\n",
+                 "t.yaml:1:23: auth.public_paths: a public path starts with / and has no spaces "
+                 "or query");
+    expect_error("auth: {public_paths: /healthz}\n",
+                 "t.yaml:1:22: auth.public_paths: expected a sequence");
+}
