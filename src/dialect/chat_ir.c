@@ -1,0 +1,575 @@
+/*
+ * chat_ir.c — Responses over a Chat Completions backend: the IR written as
+ * a chat request (RESPONSES.md section 11) and a chat.completion read back
+ * into an IR result (section 12). Declared in responses.h.
+ *
+ * Not wired into the request path yet (issue 3).
+ */
+#include "responses.h"
+
+#include <stdio.h>
+
+/* ---- IR -> Chat Completions request (section 11) ----------------------- */
+
+static void jw_lit(lx_jw *w, const char *key, lx_str lit)
+{
+    if (!lit.len)
+        return;
+    lx_jw_key(w, key);
+    lx_jw_raw(w, lit.ptr, lit.len);
+}
+
+static bool is_text_part(const struct lx_ir_part *p)
+{
+    return p->kind == LX_IR_PART_INPUT_TEXT || p->kind == LX_IR_PART_OUTPUT_TEXT;
+}
+
+/* Chat content: the string as given, or text and image_url parts. */
+static void write_chat_content(lx_jw *w, const struct lx_ir_item *it)
+{
+    lx_jw_key(w, "content");
+    if (it->content_is_string) {
+        lx_jw_raw(w, it->parts[0].text.ptr, it->parts[0].text.len);
+        return;
+    }
+    lx_jw_arr_open(w);
+    for (uint32_t k = 0; k < it->nparts; k++) {
+        const struct lx_ir_part *p = &it->parts[k];
+        if (is_text_part(p)) {
+            lx_jw_obj_open(w);
+            lx_jw_key(w, "type");
+            lx_jw_cstr(w, "text");
+            jw_lit(w, "text", p->text);
+            lx_jw_obj_close(w);
+        } else if (p->kind == LX_IR_PART_INPUT_IMAGE) {
+            lx_jw_obj_open(w);
+            lx_jw_key(w, "type");
+            lx_jw_cstr(w, "image_url");
+            lx_jw_key(w, "image_url");
+            lx_jw_obj_open(w);
+            jw_lit(w, "url", p->image_url);
+            jw_lit(w, "detail", p->detail);
+            lx_jw_obj_close(w);
+            lx_jw_obj_close(w);
+        }
+    }
+    lx_jw_arr_close(w);
+}
+
+static bool in_assistant_turn(const struct lx_ir_item *it)
+{
+    return it->kind == LX_IR_ITEM_FUNCTION_CALL || it->kind == LX_IR_ITEM_REASONING ||
+           (it->kind == LX_IR_ITEM_MESSAGE && it->role == LX_IR_ROLE_ASSISTANT);
+}
+
+/* The literals of one kind of part over a run of items, for joining. */
+static uint32_t collect(const struct lx_ir_item *run, uint32_t n, bool reasoning, bool refusal,
+                        lx_str *out)
+{
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct lx_ir_item *it = &run[i];
+        if (reasoning && it->kind == LX_IR_ITEM_REASONING) {
+            /* the raw reasoning text; a summary only when there is none */
+            bool raw = it->nparts > 0;
+            const struct lx_ir_part *ps = raw ? it->parts : it->summary;
+            for (uint32_t k = 0; k < (raw ? it->nparts : it->nsummary); k++)
+                out[m++] = ps[k].text;
+        }
+        if (!reasoning && it->kind == LX_IR_ITEM_MESSAGE)
+            for (uint32_t k = 0; k < it->nparts; k++)
+                if (refusal ? it->parts[k].kind == LX_IR_PART_REFUSAL : is_text_part(&it->parts[k]))
+                    out[m++] = it->parts[k].text;
+    }
+    return m;
+}
+
+static uint32_t count_parts(const struct lx_ir_item *run, uint32_t n, uint32_t *ncalls)
+{
+    uint32_t parts = 0;
+    *ncalls = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        parts += run[i].nparts + run[i].nsummary;
+        *ncalls += run[i].kind == LX_IR_ITEM_FUNCTION_CALL;
+    }
+    return parts;
+}
+
+static void write_tool_calls(lx_jw *w, const struct lx_ir_item *run, uint32_t n)
+{
+    lx_jw_key(w, "tool_calls");
+    lx_jw_arr_open(w);
+    for (uint32_t i = 0; i < n; i++) {
+        if (run[i].kind != LX_IR_ITEM_FUNCTION_CALL)
+            continue;
+        lx_jw_obj_open(w);
+        jw_lit(w, "id", run[i].call_id);
+        lx_jw_key(w, "type");
+        lx_jw_cstr(w, "function");
+        lx_jw_key(w, "function");
+        lx_jw_obj_open(w);
+        jw_lit(w, "name", run[i].name);
+        jw_lit(w, "arguments", run[i].arguments);
+        lx_jw_obj_close(w);
+        lx_jw_obj_close(w);
+    }
+    lx_jw_arr_close(w);
+}
+
+/* Consecutive reasoning, assistant message and function_call items become
+ * ONE assistant message (11): joined text, tool_calls in item order. */
+static int write_assistant_turn(lx_jw *w, const struct lx_ir_item *run, uint32_t n,
+                                const struct lx_resp_chat_opts *o, lx_arena *a)
+{
+    uint32_t ncalls, nparts = count_parts(run, n, &ncalls);
+    lx_str *lits = lx_arena_alloc(a, (nparts + 1) * sizeof(*lits));
+    if (!lits)
+        return LX_ERR;
+    uint32_t m = collect(run, n, false, false, lits);
+    lx_str text = lx_ir_lit_join(a, lits, m);
+    m = collect(run, n, false, true, lits);
+    lx_str refusal = lx_ir_lit_join(a, lits, m);
+    m = o->reasoning_content ? collect(run, n, true, false, lits) : 0;
+    lx_str reasoning = lx_ir_lit_join(a, lits, m);
+    if (!text.len && !refusal.len && !reasoning.len && ncalls == 0)
+        return LX_OK; /* only reasoning, and this backend takes none */
+    lx_jw_obj_open(w);
+    lx_jw_key(w, "role");
+    lx_jw_cstr(w, "assistant");
+    lx_jw_key(w, "content");
+    if (text.len)
+        lx_jw_raw(w, text.ptr, text.len);
+    else if (ncalls || refusal.len)
+        lx_jw_null(w);
+    else
+        lx_jw_str(w, "", 0);
+    jw_lit(w, "refusal", refusal);
+    jw_lit(w, "reasoning_content", reasoning);
+    if (ncalls)
+        write_tool_calls(w, run, n);
+    lx_jw_obj_close(w);
+    return LX_OK;
+}
+
+/* A tool result (11): a string as given, else its text parts; images in a
+ * tool result have no chat equivalent. */
+static void write_tool_message(lx_jw *w, const struct lx_ir_item *it)
+{
+    lx_jw_obj_open(w);
+    lx_jw_key(w, "role");
+    lx_jw_cstr(w, "tool");
+    jw_lit(w, "tool_call_id", it->call_id);
+    uint32_t ntext = 0;
+    for (uint32_t k = 0; k < it->nparts; k++)
+        ntext += is_text_part(&it->parts[k]);
+    if (it->content_is_string) {
+        write_chat_content(w, it);
+    } else if (ntext == 0) {
+        lx_jw_key(w, "content");
+        lx_jw_str(w, "", 0);
+    } else {
+        lx_jw_key(w, "content");
+        lx_jw_arr_open(w);
+        for (uint32_t k = 0; k < it->nparts; k++) {
+            if (!is_text_part(&it->parts[k]))
+                continue;
+            lx_jw_obj_open(w);
+            lx_jw_key(w, "type");
+            lx_jw_cstr(w, "text");
+            jw_lit(w, "text", it->parts[k].text);
+            lx_jw_obj_close(w);
+        }
+        lx_jw_arr_close(w);
+    }
+    lx_jw_obj_close(w);
+}
+
+static const char *chat_role(enum lx_ir_role r, const struct lx_resp_chat_opts *o)
+{
+    if (r == LX_IR_ROLE_DEVELOPER && o->developer_as_system)
+        return "system";
+    return lx_ir_role_name(r);
+}
+
+static int write_messages(lx_jw *w, const struct lx_ir_request *req,
+                          const struct lx_resp_chat_opts *o, lx_arena *a)
+{
+    lx_jw_key(w, "messages");
+    lx_jw_arr_open(w);
+    if (req->instructions.len) {
+        lx_jw_obj_open(w);
+        lx_jw_key(w, "role");
+        lx_jw_cstr(w, "system");
+        jw_lit(w, "content", req->instructions);
+        lx_jw_obj_close(w);
+    }
+    for (uint32_t i = 0; i < req->nitems;) {
+        const struct lx_ir_item *it = &req->items[i];
+        if (in_assistant_turn(it)) {
+            uint32_t end = i;
+            while (end < req->nitems && in_assistant_turn(&req->items[end]))
+                end++;
+            if (write_assistant_turn(w, it, end - i, o, a) != LX_OK)
+                return LX_ERR;
+            i = end;
+            continue;
+        }
+        if (it->kind == LX_IR_ITEM_FUNCTION_CALL_OUTPUT) {
+            write_tool_message(w, it);
+        } else {
+            lx_jw_obj_open(w);
+            lx_jw_key(w, "role");
+            lx_jw_cstr(w, chat_role(it->role, o));
+            write_chat_content(w, it);
+            lx_jw_obj_close(w);
+        }
+        i++;
+    }
+    lx_jw_arr_close(w);
+    return LX_OK;
+}
+
+static uint32_t write_tools(lx_jw *w, const struct lx_ir_request *req)
+{
+    uint32_t n = req->ntools - req->nother_tools;
+    if (n == 0)
+        return 0;
+    lx_jw_key(w, "tools");
+    lx_jw_arr_open(w);
+    for (uint32_t k = 0; k < req->ntools; k++) {
+        const struct lx_ir_tool *t = &req->tools[k];
+        if (t->kind != LX_IR_TOOL_FUNCTION)
+            continue;
+        lx_jw_obj_open(w);
+        lx_jw_key(w, "type");
+        lx_jw_cstr(w, "function");
+        lx_jw_key(w, "function");
+        lx_jw_obj_open(w);
+        jw_lit(w, "name", t->name);
+        jw_lit(w, "description", t->description);
+        jw_lit(w, "parameters", t->parameters);
+        jw_lit(w, "strict", t->strict);
+        lx_jw_obj_close(w);
+        lx_jw_obj_close(w);
+    }
+    lx_jw_arr_close(w);
+    return n;
+}
+
+static void write_function_ref(lx_jw *w, lx_str name)
+{
+    lx_jw_obj_open(w);
+    lx_jw_key(w, "type");
+    lx_jw_cstr(w, "function");
+    lx_jw_key(w, "function");
+    lx_jw_obj_open(w);
+    jw_lit(w, "name", name);
+    lx_jw_obj_close(w);
+    lx_jw_obj_close(w);
+}
+
+static void write_tool_choice(lx_jw *w, const struct lx_ir_tool_choice *c)
+{
+    static const char *const modes[] = {"none", "auto", "required"};
+    switch (c->kind) {
+    case LX_IR_CHOICE_UNSET:
+        return;
+    case LX_IR_CHOICE_NONE:
+    case LX_IR_CHOICE_AUTO:
+    case LX_IR_CHOICE_REQUIRED:
+        lx_jw_key(w, "tool_choice");
+        lx_jw_cstr(w, modes[c->kind - LX_IR_CHOICE_NONE]);
+        return;
+    case LX_IR_CHOICE_FUNCTION:
+        lx_jw_key(w, "tool_choice");
+        write_function_ref(w, c->name);
+        return;
+    case LX_IR_CHOICE_ALLOWED_TOOLS:
+        lx_jw_key(w, "tool_choice");
+        lx_jw_obj_open(w);
+        lx_jw_key(w, "type");
+        lx_jw_cstr(w, "allowed_tools");
+        lx_jw_key(w, "allowed_tools");
+        lx_jw_obj_open(w);
+        jw_lit(w, "mode", c->mode);
+        lx_jw_key(w, "tools");
+        lx_jw_arr_open(w);
+        for (uint32_t k = 0; k < c->nnames; k++)
+            write_function_ref(w, c->names[k]);
+        lx_jw_arr_close(w);
+        lx_jw_obj_close(w);
+        lx_jw_obj_close(w);
+        return;
+    }
+}
+
+/* text.format (flat) -> response_format (nested json_schema); text is the
+ * default and is left out (11). */
+static void write_response_format(lx_jw *w, const struct lx_ir_format *fm)
+{
+    if (fm->kind != LX_IR_FORMAT_JSON_OBJECT && fm->kind != LX_IR_FORMAT_JSON_SCHEMA)
+        return;
+    lx_jw_key(w, "response_format");
+    lx_jw_obj_open(w);
+    lx_jw_key(w, "type");
+    if (fm->kind == LX_IR_FORMAT_JSON_OBJECT) {
+        lx_jw_cstr(w, "json_object");
+        lx_jw_obj_close(w);
+        return;
+    }
+    lx_jw_cstr(w, "json_schema");
+    lx_jw_key(w, "json_schema");
+    lx_jw_obj_open(w);
+    jw_lit(w, "name", fm->name);
+    jw_lit(w, "description", fm->description);
+    jw_lit(w, "schema", fm->schema);
+    jw_lit(w, "strict", fm->strict);
+    lx_jw_obj_close(w);
+    lx_jw_obj_close(w);
+}
+
+static void write_sampling(lx_jw *w, const struct lx_ir_request *req,
+                           const struct lx_resp_chat_opts *o)
+{
+    jw_lit(w, "reasoning_effort", req->reasoning_effort);
+    jw_lit(w, "verbosity", req->verbosity);
+    jw_lit(w, o->max_completion_tokens ? "max_completion_tokens" : "max_tokens",
+           req->max_output_tokens);
+    jw_lit(w, "temperature", req->temperature);
+    jw_lit(w, "top_p", req->top_p);
+    jw_lit(w, "presence_penalty", req->presence_penalty);
+    jw_lit(w, "frequency_penalty", req->frequency_penalty);
+    /* top_logprobs alone is a 400 on llama-server (11) */
+    if (req->want_logprobs) {
+        lx_jw_key(w, "logprobs");
+        lx_jw_bool(w, true);
+        jw_lit(w, "top_logprobs", req->top_logprobs);
+    }
+    jw_lit(w, "user", req->user);
+    jw_lit(w, "safety_identifier", req->safety_identifier);
+    jw_lit(w, "prompt_cache_key", req->prompt_cache_key);
+    jw_lit(w, "service_tier", req->service_tier);
+}
+
+/* Chat keys the encoder derives from the IR: an unknown Responses key of
+ * the same name (a client sending "messages" or "max_tokens") is dropped,
+ * since a JSON object must not hold a key twice. */
+static bool chat_key_owned(const char *key)
+{
+    static const char *const owned[] = {
+        "model",           "messages",         "tools",     "tool_choice", "parallel_tool_calls",
+        "response_format", "reasoning_effort", "verbosity", "max_tokens",  "max_completion_tokens",
+        "logprobs",        "stream_options",
+    };
+    for (size_t k = 0; k < LX_ARRAY_LEN(owned); k++)
+        if (strcmp(key, owned[k]) == 0)
+            return true;
+    return false;
+}
+
+int lx_resp_chat_request_encode(const struct lx_ir_request *req, const struct lx_resp_chat_opts *o,
+                                lx_arena *a, lx_buf *out)
+{
+    lx_jw w;
+    lx_jw_init(&w, out);
+    lx_jw_obj_open(&w);
+    lx_jw_key(&w, "model");
+    if (o->model)
+        lx_jw_cstr(&w, o->model);
+    else
+        lx_jw_raw(&w, req->model.ptr, req->model.len);
+    if (write_messages(&w, req, o, a) != LX_OK)
+        return LX_ERR;
+    /* tool_choice and parallel_tool_calls without tools are refused by
+     * OpenAI, so they go only with at least one function tool */
+    if (write_tools(&w, req) > 0) {
+        write_tool_choice(&w, &req->tool_choice);
+        if (req->parallel_tool_calls != LX_IR_UNSET) {
+            lx_jw_key(&w, "parallel_tool_calls");
+            lx_jw_bool(&w, req->parallel_tool_calls == LX_IR_TRUE);
+        }
+    }
+    write_response_format(&w, &req->format);
+    write_sampling(&w, req, o);
+    if (req->stream) {
+        /* usage arrives only when asked for (11) */
+        lx_jw_key(&w, "stream");
+        lx_jw_bool(&w, true);
+        lx_jw_key(&w, "stream_options");
+        lx_jw_obj_open(&w);
+        lx_jw_key(&w, "include_usage");
+        lx_jw_bool(&w, true);
+        lx_jw_obj_close(&w);
+    }
+    for (uint32_t k = 0; k < req->nextras; k++) {
+        if (chat_key_owned(req->extras[k].key))
+            continue;
+        lx_jw_key(&w, req->extras[k].key);
+        lx_jw_raw(&w, req->extras[k].value.ptr, req->extras[k].value.len);
+    }
+    lx_jw_obj_close(&w);
+    return lx_jw_ok(&w) ? LX_OK : LX_ERR;
+}
+
+/* ---- chat.completion -> IR result (section 12) ------------------------- */
+
+static lx_str make_id(lx_arena *a, const char *prefix, const char *base, uint32_t n)
+{
+    char tmp[128];
+    int len = snprintf(tmp, sizeof(tmp), "%s_%s_%u", prefix, base, n);
+    return lx_ir_lit_make(a, tmp, (size_t)LX_MIN(len, (int)sizeof(tmp) - 1));
+}
+
+static struct lx_ir_part *new_parts(lx_arena *a, uint32_t n)
+{
+    struct lx_ir_part *p = lx_arena_alloc(a, n * sizeof(*p));
+    if (p)
+        memset(p, 0, n * sizeof(*p));
+    return p;
+}
+
+/* A non-empty string member as a literal, or an empty view. */
+static lx_str nonempty(const lx_json *j, int obj, const char *key)
+{
+    int t = lx_json_get(j, obj, key);
+    if (!lx_json_is_string(j, t) || lx_json_raw(j, t).len == 0)
+        return LX_STR_NULL;
+    return lx_json_value_text(j, t);
+}
+
+static int add_reasoning(struct lx_ir_result *res, const lx_json *j, int msg, const char *base,
+                         lx_arena *a)
+{
+    /* llama.cpp sends reasoning_content, others reasoning (10) */
+    lx_str text = nonempty(j, msg, "reasoning_content");
+    if (!text.len)
+        text = nonempty(j, msg, "reasoning");
+    if (!text.len)
+        return LX_OK;
+    struct lx_ir_item *it = &res->items[res->nitems];
+    struct lx_ir_part *p = new_parts(a, 1);
+    if (!p)
+        return LX_ERR;
+    p->kind = LX_IR_PART_REASONING_TEXT;
+    p->text = text;
+    *it = (struct lx_ir_item){.kind = LX_IR_ITEM_REASONING, .parts = p, .nparts = 1};
+    it->id = make_id(a, "rs", base, res->nitems);
+    res->nitems++;
+    return it->id.len ? LX_OK : LX_ERR;
+}
+
+static int add_message(struct lx_ir_result *res, const lx_json *j, int msg, const char *base,
+                       lx_arena *a)
+{
+    lx_str text = nonempty(j, msg, "content");
+    lx_str refusal = nonempty(j, msg, "refusal");
+    if (!text.len && !refusal.len)
+        return LX_OK;
+    struct lx_ir_item *it = &res->items[res->nitems];
+    struct lx_ir_part *p = new_parts(a, 2);
+    if (!p)
+        return LX_ERR;
+    uint32_t n = 0;
+    if (text.len)
+        p[n++] = (struct lx_ir_part){.kind = LX_IR_PART_OUTPUT_TEXT, .text = text};
+    if (refusal.len)
+        p[n++] = (struct lx_ir_part){.kind = LX_IR_PART_REFUSAL, .text = refusal};
+    *it = (struct lx_ir_item){
+        .kind = LX_IR_ITEM_MESSAGE, .role = LX_IR_ROLE_ASSISTANT, .parts = p, .nparts = n};
+    it->id = make_id(a, "msg", base, res->nitems);
+    res->nitems++;
+    return it->id.len ? LX_OK : LX_ERR;
+}
+
+/* arguments: a string as sent; an object (some backends) serialised into
+ * a string (12); absent: "{}". */
+static lx_str call_arguments(const lx_json *j, int fn, lx_arena *a)
+{
+    int t = lx_json_get(j, fn, "arguments");
+    if (lx_json_is_string(j, t))
+        return lx_json_value_text(j, t);
+    if (lx_json_is_object(j, t)) {
+        lx_str raw = lx_json_value_text(j, t);
+        return lx_ir_lit_make(a, raw.ptr, raw.len);
+    }
+    return LX_STR_LIT("\"{}\"");
+}
+
+static int add_call(struct lx_ir_result *res, const lx_json *j, int call, const char *base,
+                    lx_arena *a)
+{
+    int fn = lx_json_get(j, call, "function");
+    lx_str name = nonempty(j, fn, "name");
+    if (!name.len)
+        return LX_OK; /* not a function call */
+    struct lx_ir_item *it = &res->items[res->nitems];
+    *it = (struct lx_ir_item){.kind = LX_IR_ITEM_FUNCTION_CALL, .name = name};
+    it->arguments = call_arguments(j, fn, a);
+    it->call_id = nonempty(j, call, "id");
+    if (!it->call_id.len)
+        it->call_id = make_id(a, "call", base, res->nitems);
+    it->id = make_id(a, "fc", base, res->nitems);
+    res->nitems++;
+    return it->id.len && it->call_id.len && it->arguments.len ? LX_OK : LX_ERR;
+}
+
+static void read_usage(struct lx_ir_usage *u, const lx_json *j, int usage)
+{
+    if (!lx_json_is_object(j, usage))
+        return;
+    u->present = true;
+    lx_json_int64(j, lx_json_get(j, usage, "prompt_tokens"), &u->input_tokens);
+    lx_json_int64(j, lx_json_get(j, usage, "completion_tokens"), &u->output_tokens);
+    if (lx_json_int64(j, lx_json_get(j, usage, "total_tokens"), &u->total_tokens) != LX_OK)
+        u->total_tokens = u->input_tokens + u->output_tokens;
+    int pd = lx_json_get(j, usage, "prompt_tokens_details");
+    lx_json_int64(j, lx_json_get(j, pd, "cached_tokens"), &u->cached_tokens);
+    int cd = lx_json_get(j, usage, "completion_tokens_details");
+    lx_json_int64(j, lx_json_get(j, cd, "reasoning_tokens"), &u->reasoning_tokens);
+}
+
+static void read_finish(struct lx_ir_result *res, const lx_json *j, int choice)
+{
+    int fr = lx_json_get(j, choice, "finish_reason");
+    if (lx_json_str_eq(j, fr, "length"))
+        res->reason = LX_IR_INCOMPLETE_MAX_OUTPUT_TOKENS;
+    else if (lx_json_str_eq(j, fr, "content_filter"))
+        res->reason = LX_IR_INCOMPLETE_CONTENT_FILTER;
+    res->status = res->reason ? LX_IR_RESULT_INCOMPLETE : LX_IR_RESULT_COMPLETED;
+    for (uint32_t k = 0; k < res->nitems; k++)
+        res->items[k].status = LX_IR_STATUS_COMPLETED;
+    /* the token budget ran out inside the last item (5) */
+    if (res->reason && res->nitems)
+        res->items[res->nitems - 1].status = LX_IR_STATUS_INCOMPLETE;
+}
+
+int lx_resp_chat_result_decode(struct lx_ir_result *res, const char *body, size_t len,
+                               const char *id_base, lx_arena *a, uint32_t max_depth)
+{
+    *res = (struct lx_ir_result){0};
+    lx_json *j = lx_arena_alloc(a, sizeof(*j));
+    if (!j || lx_json_parse(j, body, len, a, max_depth) != LX_JSON_OK || !lx_json_is_object(j, 0))
+        return LX_ERR;
+    int choices = lx_json_get(j, 0, "choices");
+    if (!lx_json_is_array(j, choices) || lx_json_size(j, choices) < 1)
+        return LX_ERR;
+    int choice = choices + 1;
+    int msg = lx_json_get(j, choice, "message");
+    if (!lx_json_is_object(j, msg))
+        return LX_ERR;
+    int calls = lx_json_get(j, msg, "tool_calls");
+    int ncalls = lx_json_is_array(j, calls) ? lx_json_size(j, calls) : 0;
+    if (ncalls > LX_IR_MAX_ITEMS)
+        return LX_ERR;
+    res->items = lx_arena_alloc(a, ((size_t)ncalls + 2) * sizeof(*res->items));
+    if (!res->items || add_reasoning(res, j, msg, id_base, a) != LX_OK ||
+        add_message(res, j, msg, id_base, a) != LX_OK)
+        return LX_ERR;
+    int i = calls + 1;
+    for (int k = 0; k < ncalls; k++, i = lx_json_skip(j, i))
+        if (add_call(res, j, i, id_base, a) != LX_OK)
+            return LX_ERR;
+    read_finish(res, j, choice);
+    read_usage(&res->usage, j, lx_json_get(j, 0, "usage"));
+    return LX_OK;
+}

@@ -1,0 +1,1022 @@
+/*
+ * responses.c — the Responses dialect over the IR (see responses.h).
+ *
+ * Decoding checks types as the OpenAI API does and reports the first fault
+ * with a path to it; every string kept is a literal view into the body
+ * (ir.h), so text is never unescaped or copied. Section numbers cite
+ * shared/spec/RESPONSES.md.
+ */
+#include "responses.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+/* Fault paths are built by nesting snprintf; a path that does not fit is
+ * truncated, which only shortens the param of an error message. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
+
+struct dec {
+    const lx_json *j;
+    lx_arena *a;
+    struct lx_resp_fault *f;
+};
+
+enum want { W_STRING, W_BOOL, W_INT, W_NUMBER, W_OBJECT, W_ARRAY, W_STR_OR_ARR, W_STR_OR_OBJ };
+
+static const char *want_name(enum want w)
+{
+    static const char *const names[] = {
+        "a string",  "a boolean", "an integer",           "a number",
+        "an object", "an array",  "a string or an array", "a string or an object"};
+    return names[w];
+}
+
+static const char *got_name(const lx_json *j, int i)
+{
+    if (lx_json_is_object(j, i))
+        return "an object";
+    if (lx_json_is_array(j, i))
+        return "an array";
+    if (lx_json_is_string(j, i))
+        return "a string";
+    if (lx_json_is_bool(j, i))
+        return "a boolean";
+    if (lx_json_is_null(j, i))
+        return "null";
+    return "a number";
+}
+
+static bool has_type(const lx_json *j, int i, enum want w)
+{
+    int64_t v;
+    switch (w) {
+    case W_STRING:
+        return lx_json_is_string(j, i);
+    case W_BOOL:
+        return lx_json_is_bool(j, i);
+    case W_INT:
+        return lx_json_int64(j, i, &v) == LX_OK;
+    case W_NUMBER:
+        return lx_json_is_number(j, i);
+    case W_OBJECT:
+        return lx_json_is_object(j, i);
+    case W_ARRAY:
+        return lx_json_is_array(j, i);
+    case W_STR_OR_ARR:
+        return lx_json_is_string(j, i) || lx_json_is_array(j, i);
+    case W_STR_OR_OBJ:
+        return lx_json_is_string(j, i) || lx_json_is_object(j, i);
+    }
+    return false;
+}
+
+static int fail(struct dec *d, const char *code, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(struct dec *d, const char *code, const char *param, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->f->message, sizeof(d->f->message), fmt, ap);
+    va_end(ap);
+    snprintf(d->f->param, sizeof(d->f->param), "%s", param ? param : "");
+    d->f->code = code;
+    return LX_ERR;
+}
+
+static int type_fail(struct dec *d, int tok, const char *param, enum want w)
+{
+    return fail(d, "invalid_type", param, "Invalid type for '%s': expected %s, but got %s instead.",
+                param, want_name(w), got_name(d->j, tok));
+}
+
+static int missing(struct dec *d, const char *param)
+{
+    return fail(d, "missing_required_parameter", param, "Missing required parameter: '%s'.", param);
+}
+
+/* Checks that tok (or -1: absent) has type w. Absent is fine unless
+ * required; null is fine when nullable. *present tells the caller. */
+static int want_tok(struct dec *d, int tok, const char *param, enum want w, bool required,
+                    bool *present)
+{
+    *present = false;
+    if (tok < 0 || (lx_json_is_null(d->j, tok) && !required))
+        return required && tok < 0 ? missing(d, param) : LX_OK;
+    if (!has_type(d->j, tok, w))
+        return type_fail(d, tok, param, w);
+    *present = true;
+    return LX_OK;
+}
+
+/* Reads member key of object obj as a literal or raw value into *out. */
+static int member(struct dec *d, int obj, const char *key, const char *path, enum want w,
+                  bool required, lx_str *out)
+{
+    char param[96];
+    snprintf(param, sizeof(param), "%s%s%s", path, path[0] ? "." : "", key);
+    int tok = lx_json_get(d->j, obj, key);
+    bool present;
+    if (want_tok(d, tok, param, w, required, &present) != LX_OK)
+        return LX_ERR;
+    *out = present ? lx_json_value_text(d->j, tok) : LX_STR_NULL;
+    return LX_OK;
+}
+
+static void *alloc_array(struct dec *d, size_t n, size_t size)
+{
+    return n ? lx_arena_alloc(d->a, n * size) : NULL;
+}
+
+static int no_memory(struct dec *d)
+{
+    return fail(d, NULL, NULL, "The request is too large.");
+}
+
+/* ---- content parts (3.1, 3.3, 3.4) ------------------------------------ */
+
+static int decode_part(struct dec *d, int tok, const char *path, struct lx_ir_part *p)
+{
+    const lx_json *j = d->j;
+    char param[96];
+    if (!lx_json_is_object(j, tok))
+        return type_fail(d, tok, path, W_OBJECT);
+    int type = lx_json_get(j, tok, "type");
+    snprintf(param, sizeof(param), "%s.type", path);
+    if (type < 0)
+        return missing(d, param);
+    if (!lx_json_is_string(j, type))
+        return type_fail(d, type, param, W_STRING);
+    *p = (struct lx_ir_part){0};
+    static const struct {
+        const char *name;
+        enum lx_ir_part_kind kind;
+        const char *text_key;
+    } kinds[] = {
+        {"input_text", LX_IR_PART_INPUT_TEXT, "text"},
+        {"output_text", LX_IR_PART_OUTPUT_TEXT, "text"},
+        {"refusal", LX_IR_PART_REFUSAL, "refusal"},
+        {"reasoning_text", LX_IR_PART_REASONING_TEXT, "text"},
+        {"summary_text", LX_IR_PART_SUMMARY_TEXT, "text"},
+    };
+    for (size_t k = 0; k < LX_ARRAY_LEN(kinds); k++)
+        if (lx_json_str_eq(j, type, kinds[k].name)) {
+            p->kind = kinds[k].kind;
+            return member(d, tok, kinds[k].text_key, path, W_STRING, true, &p->text);
+        }
+    if (lx_json_str_eq(j, type, "input_image")) {
+        p->kind = LX_IR_PART_INPUT_IMAGE;
+        lx_str file_id;
+        if (member(d, tok, "file_id", path, W_STRING, false, &file_id) != LX_OK ||
+            member(d, tok, "image_url", path, W_STRING, false, &p->image_url) != LX_OK ||
+            member(d, tok, "detail", path, W_STRING, false, &p->detail) != LX_OK)
+            return LX_ERR;
+        snprintf(param, sizeof(param), "%s.file_id", path);
+        if (file_id.len)
+            return fail(d, "unsupported_value", param,
+                        "Image parts given by 'file_id' are not supported by this backend.");
+        snprintf(param, sizeof(param), "%s.image_url", path);
+        if (!p->image_url.len)
+            return missing(d, param);
+        return LX_OK;
+    }
+    return fail(d, "unsupported_value", param, "Content part type %.*s is not supported here.",
+                (int)lx_json_value_text(j, type).len, lx_json_value_text(j, type).ptr);
+}
+
+/* A string (one text part of kind text_kind) or an array of parts. */
+static int decode_content(struct dec *d, int tok, const char *path, enum lx_ir_part_kind text_kind,
+                          struct lx_ir_item *it)
+{
+    const lx_json *j = d->j;
+    if (tok < 0)
+        return missing(d, path);
+    if (lx_json_is_string(j, tok)) {
+        it->content_is_string = true;
+        it->parts = lx_arena_alloc(d->a, sizeof(*it->parts));
+        if (!it->parts)
+            return no_memory(d);
+        it->parts[0] = (struct lx_ir_part){.kind = text_kind, .text = lx_json_value_text(j, tok)};
+        it->nparts = 1;
+        return LX_OK;
+    }
+    if (!lx_json_is_array(j, tok))
+        return type_fail(d, tok, path, W_STR_OR_ARR);
+    int n = lx_json_size(j, tok);
+    if (n > LX_IR_MAX_PARTS)
+        return fail(d, "array_above_max_length", path, "Too many content parts in '%s'.", path);
+    it->parts = alloc_array(d, (size_t)n, sizeof(*it->parts));
+    if (n && !it->parts)
+        return no_memory(d);
+    int i = tok + 1;
+    for (int k = 0; k < n; k++, i = lx_json_skip(j, i)) {
+        char param[96];
+        snprintf(param, sizeof(param), "%s[%d]", path, k);
+        if (decode_part(d, i, param, &it->parts[k]) != LX_OK)
+            return LX_ERR;
+    }
+    it->nparts = (uint32_t)n;
+    return LX_OK;
+}
+
+/* An optional array of parts of one kind (reasoning summary/content). */
+static int decode_part_list(struct dec *d, int obj, const char *key, const char *path,
+                            enum lx_ir_part_kind kind, struct lx_ir_part **parts, uint32_t *n)
+{
+    char param[96];
+    snprintf(param, sizeof(param), "%s.%s", path, key);
+    int tok = lx_json_get(d->j, obj, key);
+    bool present;
+    if (want_tok(d, tok, param, W_ARRAY, false, &present) != LX_OK)
+        return LX_ERR;
+    if (!present)
+        return LX_OK;
+    struct lx_ir_item tmp = {0};
+    if (decode_content(d, tok, param, kind, &tmp) != LX_OK)
+        return LX_ERR;
+    for (uint32_t k = 0; k < tmp.nparts; k++)
+        if (tmp.parts[k].kind != kind) {
+            snprintf(param, sizeof(param), "%s.%s[%u].type", path, key, k);
+            return fail(d, "invalid_value", param, "Invalid part type in '%s.%s'.", path, key);
+        }
+    *parts = tmp.parts;
+    *n = tmp.nparts;
+    return LX_OK;
+}
+
+/* ---- items (section 3) ------------------------------------------------- */
+
+static int decode_status(struct dec *d, int obj, const char *path, enum lx_ir_status *out)
+{
+    lx_str s;
+    if (member(d, obj, "status", path, W_STRING, false, &s) != LX_OK)
+        return LX_ERR;
+    *out = LX_IR_STATUS_NONE;
+    if (lx_ir_lit_eq(s, "in_progress"))
+        *out = LX_IR_STATUS_IN_PROGRESS;
+    else if (lx_ir_lit_eq(s, "completed"))
+        *out = LX_IR_STATUS_COMPLETED;
+    else if (lx_ir_lit_eq(s, "incomplete"))
+        *out = LX_IR_STATUS_INCOMPLETE;
+    return LX_OK;
+}
+
+static int decode_message(struct dec *d, int tok, const char *path, struct lx_ir_item *it)
+{
+    const lx_json *j = d->j;
+    char param[96];
+    snprintf(param, sizeof(param), "%s.role", path);
+    int role = lx_json_get(j, tok, "role");
+    if (role < 0)
+        return missing(d, param);
+    if (!lx_json_is_string(j, role))
+        return type_fail(d, role, param, W_STRING);
+    static const char *const roles[] = {"user", "system", "developer", "assistant"};
+    size_t r = 0;
+    while (r < LX_ARRAY_LEN(roles) && !lx_json_str_eq(j, role, roles[r]))
+        r++;
+    if (r == LX_ARRAY_LEN(roles))
+        return fail(d, "invalid_value", param,
+                    "Invalid value for '%s': expected one of 'user', 'system', 'developer' or "
+                    "'assistant'.",
+                    param);
+    it->kind = LX_IR_ITEM_MESSAGE;
+    it->role = (enum lx_ir_role)r;
+    snprintf(param, sizeof(param), "%s.content", path);
+    enum lx_ir_part_kind text_kind =
+        it->role == LX_IR_ROLE_ASSISTANT ? LX_IR_PART_OUTPUT_TEXT : LX_IR_PART_INPUT_TEXT;
+    return decode_content(d, lx_json_get(j, tok, "content"), param, text_kind, it);
+}
+
+static int decode_call(struct dec *d, int tok, const char *path, struct lx_ir_item *it)
+{
+    it->kind = LX_IR_ITEM_FUNCTION_CALL;
+    return member(d, tok, "call_id", path, W_STRING, true, &it->call_id) == LX_OK &&
+                   member(d, tok, "name", path, W_STRING, true, &it->name) == LX_OK &&
+                   member(d, tok, "arguments", path, W_STRING, true, &it->arguments) == LX_OK
+               ? LX_OK
+               : LX_ERR;
+}
+
+static int decode_call_output(struct dec *d, int tok, const char *path, struct lx_ir_item *it)
+{
+    char param[96];
+    it->kind = LX_IR_ITEM_FUNCTION_CALL_OUTPUT;
+    if (member(d, tok, "call_id", path, W_STRING, true, &it->call_id) != LX_OK)
+        return LX_ERR;
+    snprintf(param, sizeof(param), "%s.output", path);
+    return decode_content(d, lx_json_get(d->j, tok, "output"), param, LX_IR_PART_INPUT_TEXT, it);
+}
+
+static int decode_reasoning(struct dec *d, int tok, const char *path, struct lx_ir_item *it)
+{
+    it->kind = LX_IR_ITEM_REASONING;
+    if (decode_part_list(d, tok, "summary", path, LX_IR_PART_SUMMARY_TEXT, &it->summary,
+                         &it->nsummary) != LX_OK ||
+        decode_part_list(d, tok, "content", path, LX_IR_PART_REASONING_TEXT, &it->parts,
+                         &it->nparts) != LX_OK)
+        return LX_ERR;
+    return member(d, tok, "encrypted_content", path, W_STRING, false, &it->encrypted_content);
+}
+
+static int decode_item(struct dec *d, int tok, int k, struct lx_ir_item *it)
+{
+    const lx_json *j = d->j;
+    char path[96], param[96];
+    snprintf(path, sizeof(path), "input[%d]", k);
+    if (!lx_json_is_object(j, tok))
+        return type_fail(d, tok, path, W_OBJECT);
+    *it = (struct lx_ir_item){0};
+    if (member(d, tok, "id", path, W_STRING, false, &it->id) != LX_OK ||
+        decode_status(d, tok, path, &it->status) != LX_OK)
+        return LX_ERR;
+    int type = lx_json_get(j, tok, "type");
+    snprintf(param, sizeof(param), "%s.type", path);
+    if (type >= 0 && !lx_json_is_null(j, type) && !lx_json_is_string(j, type))
+        return type_fail(d, type, param, W_STRING);
+    /* A message may omit type (OAI EasyInputMessage, 3). */
+    if (type < 0 || lx_json_is_null(j, type) || lx_json_str_eq(j, type, "message"))
+        return decode_message(d, tok, path, it);
+    if (lx_json_str_eq(j, type, "function_call"))
+        return decode_call(d, tok, path, it);
+    if (lx_json_str_eq(j, type, "function_call_output"))
+        return decode_call_output(d, tok, path, it);
+    if (lx_json_str_eq(j, type, "reasoning"))
+        return decode_reasoning(d, tok, path, it);
+    lx_str t = lx_json_value_text(j, type);
+    return fail(d, "unsupported_value", param, "Input items of type %.*s are not supported.",
+                (int)LX_MIN(t.len, 64), t.ptr);
+}
+
+static int decode_input(struct dec *d, int tok, struct lx_ir_request *req)
+{
+    const lx_json *j = d->j;
+    if (lx_json_is_string(j, tok)) {
+        req->input_is_string = true;
+        req->items = lx_arena_alloc(d->a, sizeof(*req->items));
+        struct lx_ir_part *part = lx_arena_alloc(d->a, sizeof(*part));
+        if (!req->items || !part)
+            return no_memory(d);
+        *part =
+            (struct lx_ir_part){.kind = LX_IR_PART_INPUT_TEXT, .text = lx_json_value_text(j, tok)};
+        req->items[0] = (struct lx_ir_item){.kind = LX_IR_ITEM_MESSAGE,
+                                            .role = LX_IR_ROLE_USER,
+                                            .content_is_string = true,
+                                            .parts = part,
+                                            .nparts = 1};
+        req->nitems = 1;
+        return LX_OK;
+    }
+    int n = lx_json_size(j, tok);
+    if (n > LX_IR_MAX_ITEMS)
+        return fail(d, "array_above_max_length", "input", "Too many input items (at most %d).",
+                    LX_IR_MAX_ITEMS);
+    req->items = alloc_array(d, (size_t)n, sizeof(*req->items));
+    if (n && !req->items)
+        return no_memory(d);
+    int i = tok + 1;
+    for (int k = 0; k < n; k++, i = lx_json_skip(j, i))
+        if (decode_item(d, i, k, &req->items[k]) != LX_OK)
+            return LX_ERR;
+    req->nitems = (uint32_t)n;
+    return LX_OK;
+}
+
+/* ---- tools and tool_choice -------------------------------------------- */
+
+static int decode_tool(struct dec *d, int tok, int k, struct lx_ir_tool *t)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "tools[%d]", k);
+    if (!lx_json_is_object(d->j, tok))
+        return type_fail(d, tok, path, W_OBJECT);
+    *t = (struct lx_ir_tool){.raw = lx_json_value_text(d->j, tok)};
+    if (member(d, tok, "type", path, W_STRING, true, &t->type) != LX_OK)
+        return LX_ERR;
+    if (!lx_ir_lit_eq(t->type, "function")) {
+        t->kind = LX_IR_TOOL_OTHER;
+        return LX_OK;
+    }
+    t->kind = LX_IR_TOOL_FUNCTION;
+    if (member(d, tok, "name", path, W_STRING, true, &t->name) != LX_OK ||
+        member(d, tok, "description", path, W_STRING, false, &t->description) != LX_OK ||
+        member(d, tok, "parameters", path, W_OBJECT, false, &t->parameters) != LX_OK ||
+        member(d, tok, "strict", path, W_BOOL, false, &t->strict) != LX_OK)
+        return LX_ERR;
+    return LX_OK;
+}
+
+static int decode_tools(struct dec *d, int tok, struct lx_ir_request *req)
+{
+    int n = lx_json_size(d->j, tok);
+    if (n > LX_IR_MAX_TOOLS)
+        return fail(d, "array_above_max_length", "tools", "Too many tools (at most %d).",
+                    LX_IR_MAX_TOOLS);
+    req->tools = alloc_array(d, (size_t)n, sizeof(*req->tools));
+    if (n && !req->tools)
+        return no_memory(d);
+    int i = tok + 1;
+    for (int k = 0; k < n; k++, i = lx_json_skip(d->j, i)) {
+        if (decode_tool(d, i, k, &req->tools[k]) != LX_OK)
+            return LX_ERR;
+        req->nother_tools += req->tools[k].kind == LX_IR_TOOL_OTHER;
+    }
+    req->ntools = (uint32_t)n;
+    return LX_OK;
+}
+
+static int decode_allowed(struct dec *d, int tok, struct lx_ir_tool_choice *c)
+{
+    const lx_json *j = d->j;
+    c->kind = LX_IR_CHOICE_ALLOWED_TOOLS;
+    if (member(d, tok, "mode", "tool_choice", W_STRING, true, &c->mode) != LX_OK)
+        return LX_ERR;
+    if (!lx_ir_lit_eq(c->mode, "auto") && !lx_ir_lit_eq(c->mode, "required") &&
+        !lx_ir_lit_eq(c->mode, "none"))
+        return fail(d, "invalid_value", "tool_choice.mode",
+                    "Invalid value for 'tool_choice.mode': expected 'auto', 'required' or "
+                    "'none'.");
+    int tools = lx_json_get(j, tok, "tools");
+    bool present;
+    if (want_tok(d, tools, "tool_choice.tools", W_ARRAY, true, &present) != LX_OK)
+        return LX_ERR;
+    if (!present)
+        return missing(d, "tool_choice.tools");
+    int n = lx_json_size(j, tools);
+    if (n > LX_IR_MAX_TOOLS)
+        return fail(d, "array_above_max_length", "tool_choice.tools", "Too many allowed tools.");
+    c->names = alloc_array(d, (size_t)n, sizeof(*c->names));
+    if (n && !c->names)
+        return no_memory(d);
+    int i = tools + 1;
+    for (int k = 0; k < n; k++, i = lx_json_skip(j, i)) {
+        char path[96];
+        snprintf(path, sizeof(path), "tool_choice.tools[%d]", k);
+        if (!lx_json_is_object(j, i))
+            return type_fail(d, i, path, W_OBJECT);
+        if (member(d, i, "name", path, W_STRING, true, &c->names[k]) != LX_OK)
+            return LX_ERR;
+    }
+    c->nnames = (uint32_t)n;
+    return LX_OK;
+}
+
+static int decode_tool_choice(struct dec *d, int tok, struct lx_ir_tool_choice *c)
+{
+    const lx_json *j = d->j;
+    c->raw = lx_json_value_text(j, tok);
+    if (lx_json_is_string(j, tok)) {
+        static const char *const modes[] = {"none", "auto", "required"};
+        for (size_t m = 0; m < LX_ARRAY_LEN(modes); m++)
+            if (lx_json_str_eq(j, tok, modes[m])) {
+                c->kind = (enum lx_ir_choice_kind)(LX_IR_CHOICE_NONE + m);
+                return LX_OK;
+            }
+        return fail(d, "invalid_value", "tool_choice",
+                    "Invalid value for 'tool_choice': expected 'none', 'auto' or 'required'.");
+    }
+    lx_str type;
+    if (member(d, tok, "type", "tool_choice", W_STRING, true, &type) != LX_OK)
+        return LX_ERR;
+    if (lx_ir_lit_eq(type, "function")) {
+        c->kind = LX_IR_CHOICE_FUNCTION;
+        return member(d, tok, "name", "tool_choice", W_STRING, true, &c->name);
+    }
+    if (lx_ir_lit_eq(type, "allowed_tools"))
+        return decode_allowed(d, tok, c);
+    return fail(d, "unsupported_value", "tool_choice.type",
+                "tool_choice of type %.*s is not supported.", (int)LX_MIN(type.len, 64), type.ptr);
+}
+
+/* ---- text, reasoning, include ----------------------------------------- */
+
+static int decode_text(struct dec *d, int tok, struct lx_ir_request *req)
+{
+    const lx_json *j = d->j;
+    struct lx_ir_format *fm = &req->format;
+    if (member(d, tok, "verbosity", "text", W_STRING, false, &req->verbosity) != LX_OK)
+        return LX_ERR;
+    int f = lx_json_get(j, tok, "format");
+    bool present;
+    if (want_tok(d, f, "text.format", W_OBJECT, false, &present) != LX_OK)
+        return LX_ERR;
+    if (!present)
+        return LX_OK;
+    fm->raw = lx_json_value_text(j, f);
+    lx_str type;
+    if (member(d, f, "type", "text.format", W_STRING, true, &type) != LX_OK)
+        return LX_ERR;
+    if (lx_ir_lit_eq(type, "text"))
+        fm->kind = LX_IR_FORMAT_TEXT;
+    else if (lx_ir_lit_eq(type, "json_object"))
+        fm->kind = LX_IR_FORMAT_JSON_OBJECT;
+    else if (lx_ir_lit_eq(type, "json_schema"))
+        fm->kind = LX_IR_FORMAT_JSON_SCHEMA;
+    else
+        return fail(d, "invalid_value", "text.format.type",
+                    "Invalid value for 'text.format.type': expected 'text', 'json_object' or "
+                    "'json_schema'.");
+    if (fm->kind != LX_IR_FORMAT_JSON_SCHEMA)
+        return LX_OK;
+    if (member(d, f, "name", "text.format", W_STRING, true, &fm->name) != LX_OK ||
+        member(d, f, "schema", "text.format", W_OBJECT, true, &fm->schema) != LX_OK ||
+        member(d, f, "description", "text.format", W_STRING, false, &fm->description) != LX_OK ||
+        member(d, f, "strict", "text.format", W_BOOL, false, &fm->strict) != LX_OK)
+        return LX_ERR;
+    return LX_OK;
+}
+
+static int decode_reasoning_opts(struct dec *d, int tok, struct lx_ir_request *req)
+{
+    req->has_reasoning = true;
+    if (member(d, tok, "effort", "reasoning", W_STRING, false, &req->reasoning_effort) != LX_OK ||
+        member(d, tok, "summary", "reasoning", W_STRING, false, &req->reasoning_summary) != LX_OK)
+        return LX_ERR;
+    return LX_OK;
+}
+
+static int decode_include(struct dec *d, int tok, struct lx_ir_request *req)
+{
+    const lx_json *j = d->j;
+    int n = lx_json_size(j, tok), i = tok + 1;
+    for (int k = 0; k < n; k++, i = lx_json_skip(j, i)) {
+        if (!lx_json_is_string(j, i)) {
+            char path[32];
+            snprintf(path, sizeof(path), "include[%d]", k);
+            return type_fail(d, i, path, W_STRING);
+        }
+        if (lx_json_str_eq(j, i, "message.output_text.logprobs"))
+            req->want_logprobs = true;
+    }
+    return LX_OK;
+}
+
+/* ---- the root object ---------------------------------------------------- */
+
+enum root_key {
+    K_MODEL,
+    K_INPUT,
+    K_INSTRUCTIONS,
+    K_PREVIOUS,
+    K_STORE,
+    K_STREAM,
+    K_STREAM_OPTIONS,
+    K_BACKGROUND,
+    K_TOOLS,
+    K_TOOL_CHOICE,
+    K_PARALLEL,
+    K_MAX_TOOL_CALLS,
+    K_TEXT,
+    K_REASONING,
+    K_MAX_OUTPUT,
+    K_TEMPERATURE,
+    K_TOP_P,
+    K_PRESENCE,
+    K_FREQUENCY,
+    K_TOP_LOGPROBS,
+    K_INCLUDE,
+    K_TRUNCATION,
+    K_METADATA,
+    K_SERVICE_TIER,
+    K_USER,
+    K_SAFETY,
+    K_CACHE_KEY,
+    K_CONVERSATION,
+    K_PROMPT,
+    K_COUNT
+};
+
+static const struct {
+    const char *name;
+    enum want want;
+} root_keys[K_COUNT] = {
+    [K_MODEL] = {"model", W_STRING},
+    [K_INPUT] = {"input", W_STR_OR_ARR},
+    [K_INSTRUCTIONS] = {"instructions", W_STRING},
+    [K_PREVIOUS] = {"previous_response_id", W_STRING},
+    [K_STORE] = {"store", W_BOOL},
+    [K_STREAM] = {"stream", W_BOOL},
+    [K_STREAM_OPTIONS] = {"stream_options", W_OBJECT},
+    [K_BACKGROUND] = {"background", W_BOOL},
+    [K_TOOLS] = {"tools", W_ARRAY},
+    [K_TOOL_CHOICE] = {"tool_choice", W_STR_OR_OBJ},
+    [K_PARALLEL] = {"parallel_tool_calls", W_BOOL},
+    [K_MAX_TOOL_CALLS] = {"max_tool_calls", W_INT},
+    [K_TEXT] = {"text", W_OBJECT},
+    [K_REASONING] = {"reasoning", W_OBJECT},
+    [K_MAX_OUTPUT] = {"max_output_tokens", W_INT},
+    [K_TEMPERATURE] = {"temperature", W_NUMBER},
+    [K_TOP_P] = {"top_p", W_NUMBER},
+    [K_PRESENCE] = {"presence_penalty", W_NUMBER},
+    [K_FREQUENCY] = {"frequency_penalty", W_NUMBER},
+    [K_TOP_LOGPROBS] = {"top_logprobs", W_INT},
+    [K_INCLUDE] = {"include", W_ARRAY},
+    [K_TRUNCATION] = {"truncation", W_STRING},
+    [K_METADATA] = {"metadata", W_OBJECT},
+    [K_SERVICE_TIER] = {"service_tier", W_STRING},
+    [K_USER] = {"user", W_STRING},
+    [K_SAFETY] = {"safety_identifier", W_STRING},
+    [K_CACHE_KEY] = {"prompt_cache_key", W_STRING},
+    [K_CONVERSATION] = {"conversation", W_STR_OR_OBJ},
+    [K_PROMPT] = {"prompt", W_OBJECT},
+};
+
+static int add_extra(struct dec *d, int key, struct lx_ir_request *req)
+{
+    if (req->nextras >= LX_IR_MAX_EXTRAS)
+        return fail(d, "too_many_parameters", NULL, "Too many unknown parameters (at most %d).",
+                    LX_IR_MAX_EXTRAS);
+    lx_buf b;
+    lx_buf_init(&b, 4096);
+    int rc = lx_json_unescape(d->j, key, &b);
+    char *name = NULL;
+    if (rc == LX_OK && strlen(b.data ? b.data : "") == b.len)
+        name = lx_arena_strndup(d->a, b.data ? b.data : "", b.len);
+    lx_buf_release(&b);
+    if (!name)
+        return LX_OK; /* a key too long or holding NUL: dropped */
+    req->extras[req->nextras++] = (struct lx_ir_extra){name, lx_json_value_text(d->j, key + 1)};
+    return LX_OK;
+}
+
+/* One pass over the root: slots for the known keys (each at most once, so
+ * the gateway and a backend never read different values), extras for the
+ * rest, and the type of every known value. */
+static int scan_root(struct dec *d, int slot[K_COUNT], struct lx_ir_request *req)
+{
+    const lx_json *j = d->j;
+    for (int k = 0; k < K_COUNT; k++)
+        slot[k] = -1;
+    req->extras = lx_arena_alloc(d->a, LX_IR_MAX_EXTRAS * sizeof(*req->extras));
+    if (!req->extras)
+        return no_memory(d);
+    int n = lx_json_size(j, 0), i = 1;
+    for (int k = 0; k < n; k++, i = lx_json_skip(j, i + 1)) {
+        int m = 0;
+        while (m < K_COUNT && !lx_json_str_eq(j, i, root_keys[m].name))
+            m++;
+        if (m == K_COUNT) {
+            if (add_extra(d, i, req) != LX_OK)
+                return LX_ERR;
+            continue;
+        }
+        const char *name = root_keys[m].name;
+        if (slot[m] >= 0)
+            return fail(d, "duplicate_key", name, "Duplicate key '%s' in the request.", name);
+        bool present;
+        if (want_tok(d, i + 1, name, root_keys[m].want, false, &present) != LX_OK)
+            return LX_ERR;
+        if (present)
+            slot[m] = i + 1;
+    }
+    return LX_OK;
+}
+
+static lx_str text_of(const lx_json *j, int tok)
+{
+    return tok >= 0 ? lx_json_value_text(j, tok) : LX_STR_NULL;
+}
+
+static enum lx_ir_bool tri(const lx_json *j, int tok)
+{
+    bool v;
+    if (tok < 0 || lx_json_bool(j, tok, &v) != LX_OK)
+        return LX_IR_UNSET;
+    return v ? LX_IR_TRUE : LX_IR_FALSE;
+}
+
+static void read_scalars(const lx_json *j, const int *s, struct lx_ir_request *req)
+{
+    req->model = text_of(j, s[K_MODEL]);
+    req->instructions = text_of(j, s[K_INSTRUCTIONS]);
+    req->previous_response_id = text_of(j, s[K_PREVIOUS]);
+    req->store = tri(j, s[K_STORE]);
+    req->stream = tri(j, s[K_STREAM]) == LX_IR_TRUE;
+    req->background = tri(j, s[K_BACKGROUND]);
+    req->parallel_tool_calls = tri(j, s[K_PARALLEL]);
+    req->max_tool_calls = text_of(j, s[K_MAX_TOOL_CALLS]);
+    req->max_output_tokens = text_of(j, s[K_MAX_OUTPUT]);
+    req->temperature = text_of(j, s[K_TEMPERATURE]);
+    req->top_p = text_of(j, s[K_TOP_P]);
+    req->presence_penalty = text_of(j, s[K_PRESENCE]);
+    req->frequency_penalty = text_of(j, s[K_FREQUENCY]);
+    req->top_logprobs = text_of(j, s[K_TOP_LOGPROBS]);
+    req->include = text_of(j, s[K_INCLUDE]);
+    req->truncation = text_of(j, s[K_TRUNCATION]);
+    req->metadata = text_of(j, s[K_METADATA]);
+    req->service_tier = text_of(j, s[K_SERVICE_TIER]);
+    req->user = text_of(j, s[K_USER]);
+    req->safety_identifier = text_of(j, s[K_SAFETY]);
+    req->prompt_cache_key = text_of(j, s[K_CACHE_KEY]);
+}
+
+static int decode_root(struct dec *d, struct lx_ir_request *req)
+{
+    const lx_json *j = d->j;
+    int s[K_COUNT];
+    if (scan_root(d, s, req) != LX_OK)
+        return LX_ERR;
+    if (s[K_MODEL] < 0 || lx_json_raw(j, s[K_MODEL]).len == 0)
+        return fail(d, "missing_required_parameter", "model",
+                    "You must provide a model parameter.");
+    if (s[K_CONVERSATION] >= 0)
+        return fail(d, "unsupported_parameter", "conversation",
+                    "The 'conversation' parameter is not supported; use "
+                    "'previous_response_id'.");
+    if (s[K_PROMPT] >= 0)
+        return fail(d, "unsupported_parameter", "prompt", "Stored prompts are not supported.");
+    if (s[K_INPUT] < 0 && s[K_PREVIOUS] < 0)
+        return missing(d, "input");
+    read_scalars(j, s, req);
+    if (s[K_INPUT] >= 0 && decode_input(d, s[K_INPUT], req) != LX_OK)
+        return LX_ERR;
+    if (s[K_TOOLS] >= 0 && decode_tools(d, s[K_TOOLS], req) != LX_OK)
+        return LX_ERR;
+    if (s[K_TOOL_CHOICE] >= 0 && decode_tool_choice(d, s[K_TOOL_CHOICE], &req->tool_choice))
+        return LX_ERR;
+    if (s[K_TEXT] >= 0 && decode_text(d, s[K_TEXT], req) != LX_OK)
+        return LX_ERR;
+    if (s[K_REASONING] >= 0 && decode_reasoning_opts(d, s[K_REASONING], req) != LX_OK)
+        return LX_ERR;
+    if (s[K_INCLUDE] >= 0 && decode_include(d, s[K_INCLUDE], req) != LX_OK)
+        return LX_ERR;
+    return LX_OK;
+}
+
+int lx_resp_request_decode(struct lx_ir_request *req, const char *body, size_t len, lx_arena *a,
+                           uint32_t max_depth, struct lx_resp_fault *f)
+{
+    *req = (struct lx_ir_request){
+        .parallel_tool_calls = LX_IR_UNSET, .store = LX_IR_UNSET, .background = LX_IR_UNSET};
+    f->message[0] = '\0';
+    f->param[0] = '\0';
+    f->code = NULL;
+    lx_json *j = lx_arena_alloc(a, sizeof(*j));
+    struct dec d = {j, a, f};
+    if (!j)
+        return no_memory(&d);
+    enum lx_json_err e = lx_json_parse(j, body, len, a, max_depth);
+    if (e != LX_JSON_OK)
+        return fail(&d, NULL, NULL, "We could not parse the JSON body of your request: %s.",
+                    lx_json_strerror(e));
+    if (!lx_json_is_object(j, 0))
+        return fail(&d, NULL, NULL, "The request body must be a JSON object.");
+    return decode_root(&d, req);
+}
+
+/* ---- IR result -> Responses `response` object (sections 4, 5, 9) ------- */
+
+/* Writes key: the literal or raw value, or fallback (raw JSON) when absent. */
+static void jw_or(lx_jw *w, const char *key, lx_str value, const char *fallback)
+{
+    lx_jw_key(w, key);
+    if (value.len)
+        lx_jw_raw(w, value.ptr, value.len);
+    else
+        lx_jw_raw(w, fallback, strlen(fallback));
+}
+
+static void write_text_part(lx_jw *w, const char *type, const char *key, lx_str text)
+{
+    lx_jw_obj_open(w);
+    lx_jw_key(w, "type");
+    lx_jw_cstr(w, type);
+    jw_or(w, key, text, "\"\"");
+    lx_jw_obj_close(w);
+}
+
+static void write_output_message(lx_jw *w, const struct lx_ir_item *it)
+{
+    lx_jw_key(w, "role");
+    lx_jw_cstr(w, "assistant");
+    lx_jw_key(w, "content");
+    lx_jw_arr_open(w);
+    for (uint32_t k = 0; k < it->nparts; k++) {
+        const struct lx_ir_part *p = &it->parts[k];
+        if (p->kind == LX_IR_PART_REFUSAL) {
+            write_text_part(w, "refusal", "refusal", p->text);
+            continue;
+        }
+        /* OAI requires annotations and logprobs, OR annotations (5) */
+        lx_jw_obj_open(w);
+        lx_jw_key(w, "type");
+        lx_jw_cstr(w, "output_text");
+        jw_or(w, "text", p->text, "\"\"");
+        lx_jw_key(w, "annotations");
+        lx_jw_raw(w, "[]", 2);
+        lx_jw_key(w, "logprobs");
+        lx_jw_raw(w, "[]", 2);
+        lx_jw_obj_close(w);
+    }
+    lx_jw_arr_close(w);
+}
+
+static void write_output_reasoning(lx_jw *w, const struct lx_ir_item *it)
+{
+    /* summary is required (use []); encrypted_content only when held (5) */
+    lx_jw_key(w, "summary");
+    lx_jw_arr_open(w);
+    for (uint32_t k = 0; k < it->nsummary; k++)
+        write_text_part(w, "summary_text", "text", it->summary[k].text);
+    lx_jw_arr_close(w);
+    lx_jw_key(w, "content");
+    lx_jw_arr_open(w);
+    for (uint32_t k = 0; k < it->nparts; k++)
+        write_text_part(w, "reasoning_text", "text", it->parts[k].text);
+    lx_jw_arr_close(w);
+    if (it->encrypted_content.len)
+        jw_or(w, "encrypted_content", it->encrypted_content, "null");
+}
+
+static void write_output_item(lx_jw *w, const struct lx_ir_item *it)
+{
+    static const char *const types[] = {"message", "function_call", "function_call_output",
+                                        "reasoning"};
+    lx_jw_obj_open(w);
+    lx_jw_key(w, "type");
+    lx_jw_cstr(w, types[it->kind]);
+    jw_or(w, "id", it->id, "\"\"");
+    switch (it->kind) {
+    case LX_IR_ITEM_MESSAGE:
+        lx_jw_key(w, "status");
+        lx_jw_cstr(w, lx_ir_status_name(it->status));
+        write_output_message(w, it);
+        break;
+    case LX_IR_ITEM_FUNCTION_CALL:
+        jw_or(w, "call_id", it->call_id, "\"\"");
+        jw_or(w, "name", it->name, "\"\"");
+        jw_or(w, "arguments", it->arguments, "\"\"");
+        lx_jw_key(w, "status");
+        lx_jw_cstr(w, lx_ir_status_name(it->status));
+        break;
+    case LX_IR_ITEM_FUNCTION_CALL_OUTPUT:
+        jw_or(w, "call_id", it->call_id, "\"\"");
+        jw_or(w, "output", it->nparts ? it->parts[0].text : LX_STR_NULL, "\"\"");
+        lx_jw_key(w, "status");
+        lx_jw_cstr(w, lx_ir_status_name(it->status));
+        break;
+    case LX_IR_ITEM_REASONING:
+        write_output_reasoning(w, it);
+        lx_jw_key(w, "status");
+        lx_jw_cstr(w, lx_ir_status_name(it->status));
+        break;
+    }
+    lx_jw_obj_close(w);
+}
+
+/* Function tools echoed with all of type, name, description, parameters,
+ * strict (null when absent; 4); other tools as sent. */
+static void write_tools_echo(lx_jw *w, const struct lx_ir_request *req)
+{
+    lx_jw_key(w, "tools");
+    lx_jw_arr_open(w);
+    for (uint32_t k = 0; k < req->ntools; k++) {
+        const struct lx_ir_tool *t = &req->tools[k];
+        if (t->kind != LX_IR_TOOL_FUNCTION) {
+            lx_jw_raw(w, t->raw.ptr, t->raw.len);
+            continue;
+        }
+        lx_jw_obj_open(w);
+        lx_jw_key(w, "type");
+        lx_jw_cstr(w, "function");
+        jw_or(w, "name", t->name, "\"\"");
+        jw_or(w, "description", t->description, "null");
+        jw_or(w, "parameters", t->parameters, "null");
+        jw_or(w, "strict", t->strict, "null");
+        lx_jw_obj_close(w);
+    }
+    lx_jw_arr_close(w);
+}
+
+static void write_text_echo(lx_jw *w, const struct lx_ir_request *req)
+{
+    lx_jw_key(w, "text");
+    lx_jw_obj_open(w);
+    jw_or(w, "format", req->format.raw, "{\"type\":\"text\"}");
+    if (req->verbosity.len)
+        jw_or(w, "verbosity", req->verbosity, "null");
+    lx_jw_obj_close(w);
+}
+
+static void write_reasoning_echo(lx_jw *w, const struct lx_ir_request *req)
+{
+    lx_jw_key(w, "reasoning");
+    if (!req->has_reasoning) {
+        lx_jw_null(w);
+        return;
+    }
+    lx_jw_obj_open(w);
+    jw_or(w, "effort", req->reasoning_effort, "null");
+    jw_or(w, "summary", req->reasoning_summary, "null");
+    lx_jw_obj_close(w);
+}
+
+static void write_usage(lx_jw *w, const struct lx_ir_usage *u)
+{
+    lx_jw_key(w, "usage");
+    lx_jw_obj_open(w);
+    lx_jw_key(w, "input_tokens");
+    lx_jw_int(w, u->input_tokens);
+    lx_jw_key(w, "input_tokens_details");
+    lx_jw_obj_open(w);
+    lx_jw_key(w, "cached_tokens");
+    lx_jw_int(w, u->cached_tokens);
+    lx_jw_key(w, "cache_write_tokens");
+    lx_jw_int(w, 0);
+    lx_jw_obj_close(w);
+    lx_jw_key(w, "output_tokens");
+    lx_jw_int(w, u->output_tokens);
+    lx_jw_key(w, "output_tokens_details");
+    lx_jw_obj_open(w);
+    lx_jw_key(w, "reasoning_tokens");
+    lx_jw_int(w, u->reasoning_tokens);
+    lx_jw_obj_close(w);
+    lx_jw_key(w, "total_tokens");
+    lx_jw_int(w, u->total_tokens);
+    lx_jw_obj_close(w);
+}
+
+static void write_bool_or(lx_jw *w, const char *key, enum lx_ir_bool v, bool fallback)
+{
+    lx_jw_key(w, key);
+    lx_jw_bool(w, v == LX_IR_UNSET ? fallback : v == LX_IR_TRUE);
+}
+
+static void write_status(lx_jw *w, const struct lx_ir_result *res, const struct lx_resp_meta *m)
+{
+    bool done = res->status == LX_IR_RESULT_COMPLETED;
+    lx_jw_key(w, "completed_at");
+    if (done)
+        lx_jw_int(w, m->completed_at);
+    else
+        lx_jw_null(w);
+    lx_jw_key(w, "status");
+    lx_jw_cstr(w, done ? "completed" : "incomplete");
+    lx_jw_key(w, "error");
+    lx_jw_null(w);
+    lx_jw_key(w, "incomplete_details");
+    if (done) {
+        lx_jw_null(w);
+        return;
+    }
+    lx_jw_obj_open(w);
+    lx_jw_key(w, "reason");
+    lx_jw_cstr(w, res->reason == LX_IR_INCOMPLETE_CONTENT_FILTER ? "content_filter"
+                                                                 : "max_output_tokens");
+    lx_jw_obj_close(w);
+}
+
+/* The request's settings echoed with the effective defaults (4, 9). */
+static void write_settings(lx_jw *w, const struct lx_ir_request *req)
+{
+    write_tools_echo(w, req);
+    jw_or(w, "tool_choice", req->tool_choice.raw, "\"auto\"");
+    write_bool_or(w, "parallel_tool_calls", req->parallel_tool_calls, true);
+    write_text_echo(w, req);
+    jw_or(w, "temperature", req->temperature, "1");
+    jw_or(w, "top_p", req->top_p, "1");
+    jw_or(w, "presence_penalty", req->presence_penalty, "0");
+    jw_or(w, "frequency_penalty", req->frequency_penalty, "0");
+    jw_or(w, "top_logprobs", req->top_logprobs, "0");
+    jw_or(w, "truncation", req->truncation, "\"disabled\"");
+    write_reasoning_echo(w, req);
+    jw_or(w, "max_output_tokens", req->max_output_tokens, "null");
+    jw_or(w, "max_tool_calls", req->max_tool_calls, "null");
+    write_bool_or(w, "store", req->store, true);
+    write_bool_or(w, "background", req->background, false);
+    /* the tier actually used, never null (OR) */
+    lx_jw_key(w, "service_tier");
+    lx_jw_cstr(w, "default");
+    jw_or(w, "metadata", req->metadata, "{}");
+    jw_or(w, "safety_identifier", req->safety_identifier, "null");
+    jw_or(w, "prompt_cache_key", req->prompt_cache_key, "null");
+}
+
+int lx_resp_response_write(const struct lx_ir_request *req, const struct lx_ir_result *res,
+                           const struct lx_resp_meta *m, lx_buf *out)
+{
+    lx_jw w;
+    lx_jw_init(&w, out);
+    lx_jw_obj_open(&w);
+    lx_jw_key(&w, "id");
+    lx_jw_cstr(&w, m->id);
+    lx_jw_key(&w, "object");
+    lx_jw_cstr(&w, "response");
+    lx_jw_key(&w, "created_at");
+    lx_jw_int(&w, m->created_at);
+    write_status(&w, res, m);
+    jw_or(&w, "model", req->model, "\"\"");
+    jw_or(&w, "previous_response_id", req->previous_response_id, "null");
+    jw_or(&w, "instructions", req->instructions, "null");
+    lx_jw_key(&w, "output");
+    lx_jw_arr_open(&w);
+    for (uint32_t k = 0; k < res->nitems; k++)
+        write_output_item(&w, &res->items[k]);
+    lx_jw_arr_close(&w);
+    write_settings(&w, req);
+    write_usage(&w, &res->usage);
+    lx_jw_obj_close(&w);
+    return lx_jw_ok(&w) ? LX_OK : LX_ERR;
+}
