@@ -6,93 +6,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum want { W_STRING, W_BOOL, W_INT, W_NUMBER, W_OBJECT, W_ARRAY, W_STR_OR_OBJ, W_STR_OR_ARR };
-
 struct field_type {
     const char *name;
-    enum want want;
+    enum lx_json_want want;
 };
 
 /* Optional fields whose type the gateway checks; null is accepted for all. */
 static const struct field_type checked_fields[] = {
-    {"stream", W_BOOL},
-    {"stream_options", W_OBJECT},
-    {"max_tokens", W_INT},
-    {"max_completion_tokens", W_INT},
-    {"n", W_INT},
-    {"seed", W_INT},
-    {"temperature", W_NUMBER},
-    {"top_p", W_NUMBER},
-    {"presence_penalty", W_NUMBER},
-    {"frequency_penalty", W_NUMBER},
-    {"tools", W_ARRAY},
-    {"tool_choice", W_STR_OR_OBJ},
-    {"response_format", W_OBJECT},
-    {"stop", W_STR_OR_ARR},
-    {"user", W_STRING},
-    {"parallel_tool_calls", W_BOOL},
-    {"logprobs", W_BOOL},
-    {"top_logprobs", W_INT},
+    {"stream", LX_JSON_WANT_BOOL},
+    {"stream_options", LX_JSON_WANT_OBJECT},
+    {"max_tokens", LX_JSON_WANT_INT},
+    {"max_completion_tokens", LX_JSON_WANT_INT},
+    {"n", LX_JSON_WANT_INT},
+    {"seed", LX_JSON_WANT_INT},
+    {"temperature", LX_JSON_WANT_NUMBER},
+    {"top_p", LX_JSON_WANT_NUMBER},
+    {"presence_penalty", LX_JSON_WANT_NUMBER},
+    {"frequency_penalty", LX_JSON_WANT_NUMBER},
+    {"tools", LX_JSON_WANT_ARRAY},
+    {"tool_choice", LX_JSON_WANT_STR_OR_OBJ},
+    {"response_format", LX_JSON_WANT_OBJECT},
+    {"stop", LX_JSON_WANT_STR_OR_ARR},
+    {"user", LX_JSON_WANT_STRING},
+    {"parallel_tool_calls", LX_JSON_WANT_BOOL},
+    {"logprobs", LX_JSON_WANT_BOOL},
+    {"top_logprobs", LX_JSON_WANT_INT},
 };
 
-static const char *want_name(enum want w)
-{
-    static const char *const names[] = {"a string",
-                                        "a boolean",
-                                        "an integer",
-                                        "a number",
-                                        "an object",
-                                        "an array",
-                                        "a string or an object",
-                                        "a string or an array"};
-    return names[w];
-}
-
-static const char *got_name(const lx_json *j, int i)
-{
-    if (lx_json_is_object(j, i))
-        return "an object";
-    if (lx_json_is_array(j, i))
-        return "an array";
-    if (lx_json_is_string(j, i))
-        return "a string";
-    if (lx_json_is_bool(j, i))
-        return "a boolean";
-    if (lx_json_is_null(j, i))
-        return "null";
-    return "a number";
-}
-
-static bool has_type(const lx_json *j, int i, enum want w)
-{
-    int64_t dummy;
-    switch (w) {
-    case W_STRING:
-        return lx_json_is_string(j, i);
-    case W_BOOL:
-        return lx_json_is_bool(j, i);
-    case W_INT:
-        return lx_json_int64(j, i, &dummy) == LX_OK;
-    case W_NUMBER:
-        return lx_json_is_number(j, i);
-    case W_OBJECT:
-        return lx_json_is_object(j, i);
-    case W_ARRAY:
-        return lx_json_is_array(j, i);
-    case W_STR_OR_OBJ:
-        return lx_json_is_string(j, i) || lx_json_is_object(j, i);
-    case W_STR_OR_ARR:
-        return lx_json_is_string(j, i) || lx_json_is_array(j, i);
-    }
-    return false;
-}
-
 static int type_fault(struct lx_chat_fault *f, const lx_json *j, int i, const char *name,
-                      enum want w)
+                      enum lx_json_want w)
 {
     snprintf(f->message, sizeof(f->message),
-             "Invalid type for '%s': expected %s, but got %s instead.", name, want_name(w),
-             got_name(j, i));
+             "Invalid type for '%s': expected %s, but got %s instead.", name, lx_json_want_name(w),
+             lx_json_type_name(j, i));
     f->param = name;
     f->code = "invalid_type";
     return LX_ERR;
@@ -112,7 +58,7 @@ static int check_messages(const lx_json *j, int msgs, struct lx_chat_fault *f)
         return fault(f, "messages", "missing_required_parameter",
                      "Missing required parameter: 'messages'.");
     if (!lx_json_is_array(j, msgs))
-        return type_fault(f, j, msgs, "messages", W_ARRAY);
+        return type_fault(f, j, msgs, "messages", LX_JSON_WANT_ARRAY);
     int n = lx_json_size(j, msgs), i = msgs + 1;
     for (int k = 0; k < n; k++, i = lx_json_skip(j, i)) {
         int role = lx_json_get(j, i, "role");
@@ -173,7 +119,7 @@ static int scan_root(const lx_json *j, struct root_keys *rk, struct lx_chat_faul
         for (size_t m = 0; m < LX_ARRAY_LEN(checked_fields); m++) {
             const struct field_type *ft = &checked_fields[m];
             if (lx_str_eq_cstr(name, ft->name) && !lx_json_is_null(j, value) &&
-                !has_type(j, value, ft->want))
+                !lx_json_has_type(j, value, ft->want))
                 return type_fault(f, j, value, ft->name, ft->want);
         }
         i = lx_json_skip(j, value);
@@ -203,7 +149,7 @@ static int read_common(struct lx_chat_request *req, const char *body, size_t len
         return fault(f, "model", "missing_required_parameter",
                      "You must provide a model parameter.");
     if (!lx_json_is_string(j, req->model) || lx_json_raw(j, req->model).len == 0)
-        return type_fault(f, j, req->model, "model", W_STRING);
+        return type_fault(f, j, req->model, "model", LX_JSON_WANT_STRING);
     req->stream = false;
     req->usage_asked = false;
     req->stream_options = -1;
@@ -228,7 +174,8 @@ static int read_stream_options(struct lx_chat_request *req, int so, struct lx_ch
     }
     if (req->include_usage >= 0) {
         if (!lx_json_is_bool(j, req->include_usage))
-            return type_fault(f, j, req->include_usage, "stream_options.include_usage", W_BOOL);
+            return type_fault(f, j, req->include_usage, "stream_options.include_usage",
+                              LX_JSON_WANT_BOOL);
         lx_json_bool(j, req->include_usage, &req->usage_asked);
     }
     return LX_OK;
@@ -259,7 +206,7 @@ int lx_chat_embeddings_read(struct lx_chat_request *req, const char *body, size_
         return fault(f, "input", "missing_required_parameter",
                      "Missing required parameter: 'input'.");
     if (!lx_json_is_string(j, req->messages) && !lx_json_is_array(j, req->messages))
-        return type_fault(f, j, req->messages, "input", W_STR_OR_ARR);
+        return type_fault(f, j, req->messages, "input", LX_JSON_WANT_STR_OR_ARR);
     return LX_OK;
 }
 

@@ -23,55 +23,6 @@ struct dec {
     struct lx_resp_fault *f;
 };
 
-enum want { W_STRING, W_BOOL, W_INT, W_NUMBER, W_OBJECT, W_ARRAY, W_STR_OR_ARR, W_STR_OR_OBJ };
-
-static const char *want_name(enum want w)
-{
-    static const char *const names[] = {
-        "a string",  "a boolean", "an integer",           "a number",
-        "an object", "an array",  "a string or an array", "a string or an object"};
-    return names[w];
-}
-
-static const char *got_name(const lx_json *j, int i)
-{
-    if (lx_json_is_object(j, i))
-        return "an object";
-    if (lx_json_is_array(j, i))
-        return "an array";
-    if (lx_json_is_string(j, i))
-        return "a string";
-    if (lx_json_is_bool(j, i))
-        return "a boolean";
-    if (lx_json_is_null(j, i))
-        return "null";
-    return "a number";
-}
-
-static bool has_type(const lx_json *j, int i, enum want w)
-{
-    int64_t v;
-    switch (w) {
-    case W_STRING:
-        return lx_json_is_string(j, i);
-    case W_BOOL:
-        return lx_json_is_bool(j, i);
-    case W_INT:
-        return lx_json_int64(j, i, &v) == LX_OK;
-    case W_NUMBER:
-        return lx_json_is_number(j, i);
-    case W_OBJECT:
-        return lx_json_is_object(j, i);
-    case W_ARRAY:
-        return lx_json_is_array(j, i);
-    case W_STR_OR_ARR:
-        return lx_json_is_string(j, i) || lx_json_is_array(j, i);
-    case W_STR_OR_OBJ:
-        return lx_json_is_string(j, i) || lx_json_is_object(j, i);
-    }
-    return false;
-}
-
 static int fail(struct dec *d, const char *code, const char *param, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -86,10 +37,10 @@ static int fail(struct dec *d, const char *code, const char *param, const char *
     return LX_ERR;
 }
 
-static int type_fail(struct dec *d, int tok, const char *param, enum want w)
+static int type_fail(struct dec *d, int tok, const char *param, enum lx_json_want w)
 {
     return fail(d, "invalid_type", param, "Invalid type for '%s': expected %s, but got %s instead.",
-                param, want_name(w), got_name(d->j, tok));
+                param, lx_json_want_name(w), lx_json_type_name(d->j, tok));
 }
 
 static int missing(struct dec *d, const char *param)
@@ -99,20 +50,20 @@ static int missing(struct dec *d, const char *param)
 
 /* Checks that tok (or -1: absent) has type w. Absent is fine unless
  * required; null is fine when nullable. *present tells the caller. */
-static int want_tok(struct dec *d, int tok, const char *param, enum want w, bool required,
+static int want_tok(struct dec *d, int tok, const char *param, enum lx_json_want w, bool required,
                     bool *present)
 {
     *present = false;
     if (tok < 0 || (lx_json_is_null(d->j, tok) && !required))
         return required && tok < 0 ? missing(d, param) : LX_OK;
-    if (!has_type(d->j, tok, w))
+    if (!lx_json_has_type(d->j, tok, w))
         return type_fail(d, tok, param, w);
     *present = true;
     return LX_OK;
 }
 
 /* Reads member key of object obj as a literal or raw value into *out. */
-static int member(struct dec *d, int obj, const char *key, const char *path, enum want w,
+static int member(struct dec *d, int obj, const char *key, const char *path, enum lx_json_want w,
                   bool required, lx_str *out)
 {
     char param[96];
@@ -142,13 +93,13 @@ static int decode_part(struct dec *d, int tok, const char *path, struct lx_ir_pa
     const lx_json *j = d->j;
     char param[96];
     if (!lx_json_is_object(j, tok))
-        return type_fail(d, tok, path, W_OBJECT);
+        return type_fail(d, tok, path, LX_JSON_WANT_OBJECT);
     int type = lx_json_get(j, tok, "type");
     snprintf(param, sizeof(param), "%s.type", path);
     if (type < 0)
         return missing(d, param);
     if (!lx_json_is_string(j, type))
-        return type_fail(d, type, param, W_STRING);
+        return type_fail(d, type, param, LX_JSON_WANT_STRING);
     *p = (struct lx_ir_part){0};
     static const struct {
         const char *name;
@@ -164,14 +115,14 @@ static int decode_part(struct dec *d, int tok, const char *path, struct lx_ir_pa
     for (size_t k = 0; k < LX_ARRAY_LEN(kinds); k++)
         if (lx_json_str_eq(j, type, kinds[k].name)) {
             p->kind = kinds[k].kind;
-            return member(d, tok, kinds[k].text_key, path, W_STRING, true, &p->text);
+            return member(d, tok, kinds[k].text_key, path, LX_JSON_WANT_STRING, true, &p->text);
         }
     if (lx_json_str_eq(j, type, "input_image")) {
         p->kind = LX_IR_PART_INPUT_IMAGE;
         lx_str file_id;
-        if (member(d, tok, "file_id", path, W_STRING, false, &file_id) != LX_OK ||
-            member(d, tok, "image_url", path, W_STRING, false, &p->image_url) != LX_OK ||
-            member(d, tok, "detail", path, W_STRING, false, &p->detail) != LX_OK)
+        if (member(d, tok, "file_id", path, LX_JSON_WANT_STRING, false, &file_id) != LX_OK ||
+            member(d, tok, "image_url", path, LX_JSON_WANT_STRING, false, &p->image_url) != LX_OK ||
+            member(d, tok, "detail", path, LX_JSON_WANT_STRING, false, &p->detail) != LX_OK)
             return LX_ERR;
         snprintf(param, sizeof(param), "%s.file_id", path);
         if (file_id.len)
@@ -203,7 +154,7 @@ static int decode_content(struct dec *d, int tok, const char *path, enum lx_ir_p
         return LX_OK;
     }
     if (!lx_json_is_array(j, tok))
-        return type_fail(d, tok, path, W_STR_OR_ARR);
+        return type_fail(d, tok, path, LX_JSON_WANT_STR_OR_ARR);
     int n = lx_json_size(j, tok);
     if (n > LX_IR_MAX_PARTS)
         return fail(d, "array_above_max_length", path, "Too many content parts in '%s'.", path);
@@ -229,7 +180,7 @@ static int decode_part_list(struct dec *d, int obj, const char *key, const char 
     snprintf(param, sizeof(param), "%s.%s", path, key);
     int tok = lx_json_get(d->j, obj, key);
     bool present;
-    if (want_tok(d, tok, param, W_ARRAY, false, &present) != LX_OK)
+    if (want_tok(d, tok, param, LX_JSON_WANT_ARRAY, false, &present) != LX_OK)
         return LX_ERR;
     if (!present)
         return LX_OK;
@@ -251,7 +202,7 @@ static int decode_part_list(struct dec *d, int obj, const char *key, const char 
 static int decode_status(struct dec *d, int obj, const char *path, enum lx_ir_status *out)
 {
     lx_str s;
-    if (member(d, obj, "status", path, W_STRING, false, &s) != LX_OK)
+    if (member(d, obj, "status", path, LX_JSON_WANT_STRING, false, &s) != LX_OK)
         return LX_ERR;
     *out = LX_IR_STATUS_NONE;
     if (lx_ir_lit_eq(s, "in_progress"))
@@ -272,7 +223,7 @@ static int decode_message(struct dec *d, int tok, const char *path, struct lx_ir
     if (role < 0)
         return missing(d, param);
     if (!lx_json_is_string(j, role))
-        return type_fail(d, role, param, W_STRING);
+        return type_fail(d, role, param, LX_JSON_WANT_STRING);
     static const char *const roles[] = {"user", "system", "developer", "assistant"};
     size_t r = 0;
     while (r < LX_ARRAY_LEN(roles) && !lx_json_str_eq(j, role, roles[r]))
@@ -293,9 +244,10 @@ static int decode_message(struct dec *d, int tok, const char *path, struct lx_ir
 static int decode_call(struct dec *d, int tok, const char *path, struct lx_ir_item *it)
 {
     it->kind = LX_IR_ITEM_FUNCTION_CALL;
-    return member(d, tok, "call_id", path, W_STRING, true, &it->call_id) == LX_OK &&
-                   member(d, tok, "name", path, W_STRING, true, &it->name) == LX_OK &&
-                   member(d, tok, "arguments", path, W_STRING, true, &it->arguments) == LX_OK
+    return member(d, tok, "call_id", path, LX_JSON_WANT_STRING, true, &it->call_id) == LX_OK &&
+                   member(d, tok, "name", path, LX_JSON_WANT_STRING, true, &it->name) == LX_OK &&
+                   member(d, tok, "arguments", path, LX_JSON_WANT_STRING, true, &it->arguments) ==
+                       LX_OK
                ? LX_OK
                : LX_ERR;
 }
@@ -304,7 +256,7 @@ static int decode_call_output(struct dec *d, int tok, const char *path, struct l
 {
     char param[96];
     it->kind = LX_IR_ITEM_FUNCTION_CALL_OUTPUT;
-    if (member(d, tok, "call_id", path, W_STRING, true, &it->call_id) != LX_OK)
+    if (member(d, tok, "call_id", path, LX_JSON_WANT_STRING, true, &it->call_id) != LX_OK)
         return LX_ERR;
     snprintf(param, sizeof(param), "%s.output", path);
     return decode_content(d, lx_json_get(d->j, tok, "output"), param, LX_IR_PART_INPUT_TEXT, it);
@@ -318,7 +270,8 @@ static int decode_reasoning(struct dec *d, int tok, const char *path, struct lx_
         decode_part_list(d, tok, "content", path, LX_IR_PART_REASONING_TEXT, &it->parts,
                          &it->nparts) != LX_OK)
         return LX_ERR;
-    return member(d, tok, "encrypted_content", path, W_STRING, false, &it->encrypted_content);
+    return member(d, tok, "encrypted_content", path, LX_JSON_WANT_STRING, false,
+                  &it->encrypted_content);
 }
 
 static int decode_item(struct dec *d, int tok, int k, struct lx_ir_item *it)
@@ -327,15 +280,15 @@ static int decode_item(struct dec *d, int tok, int k, struct lx_ir_item *it)
     char path[96], param[96];
     snprintf(path, sizeof(path), "input[%d]", k);
     if (!lx_json_is_object(j, tok))
-        return type_fail(d, tok, path, W_OBJECT);
+        return type_fail(d, tok, path, LX_JSON_WANT_OBJECT);
     *it = (struct lx_ir_item){0};
-    if (member(d, tok, "id", path, W_STRING, false, &it->id) != LX_OK ||
+    if (member(d, tok, "id", path, LX_JSON_WANT_STRING, false, &it->id) != LX_OK ||
         decode_status(d, tok, path, &it->status) != LX_OK)
         return LX_ERR;
     int type = lx_json_get(j, tok, "type");
     snprintf(param, sizeof(param), "%s.type", path);
     if (type >= 0 && !lx_json_is_null(j, type) && !lx_json_is_string(j, type))
-        return type_fail(d, type, param, W_STRING);
+        return type_fail(d, type, param, LX_JSON_WANT_STRING);
     /* A message may omit type (OAI EasyInputMessage, 3). */
     if (type < 0 || lx_json_is_null(j, type) || lx_json_str_eq(j, type, "message"))
         return decode_message(d, tok, path, it);
@@ -391,19 +344,19 @@ static int decode_tool(struct dec *d, int tok, int k, struct lx_ir_tool *t)
     char path[96];
     snprintf(path, sizeof(path), "tools[%d]", k);
     if (!lx_json_is_object(d->j, tok))
-        return type_fail(d, tok, path, W_OBJECT);
+        return type_fail(d, tok, path, LX_JSON_WANT_OBJECT);
     *t = (struct lx_ir_tool){.raw = lx_json_value_text(d->j, tok)};
-    if (member(d, tok, "type", path, W_STRING, true, &t->type) != LX_OK)
+    if (member(d, tok, "type", path, LX_JSON_WANT_STRING, true, &t->type) != LX_OK)
         return LX_ERR;
     if (!lx_ir_lit_eq(t->type, "function")) {
         t->kind = LX_IR_TOOL_OTHER;
         return LX_OK;
     }
     t->kind = LX_IR_TOOL_FUNCTION;
-    if (member(d, tok, "name", path, W_STRING, true, &t->name) != LX_OK ||
-        member(d, tok, "description", path, W_STRING, false, &t->description) != LX_OK ||
-        member(d, tok, "parameters", path, W_OBJECT, false, &t->parameters) != LX_OK ||
-        member(d, tok, "strict", path, W_BOOL, false, &t->strict) != LX_OK)
+    if (member(d, tok, "name", path, LX_JSON_WANT_STRING, true, &t->name) != LX_OK ||
+        member(d, tok, "description", path, LX_JSON_WANT_STRING, false, &t->description) != LX_OK ||
+        member(d, tok, "parameters", path, LX_JSON_WANT_OBJECT, false, &t->parameters) != LX_OK ||
+        member(d, tok, "strict", path, LX_JSON_WANT_BOOL, false, &t->strict) != LX_OK)
         return LX_ERR;
     return LX_OK;
 }
@@ -431,7 +384,7 @@ static int decode_allowed(struct dec *d, int tok, struct lx_ir_tool_choice *c)
 {
     const lx_json *j = d->j;
     c->kind = LX_IR_CHOICE_ALLOWED_TOOLS;
-    if (member(d, tok, "mode", "tool_choice", W_STRING, true, &c->mode) != LX_OK)
+    if (member(d, tok, "mode", "tool_choice", LX_JSON_WANT_STRING, true, &c->mode) != LX_OK)
         return LX_ERR;
     if (!lx_ir_lit_eq(c->mode, "auto") && !lx_ir_lit_eq(c->mode, "required") &&
         !lx_ir_lit_eq(c->mode, "none"))
@@ -440,7 +393,7 @@ static int decode_allowed(struct dec *d, int tok, struct lx_ir_tool_choice *c)
                     "'none'.");
     int tools = lx_json_get(j, tok, "tools");
     bool present;
-    if (want_tok(d, tools, "tool_choice.tools", W_ARRAY, true, &present) != LX_OK)
+    if (want_tok(d, tools, "tool_choice.tools", LX_JSON_WANT_ARRAY, true, &present) != LX_OK)
         return LX_ERR;
     if (!present)
         return missing(d, "tool_choice.tools");
@@ -455,8 +408,8 @@ static int decode_allowed(struct dec *d, int tok, struct lx_ir_tool_choice *c)
         char path[96];
         snprintf(path, sizeof(path), "tool_choice.tools[%d]", k);
         if (!lx_json_is_object(j, i))
-            return type_fail(d, i, path, W_OBJECT);
-        if (member(d, i, "name", path, W_STRING, true, &c->names[k]) != LX_OK)
+            return type_fail(d, i, path, LX_JSON_WANT_OBJECT);
+        if (member(d, i, "name", path, LX_JSON_WANT_STRING, true, &c->names[k]) != LX_OK)
             return LX_ERR;
     }
     c->nnames = (uint32_t)n;
@@ -478,11 +431,11 @@ static int decode_tool_choice(struct dec *d, int tok, struct lx_ir_tool_choice *
                     "Invalid value for 'tool_choice': expected 'none', 'auto' or 'required'.");
     }
     lx_str type;
-    if (member(d, tok, "type", "tool_choice", W_STRING, true, &type) != LX_OK)
+    if (member(d, tok, "type", "tool_choice", LX_JSON_WANT_STRING, true, &type) != LX_OK)
         return LX_ERR;
     if (lx_ir_lit_eq(type, "function")) {
         c->kind = LX_IR_CHOICE_FUNCTION;
-        return member(d, tok, "name", "tool_choice", W_STRING, true, &c->name);
+        return member(d, tok, "name", "tool_choice", LX_JSON_WANT_STRING, true, &c->name);
     }
     if (lx_ir_lit_eq(type, "allowed_tools"))
         return decode_allowed(d, tok, c);
@@ -496,17 +449,17 @@ static int decode_text(struct dec *d, int tok, struct lx_ir_request *req)
 {
     const lx_json *j = d->j;
     struct lx_ir_format *fm = &req->format;
-    if (member(d, tok, "verbosity", "text", W_STRING, false, &req->verbosity) != LX_OK)
+    if (member(d, tok, "verbosity", "text", LX_JSON_WANT_STRING, false, &req->verbosity) != LX_OK)
         return LX_ERR;
     int f = lx_json_get(j, tok, "format");
     bool present;
-    if (want_tok(d, f, "text.format", W_OBJECT, false, &present) != LX_OK)
+    if (want_tok(d, f, "text.format", LX_JSON_WANT_OBJECT, false, &present) != LX_OK)
         return LX_ERR;
     if (!present)
         return LX_OK;
     fm->raw = lx_json_value_text(j, f);
     lx_str type;
-    if (member(d, f, "type", "text.format", W_STRING, true, &type) != LX_OK)
+    if (member(d, f, "type", "text.format", LX_JSON_WANT_STRING, true, &type) != LX_OK)
         return LX_ERR;
     if (lx_ir_lit_eq(type, "text"))
         fm->kind = LX_IR_FORMAT_TEXT;
@@ -520,10 +473,11 @@ static int decode_text(struct dec *d, int tok, struct lx_ir_request *req)
                     "'json_schema'.");
     if (fm->kind != LX_IR_FORMAT_JSON_SCHEMA)
         return LX_OK;
-    if (member(d, f, "name", "text.format", W_STRING, true, &fm->name) != LX_OK ||
-        member(d, f, "schema", "text.format", W_OBJECT, true, &fm->schema) != LX_OK ||
-        member(d, f, "description", "text.format", W_STRING, false, &fm->description) != LX_OK ||
-        member(d, f, "strict", "text.format", W_BOOL, false, &fm->strict) != LX_OK)
+    if (member(d, f, "name", "text.format", LX_JSON_WANT_STRING, true, &fm->name) != LX_OK ||
+        member(d, f, "schema", "text.format", LX_JSON_WANT_OBJECT, true, &fm->schema) != LX_OK ||
+        member(d, f, "description", "text.format", LX_JSON_WANT_STRING, false, &fm->description) !=
+            LX_OK ||
+        member(d, f, "strict", "text.format", LX_JSON_WANT_BOOL, false, &fm->strict) != LX_OK)
         return LX_ERR;
     return LX_OK;
 }
@@ -531,8 +485,10 @@ static int decode_text(struct dec *d, int tok, struct lx_ir_request *req)
 static int decode_reasoning_opts(struct dec *d, int tok, struct lx_ir_request *req)
 {
     req->has_reasoning = true;
-    if (member(d, tok, "effort", "reasoning", W_STRING, false, &req->reasoning_effort) != LX_OK ||
-        member(d, tok, "summary", "reasoning", W_STRING, false, &req->reasoning_summary) != LX_OK)
+    if (member(d, tok, "effort", "reasoning", LX_JSON_WANT_STRING, false, &req->reasoning_effort) !=
+            LX_OK ||
+        member(d, tok, "summary", "reasoning", LX_JSON_WANT_STRING, false,
+               &req->reasoning_summary) != LX_OK)
         return LX_ERR;
     return LX_OK;
 }
@@ -545,7 +501,7 @@ static int decode_include(struct dec *d, int tok, struct lx_ir_request *req)
         if (!lx_json_is_string(j, i)) {
             char path[32];
             snprintf(path, sizeof(path), "include[%d]", k);
-            return type_fail(d, i, path, W_STRING);
+            return type_fail(d, i, path, LX_JSON_WANT_STRING);
         }
         if (lx_json_str_eq(j, i, "message.output_text.logprobs"))
             req->want_logprobs = true;
@@ -590,37 +546,37 @@ enum root_key {
 
 static const struct {
     const char *name;
-    enum want want;
+    enum lx_json_want want;
 } root_keys[K_COUNT] = {
-    [K_MODEL] = {"model", W_STRING},
-    [K_INPUT] = {"input", W_STR_OR_ARR},
-    [K_INSTRUCTIONS] = {"instructions", W_STRING},
-    [K_PREVIOUS] = {"previous_response_id", W_STRING},
-    [K_STORE] = {"store", W_BOOL},
-    [K_STREAM] = {"stream", W_BOOL},
-    [K_STREAM_OPTIONS] = {"stream_options", W_OBJECT},
-    [K_BACKGROUND] = {"background", W_BOOL},
-    [K_TOOLS] = {"tools", W_ARRAY},
-    [K_TOOL_CHOICE] = {"tool_choice", W_STR_OR_OBJ},
-    [K_PARALLEL] = {"parallel_tool_calls", W_BOOL},
-    [K_MAX_TOOL_CALLS] = {"max_tool_calls", W_INT},
-    [K_TEXT] = {"text", W_OBJECT},
-    [K_REASONING] = {"reasoning", W_OBJECT},
-    [K_MAX_OUTPUT] = {"max_output_tokens", W_INT},
-    [K_TEMPERATURE] = {"temperature", W_NUMBER},
-    [K_TOP_P] = {"top_p", W_NUMBER},
-    [K_PRESENCE] = {"presence_penalty", W_NUMBER},
-    [K_FREQUENCY] = {"frequency_penalty", W_NUMBER},
-    [K_TOP_LOGPROBS] = {"top_logprobs", W_INT},
-    [K_INCLUDE] = {"include", W_ARRAY},
-    [K_TRUNCATION] = {"truncation", W_STRING},
-    [K_METADATA] = {"metadata", W_OBJECT},
-    [K_SERVICE_TIER] = {"service_tier", W_STRING},
-    [K_USER] = {"user", W_STRING},
-    [K_SAFETY] = {"safety_identifier", W_STRING},
-    [K_CACHE_KEY] = {"prompt_cache_key", W_STRING},
-    [K_CONVERSATION] = {"conversation", W_STR_OR_OBJ},
-    [K_PROMPT] = {"prompt", W_OBJECT},
+    [K_MODEL] = {"model", LX_JSON_WANT_STRING},
+    [K_INPUT] = {"input", LX_JSON_WANT_STR_OR_ARR},
+    [K_INSTRUCTIONS] = {"instructions", LX_JSON_WANT_STRING},
+    [K_PREVIOUS] = {"previous_response_id", LX_JSON_WANT_STRING},
+    [K_STORE] = {"store", LX_JSON_WANT_BOOL},
+    [K_STREAM] = {"stream", LX_JSON_WANT_BOOL},
+    [K_STREAM_OPTIONS] = {"stream_options", LX_JSON_WANT_OBJECT},
+    [K_BACKGROUND] = {"background", LX_JSON_WANT_BOOL},
+    [K_TOOLS] = {"tools", LX_JSON_WANT_ARRAY},
+    [K_TOOL_CHOICE] = {"tool_choice", LX_JSON_WANT_STR_OR_OBJ},
+    [K_PARALLEL] = {"parallel_tool_calls", LX_JSON_WANT_BOOL},
+    [K_MAX_TOOL_CALLS] = {"max_tool_calls", LX_JSON_WANT_INT},
+    [K_TEXT] = {"text", LX_JSON_WANT_OBJECT},
+    [K_REASONING] = {"reasoning", LX_JSON_WANT_OBJECT},
+    [K_MAX_OUTPUT] = {"max_output_tokens", LX_JSON_WANT_INT},
+    [K_TEMPERATURE] = {"temperature", LX_JSON_WANT_NUMBER},
+    [K_TOP_P] = {"top_p", LX_JSON_WANT_NUMBER},
+    [K_PRESENCE] = {"presence_penalty", LX_JSON_WANT_NUMBER},
+    [K_FREQUENCY] = {"frequency_penalty", LX_JSON_WANT_NUMBER},
+    [K_TOP_LOGPROBS] = {"top_logprobs", LX_JSON_WANT_INT},
+    [K_INCLUDE] = {"include", LX_JSON_WANT_ARRAY},
+    [K_TRUNCATION] = {"truncation", LX_JSON_WANT_STRING},
+    [K_METADATA] = {"metadata", LX_JSON_WANT_OBJECT},
+    [K_SERVICE_TIER] = {"service_tier", LX_JSON_WANT_STRING},
+    [K_USER] = {"user", LX_JSON_WANT_STRING},
+    [K_SAFETY] = {"safety_identifier", LX_JSON_WANT_STRING},
+    [K_CACHE_KEY] = {"prompt_cache_key", LX_JSON_WANT_STRING},
+    [K_CONVERSATION] = {"conversation", LX_JSON_WANT_STR_OR_OBJ},
+    [K_PROMPT] = {"prompt", LX_JSON_WANT_OBJECT},
 };
 
 static int add_extra(struct dec *d, int key, struct lx_ir_request *req)

@@ -77,6 +77,25 @@ static inline int lx_json_size(const lx_json *j, int i)
     return j->tok[i].size;
 }
 
+/* The JSON types a reader may require of a value, for type checks and
+ * their error messages ("expected an integer, but got a string"). */
+enum lx_json_want {
+    LX_JSON_WANT_STRING,
+    LX_JSON_WANT_BOOL,
+    LX_JSON_WANT_INT, /* a number without fraction or exponent that fits int64 */
+    LX_JSON_WANT_NUMBER,
+    LX_JSON_WANT_OBJECT,
+    LX_JSON_WANT_ARRAY,
+    LX_JSON_WANT_STR_OR_OBJ,
+    LX_JSON_WANT_STR_OR_ARR,
+};
+bool lx_json_has_type(const lx_json *j, int i, enum lx_json_want w);
+/* "a string", "an integer", ... */
+const char *lx_json_want_name(enum lx_json_want w);
+/* What token i is: "an object", "an array", "a string", "a boolean",
+ * "null" or "a number". */
+const char *lx_json_type_name(const lx_json *j, int i);
+
 /* True when p[0..n) is valid UTF-8 (no overlongs, no surrogates). */
 bool lx_json_utf8_valid(const char *p, size_t n);
 

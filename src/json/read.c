@@ -497,3 +497,57 @@ bool lx_json_str_eq(const lx_json *j, int i, const char *s)
     lx_buf_release(&b);
     return eq;
 }
+
+bool lx_json_has_type(const lx_json *j, int i, enum lx_json_want w)
+{
+    int64_t v;
+    switch (w) {
+    case LX_JSON_WANT_STRING:
+        return lx_json_is_string(j, i);
+    case LX_JSON_WANT_BOOL:
+        return lx_json_is_bool(j, i);
+    case LX_JSON_WANT_INT:
+        return lx_json_int64(j, i, &v) == LX_OK;
+    case LX_JSON_WANT_NUMBER:
+        return lx_json_is_number(j, i);
+    case LX_JSON_WANT_OBJECT:
+        return lx_json_is_object(j, i);
+    case LX_JSON_WANT_ARRAY:
+        return lx_json_is_array(j, i);
+    case LX_JSON_WANT_STR_OR_OBJ:
+        return lx_json_is_string(j, i) || lx_json_is_object(j, i);
+    case LX_JSON_WANT_STR_OR_ARR:
+        return lx_json_is_string(j, i) || lx_json_is_array(j, i);
+    }
+    return false;
+}
+
+const char *lx_json_want_name(enum lx_json_want w)
+{
+    static const char *const names[] = {
+        [LX_JSON_WANT_STRING] = "a string",
+        [LX_JSON_WANT_BOOL] = "a boolean",
+        [LX_JSON_WANT_INT] = "an integer",
+        [LX_JSON_WANT_NUMBER] = "a number",
+        [LX_JSON_WANT_OBJECT] = "an object",
+        [LX_JSON_WANT_ARRAY] = "an array",
+        [LX_JSON_WANT_STR_OR_OBJ] = "a string or an object",
+        [LX_JSON_WANT_STR_OR_ARR] = "a string or an array",
+    };
+    return names[w];
+}
+
+const char *lx_json_type_name(const lx_json *j, int i)
+{
+    if (lx_json_is_object(j, i))
+        return "an object";
+    if (lx_json_is_array(j, i))
+        return "an array";
+    if (lx_json_is_string(j, i))
+        return "a string";
+    if (lx_json_is_bool(j, i))
+        return "a boolean";
+    if (lx_json_is_null(j, i))
+        return "null";
+    return "a number";
+}
