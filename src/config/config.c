@@ -1040,6 +1040,18 @@ static int read_health(struct loader *ld, struct fy_node *value, void *target)
     return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
 }
 
+static int read_rate_limits(struct loader *ld, struct fy_node *value, void *target)
+{
+    static const struct field fields[] = {
+        FIELD_NUM("per_key_rpm", FIELD_U32, struct lx_config, rate_limits.per_key_rpm, 0,
+                  LX_CONFIG_MAX_RPM),
+        FIELD_NUM("per_model_rpm", FIELD_U32, struct lx_config, rate_limits.per_model_rpm, 0,
+                  LX_CONFIG_MAX_RPM),
+        FIELD_NUM("burst", FIELD_U32, struct lx_config, rate_limits.burst, 0, LX_CONFIG_MAX_RPM),
+    };
+    return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
+}
+
 static int read_backend_name(struct loader *ld, struct fy_node *value, void *target)
 {
     struct lx_config_backend *b = target;
@@ -1495,6 +1507,7 @@ static int read_document(struct loader *ld, struct fy_node *root)
         FIELD_FN("audit", read_audit),
         FIELD_FN("auth", read_auth),
         FIELD_FN("health", read_health),
+        FIELD_FN("rate_limits", read_rate_limits),
         FIELD_FN("backends", read_backends),
         FIELD_FN("models", read_models),
     };
@@ -1693,6 +1706,22 @@ static void print_backend(const struct lx_config_backend *b, FILE *out)
             b->timeouts.total_ms);
 }
 
+static void print_rpm(const char *what, uint32_t rpm, uint32_t burst, FILE *out)
+{
+    if (rpm == 0)
+        fprintf(out, "  %-10s off\n", what);
+    else
+        fprintf(out, "  %-10s %" PRIu32 " per minute, burst %" PRIu32 "\n", what, rpm,
+                burst ? burst : LX_MAX((rpm + 5) / 6, 1u));
+}
+
+static void print_rate_limits(const struct lx_config *c, FILE *out)
+{
+    fprintf(out, "\nrate_limits:\n");
+    print_rpm("per_key", c->rate_limits.per_key_rpm, c->rate_limits.burst, out);
+    print_rpm("per_model", c->rate_limits.per_model_rpm, c->rate_limits.burst, out);
+}
+
 static void print_retry(const struct lx_config_retry *r, FILE *out)
 {
     fprintf(out, "  %-24s    retry %" PRIu32 " attempt%s per deployment on", "", r->attempts,
@@ -1736,6 +1765,7 @@ void lx_config_print(const struct lx_config *c, FILE *out)
     fprintf(out, "%s\n", c->auth.n_public_paths ? "" : " (none)");
     fprintf(out, "\nhealth:\n  interval   %" PRIu32 " ms\n  timeout    %" PRIu32 " ms\n",
             c->health.interval_ms, c->health.timeout_ms);
+    print_rate_limits(c, out);
     fprintf(out, "\nbackends (%zu):\n", c->n_backends);
     for (size_t i = 0; i < c->n_backends; i++)
         print_backend(&c->backends[i], out);

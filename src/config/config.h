@@ -34,6 +34,10 @@
  *   health:
  *     interval_ms: 5000              # GET {url}/models per backend
  *     timeout_ms: 2000
+ *   rate_limits:                     # in memory, per llmux instance; 0 = off
+ *     per_key_rpm: 0                 # requests per minute per API key (auth on)
+ *     per_model_rpm: 0               # requests per minute per public model name
+ *     burst: 0                       # 0: rpm / 6 rounded up, at least 1
  *   backends:
  *     - name: local                  # [A-Za-z0-9._-]+, unique
  *       url: http://127.0.0.1:8080/v1  # base URL, endpoints are appended
@@ -195,6 +199,13 @@ struct lx_config {
         uint32_t interval_ms;
         uint32_t timeout_ms;
     } health;
+    /* Requests per minute per API key and per public model name (0 = no
+     * limit); burst 0 means rpm / 6 rounded up, at least 1, per limit. */
+    struct {
+        uint32_t per_key_rpm;
+        uint32_t per_model_rpm;
+        uint32_t burst;
+    } rate_limits;
     struct lx_config_backend *backends;
     size_t n_backends;
     struct lx_config_model *models;

@@ -24,6 +24,7 @@ enum {
     LX_CONFIG_MAX_CIRCUIT_WINDOW = 1000,
     LX_CONFIG_MAX_PUBLIC_PATHS = 32,
     LX_CONFIG_MAX_PATH_LEN = 256,
+    LX_CONFIG_MAX_RPM = 1000000, /* as LX_RATELIMIT_MAX_RPM */
 };
 
 /* Default values; config.h documents them beside the file format. */

@@ -51,12 +51,28 @@ static void start_attempt(struct exchange *ex);
 
 /* --- answering the client ------------------------------------------------ */
 
+/* The response headers every answer carries: x-request-id, and the
+ * x-ratelimit-* values of the tightest rate limit that applied, if any.
+ * h has room for 4; returns how many were written. */
+static size_t common_headers(const struct exchange *ex, lx_http_header *h)
+{
+    size_t n = 0;
+    h[n++] = (lx_http_header){"x-request-id", ex->request_id, strlen(ex->request_id)};
+    if (ex->rl_limit[0]) {
+        h[n++] = (lx_http_header){"x-ratelimit-limit-requests", ex->rl_limit, strlen(ex->rl_limit)};
+        h[n++] = (lx_http_header){"x-ratelimit-remaining-requests", ex->rl_remaining,
+                                  strlen(ex->rl_remaining)};
+        h[n++] = (lx_http_header){"x-ratelimit-reset-requests", ex->rl_reset, strlen(ex->rl_reset)};
+    }
+    return n;
+}
+
 /* Answers the client at once; extra (may be NULL) is one more header. */
 static void respond_with(struct exchange *ex, int status, const char *body, size_t len,
                          const lx_http_header *extra)
 {
-    lx_http_header h[2] = {{"x-request-id", ex->request_id, strlen(ex->request_id)}};
-    size_t n = 1;
+    lx_http_header h[5];
+    size_t n = common_headers(ex, h);
     if (extra)
         h[n++] = *extra;
     ex->status = status;
@@ -121,10 +137,11 @@ static int client_write(struct exchange *ex, const char *p, size_t n)
     if (ex->req == NULL || ex->client_finished)
         return LX_ERR;
     if (!ex->client_started) {
-        lx_http_header h = {"x-request-id", ex->request_id, strlen(ex->request_id)};
+        lx_http_header h[4];
+        size_t nh = common_headers(ex, h);
         ex->client_started = true;
         ex->status = 200;
-        lx_http_stream_start(ex->req, 200, "text/event-stream", &h, 1, on_drain, ex);
+        lx_http_stream_start(ex->req, 200, "text/event-stream", h, nh, on_drain, ex);
     }
     return lx_http_stream_write(ex->req, p, n);
 }
@@ -938,6 +955,66 @@ static int authorize(struct exchange *ex, const struct lx_proxy_caller *caller)
     return LX_ERR;
 }
 
+/* Notes r's values for the x-ratelimit-* headers. */
+static void note_rate_headers(struct exchange *ex, const struct lx_ratelimit_result *r)
+{
+    snprintf(ex->rl_limit, sizeof(ex->rl_limit), "%u", r->limit);
+    snprintf(ex->rl_remaining, sizeof(ex->rl_remaining), "%u", r->remaining);
+    lx_ratelimit_format_duration(r->reset_ms, ex->rl_reset);
+}
+
+/* Answers 429 rate_limit_exceeded for the limit r refused (which names
+ * "key" or "model"), with Retry-After in whole seconds (at least 1). */
+static void refuse_rate(struct exchange *ex, const struct lx_ratelimit_result *r, const char *which)
+{
+    uint64_t secs = LX_MAX((r->retry_after_ms + 999) / 1000, 1u);
+    char msg[320], v[24], wait[LX_RATELIMIT_DURATION_LEN];
+    snprintf(msg, sizeof(msg),
+             "Rate limit reached for requests per minute (RPM) on %s%s%s: Limit %u. Please try "
+             "again in %s.",
+             which[0] == 'k' ? "API key " : "model `", which[0] == 'k' ? ex->key_id : ex->model,
+             which[0] == 'k' ? "" : "`", r->limit,
+             lx_ratelimit_format_duration(r->retry_after_ms, wait));
+    int n = snprintf(v, sizeof(v), "%lu", (unsigned long)secs);
+    lx_http_header h = {"retry-after", v, (size_t)n};
+    ex->rate_limited = which;
+    note_rate_headers(ex, r);
+    respond_error_with(ex, 429, msg, "rate_limit_error", NULL, "rate_limit_exceeded", &h);
+}
+
+/* Counts the request against the caller's key and the model (rate_limits)
+ * and answers 429 when either is spent. Allowed, the exchange keeps the
+ * header values of the tighter limit (fewer requests remaining). The key
+ * is counted first; a request the model's limit then refuses has still
+ * used one of the key's. */
+static int rate_limit(struct exchange *ex)
+{
+    struct lx_proxy *p = ex->p;
+    struct lx_ratelimit_result k = {0}, m = {0}, *tight = NULL;
+    uint64_t now = now_ms();
+    if (p->key_limit && ex->key_id[0]) {
+        lx_ratelimit_check(p->key_limit, lx_str_from_cstr(ex->key_id), now, &k);
+        if (!k.allowed) {
+            refuse_rate(ex, &k, "key");
+            return LX_ERR;
+        }
+        tight = &k;
+    }
+    if (p->model_limit) {
+        lx_ratelimit_check(p->model_limit, lx_str_from_cstr(ex->model), now, &m);
+        if (!m.allowed) {
+            refuse_rate(ex, &m, "model");
+            return LX_ERR;
+        }
+        if (tight == NULL || m.remaining < tight->remaining ||
+            (m.remaining == tight->remaining && m.reset_ms > tight->reset_ms))
+            tight = &m;
+    }
+    if (tight)
+        note_rate_headers(ex, tight);
+    return LX_OK;
+}
+
 void lx_proxy_handle(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx_http_req *req,
                      const char *request_id)
 {
@@ -954,7 +1031,7 @@ void lx_proxy_handle_as(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx
     }
     struct lx_route_target t;
     if (read_request(ex, &ex->cr) != LX_OK || authorize(ex, caller) != LX_OK ||
-        resolve(ex, &ex->cr, &t) != LX_OK)
+        resolve(ex, &ex->cr, &t) != LX_OK || rate_limit(ex) != LX_OK)
         return;
     ex->model_cfg = t.model;
     lx_proxy_capture_prompt(p, ex, lx_json_value_text(&ex->cr.json, ex->cr.messages));

@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "../core/log.h"
+
 /* How often waiting exchanges check that their client is still there: a
  * local model server's slot is freed at most this long after a client
  * gave up on a non-streamed answer (or before the first token). */
@@ -11,6 +13,27 @@ enum { WATCH_INTERVAL_MS = 250 };
 static void on_watch(uv_timer_t *t)
 {
     lx_proxy_watch_clients(t->data);
+}
+
+/* Rate-limit entries per limiter: keys come from the key store and model
+ * names from the routing table (checked after resolution), so this is far
+ * above any real set; past it idle entries are dropped (ratelimit.h). */
+enum { RATE_LIMIT_MAX_KEYS = 65536 };
+
+static int new_limits(struct lx_proxy *p, const struct lx_config *cfg)
+{
+    uint32_t burst = cfg->rate_limits.burst;
+    if (cfg->rate_limits.per_key_rpm &&
+        (p->key_limit =
+             lx_ratelimit_new(cfg->rate_limits.per_key_rpm, burst, RATE_LIMIT_MAX_KEYS)) == NULL)
+        return LX_ERR;
+    if (cfg->rate_limits.per_model_rpm &&
+        (p->model_limit =
+             lx_ratelimit_new(cfg->rate_limits.per_model_rpm, burst, RATE_LIMIT_MAX_KEYS)) == NULL)
+        return LX_ERR;
+    if (cfg->rate_limits.per_key_rpm && !cfg->auth.enabled)
+        lx_log_warn("rate_limits.per_key_rpm has no effect while auth is disabled");
+    return LX_OK;
 }
 
 static uv_timer_t *new_timer(uv_loop_t *loop, struct lx_proxy *p)
@@ -40,7 +63,7 @@ struct lx_proxy *lx_proxy_new(uv_loop_t *loop, struct lx_config *cfg, struct lx_
         uv_unref((uv_handle_t *)p->watch_timer); /* never the reason the loop runs */
     }
     if (p->route == NULL || p->upstream == NULL || p->health_timer == NULL ||
-        p->watch_timer == NULL) {
+        p->watch_timer == NULL || new_limits(p, cfg) != LX_OK) {
         lx_proxy_free(p);
         return NULL;
     }
@@ -64,6 +87,8 @@ void lx_proxy_free(struct lx_proxy *p)
     if (p->upstream)
         lx_upstream_free(p->upstream);
     lx_route_free(p->route);
+    lx_ratelimit_free(p->key_limit);
+    lx_ratelimit_free(p->model_limit);
     lx_config_unref(p->cfg);
     free(p);
 }

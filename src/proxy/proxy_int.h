@@ -10,6 +10,7 @@
 #include "../core/arena.h"
 #include "../core/buf.h"
 #include "../dialect/chat.h"
+#include "../policy/ratelimit.h"
 #include "../upstream/sse.h"
 #include "../upstream/upstream.h"
 
@@ -26,7 +27,9 @@ struct lx_proxy {
     struct health_check *checks; /* one per backend while a round runs */
     struct exchange *exchanges;  /* doubly linked, for drain and cancel */
     uint32_t n_exchanges;
-    struct exchange *spare; /* freed exchanges kept with their buffers */
+    struct lx_ratelimit *key_limit;   /* rate_limits.per_key_rpm; NULL when off */
+    struct lx_ratelimit *model_limit; /* rate_limits.per_model_rpm; NULL when off */
+    struct exchange *spare;           /* freed exchanges kept with their buffers */
     uint32_t n_spare;
     bool closing;
 };
@@ -98,6 +101,9 @@ struct exchange {
     char error_message[256];
     char upstream_result[24];
     char key_id[24]; /* the caller's public key id, "" without auth */
+    /* x-ratelimit-* values of the tightest rate limit that applied; "" when none */
+    char rl_limit[12], rl_remaining[12], rl_reset[LX_RATELIMIT_DURATION_LEN];
+    const char *rate_limited; /* static: "key" or "model" when refused, else NULL */
 };
 
 /* exchange.c: frees the spare exchanges. */

@@ -176,6 +176,10 @@ void lx_proxy_write_record(struct lx_proxy *p, const struct exchange *ex)
     ms(&w, "latency_ms", ex->t_start_us, ex->t_end_us);
     ms(&w, "ttft_ms", ex->t_first_token_us ? ex->t_start_us : 0, ex->t_first_token_us);
     duration(&w, "queue_ms", ex->queue_us); /* waiting for a slot; part of latency_ms */
+    if (ex->rate_limited) {
+        lx_jw_key(&w, "rate_limited");
+        lx_jw_cstr(&w, ex->rate_limited);
+    }
     attempts(&w, p, ex);
     tokens(&w, &ex->tally);
     error(&w, ex);

@@ -954,3 +954,39 @@ Test(config_auth, errors)
     expect_error("auth: {public_paths: /healthz}\n",
                  "t.yaml:1:22: auth.public_paths: expected a sequence");
 }
+
+Test(config_rate_limits, defaults_values_and_print)
+{
+    struct lx_config *c = load("listeners: [{address: 127.0.0.1:9000}]\n");
+    cr_assert_eq(c->rate_limits.per_key_rpm, 0);
+    cr_assert_eq(c->rate_limits.per_model_rpm, 0);
+    cr_assert_eq(c->rate_limits.burst, 0);
+    lx_config_unref(c);
+    c = load("rate_limits: {per_key_rpm: 60, per_model_rpm: 6, burst: 2}\n");
+    cr_assert_eq(c->rate_limits.per_key_rpm, 60);
+    cr_assert_eq(c->rate_limits.per_model_rpm, 6);
+    cr_assert_eq(c->rate_limits.burst, 2);
+    lx_config_unref(c);
+    c = load("rate_limits: {per_key_rpm: 61}\n");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    lx_config_print(c, out);
+    fclose(out);
+    cr_assert(strstr(text, "rate_limits:\n  per_key    61 per minute, burst 11\n"
+                           "  per_model  off\n"),
+              "%s", text);
+    free(text);
+    lx_config_unref(c);
+}
+
+Test(config_rate_limits, errors)
+{
+    expect_error("rate_limits: {per_key: 5}\n",
+                 "t.yaml:1:15: unknown key 'per_key' in rate_limits");
+    expect_error("rate_limits: {per_model_rpm: six}\n",
+                 "t.yaml:1:30: rate_limits.per_model_rpm: expected an integer");
+    expect_error("rate_limits: {per_key_rpm: 1000001}\n",
+                 "t.yaml:1:28: rate_limits.per_key_rpm: must be between 0 and 1000000");
+    expect_error("rate_limits: 5\n", "t.yaml:1:14: rate_limits: expected a mapping");
+}

@@ -1,0 +1,180 @@
+/*
+ * test_ratelimit.c — unit tests for src/policy/ratelimit: the GCRA steady
+ * rate and burst, refusals with Retry-After, the remaining/reset values of
+ * OpenAI's headers, the bounded table's eviction, and time that never goes
+ * back.
+ */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+
+#include "policy/ratelimit.h"
+
+static struct lx_ratelimit_result check(struct lx_ratelimit *rl, const char *key, uint64_t now)
+{
+    struct lx_ratelimit_result r;
+    cr_assert_eq(lx_ratelimit_check(rl, lx_str_from_cstr(key), now, &r), LX_OK);
+    return r;
+}
+
+Test(ratelimit, bad_arguments)
+{
+    cr_assert_null(lx_ratelimit_new(0, 1, 10));
+    cr_assert_null(lx_ratelimit_new(LX_RATELIMIT_MAX_RPM + 1, 1, 10));
+    cr_assert_null(lx_ratelimit_new(60, 1, 0));
+}
+
+Test(ratelimit, default_burst)
+{
+    struct lx_ratelimit *rl = lx_ratelimit_new(60, 0, 10);
+    cr_assert_eq(lx_ratelimit_burst(rl), 10);
+    lx_ratelimit_free(rl);
+    rl = lx_ratelimit_new(61, 0, 10);
+    cr_assert_eq(lx_ratelimit_burst(rl), 11); /* rounded up */
+    lx_ratelimit_free(rl);
+    rl = lx_ratelimit_new(1, 0, 10);
+    cr_assert_eq(lx_ratelimit_burst(rl), 1); /* at least 1 */
+    lx_ratelimit_free(rl);
+}
+
+/* 6 rpm, burst 2: T = 10 s; two at once, then one every 10 s. */
+Test(ratelimit, burst_then_refusal)
+{
+    struct lx_ratelimit *rl = lx_ratelimit_new(6, 2, 10);
+    uint64_t t0 = 1000000;
+    struct lx_ratelimit_result r = check(rl, "m", t0);
+    cr_assert(r.allowed);
+    cr_assert_eq(r.limit, 6);
+    cr_assert_eq(r.remaining, 1);
+    cr_assert_eq(r.reset_ms, 10000);
+    cr_assert_eq(r.retry_after_ms, 0);
+    r = check(rl, "m", t0);
+    cr_assert(r.allowed);
+    cr_assert_eq(r.remaining, 0);
+    cr_assert_eq(r.reset_ms, 20000);
+    r = check(rl, "m", t0 + 1);
+    cr_assert_not(r.allowed);
+    cr_assert_eq(r.remaining, 0);
+    cr_assert_eq(r.retry_after_ms, 9999);
+    cr_assert_eq(r.reset_ms, 19999);
+    /* a refusal costs nothing: the retry time stays put */
+    r = check(rl, "m", t0 + 5000);
+    cr_assert_not(r.allowed);
+    cr_assert_eq(r.retry_after_ms, 5000);
+    r = check(rl, "m", t0 + 10000);
+    cr_assert(r.allowed);
+    cr_assert_eq(r.remaining, 0);
+    lx_ratelimit_free(rl);
+}
+
+/* At the steady rate every request passes; a little faster does not. */
+Test(ratelimit, steady_rate)
+{
+    struct lx_ratelimit *rl = lx_ratelimit_new(60, 1, 10);
+    uint64_t t = 5000;
+    for (int i = 0; i < 100; i++, t += 1000)
+        cr_assert(check(rl, "k", t).allowed, "request %d", i);
+    cr_assert_not(check(rl, "k", t - 1000 + 999).allowed);
+    cr_assert(check(rl, "k", t).allowed);
+    lx_ratelimit_free(rl);
+}
+
+/* After a pause the bucket refills to the burst, never beyond. */
+Test(ratelimit, refill_caps_at_burst)
+{
+    struct lx_ratelimit *rl = lx_ratelimit_new(60, 3, 10);
+    for (int i = 0; i < 3; i++)
+        cr_assert(check(rl, "k", 0).allowed);
+    cr_assert_not(check(rl, "k", 0).allowed);
+    struct lx_ratelimit_result r = check(rl, "k", 3600000); /* an hour later */
+    cr_assert(r.allowed);
+    cr_assert_eq(r.remaining, 2);
+    cr_assert(check(rl, "k", 3600000).allowed);
+    cr_assert(check(rl, "k", 3600000).allowed);
+    cr_assert_not(check(rl, "k", 3600000).allowed);
+    lx_ratelimit_free(rl);
+}
+
+Test(ratelimit, keys_are_independent)
+{
+    struct lx_ratelimit *rl = lx_ratelimit_new(6, 1, 10);
+    cr_assert(check(rl, "a", 0).allowed);
+    cr_assert_not(check(rl, "a", 0).allowed);
+    cr_assert(check(rl, "b", 0).allowed);
+    cr_assert(check(rl, "ab", 0).allowed);
+    cr_assert_eq(lx_ratelimit_count(rl), 3);
+    lx_ratelimit_free(rl);
+}
+
+/* A clock that steps back is read as the latest time seen: no key gets
+ * its requests back by it. */
+Test(ratelimit, time_goes_forward_only)
+{
+    struct lx_ratelimit *rl = lx_ratelimit_new(6, 1, 10);
+    cr_assert(check(rl, "k", 100000).allowed);
+    struct lx_ratelimit_result r = check(rl, "k", 0);
+    cr_assert_not(r.allowed);
+    cr_assert_eq(r.retry_after_ms, 10000);
+    cr_assert(check(rl, "other", 0).allowed);
+    cr_assert(check(rl, "k", 110000).allowed);
+    lx_ratelimit_free(rl);
+}
+
+/* A full table drops idle keys first (no answer changes), else the one
+ * nearest to idle; it never holds more than max_keys. */
+Test(ratelimit, eviction)
+{
+    struct lx_ratelimit *rl = lx_ratelimit_new(6, 1, 3);
+    cr_assert(check(rl, "a", 0).allowed);     /* busy until 10 s */
+    cr_assert(check(rl, "b", 5000).allowed);  /* until 15 s */
+    cr_assert(check(rl, "c", 12000).allowed); /* until 22 s; a is idle now */
+    cr_assert(check(rl, "d", 12000).allowed); /* a swept out */
+    cr_assert_eq(lx_ratelimit_count(rl), 3);
+    cr_assert_not(check(rl, "b", 12000).allowed); /* b kept its state */
+    cr_assert_not(check(rl, "c", 12000).allowed);
+    /* none idle at 13 s: the nearest to idle (b) goes */
+    cr_assert(check(rl, "e", 13000).allowed);
+    cr_assert_eq(lx_ratelimit_count(rl), 3);
+    cr_assert(check(rl, "b", 13000).allowed, "evicted: a fresh bucket");
+    cr_assert_eq(lx_ratelimit_count(rl), 3);
+    cr_assert_not(check(rl, "e", 13000).allowed);
+    lx_ratelimit_free(rl);
+}
+
+Test(ratelimit, long_keys_are_cut)
+{
+    char a[600], b[600];
+    memset(a, 'x', sizeof(a) - 1), a[sizeof(a) - 1] = '\0';
+    memcpy(b, a, sizeof(b));
+    b[590] = 'y'; /* differs only past LX_RATELIMIT_MAX_KEY_LEN */
+    struct lx_ratelimit *rl = lx_ratelimit_new(6, 1, 10);
+    cr_assert(check(rl, a, 0).allowed);
+    cr_assert_not(check(rl, b, 0).allowed);
+    lx_ratelimit_free(rl);
+}
+
+Test(ratelimit, many_keys_under_cap)
+{
+    struct lx_ratelimit *rl = lx_ratelimit_new(1000, 0, 100);
+    char key[16];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof(key), "key-%d", i);
+        cr_assert(check(rl, key, (uint64_t)i).allowed);
+        cr_assert_leq(lx_ratelimit_count(rl), 100);
+    }
+    lx_ratelimit_free(rl);
+}
+
+Test(ratelimit, duration_format)
+{
+    char b[LX_RATELIMIT_DURATION_LEN];
+    cr_assert_str_eq(lx_ratelimit_format_duration(0, b), "0s");
+    cr_assert_str_eq(lx_ratelimit_format_duration(17, b), "17ms");
+    cr_assert_str_eq(lx_ratelimit_format_duration(1000, b), "1s");
+    cr_assert_str_eq(lx_ratelimit_format_duration(1500, b), "1.5s");
+    cr_assert_str_eq(lx_ratelimit_format_duration(8640, b), "8.64s");
+    cr_assert_str_eq(lx_ratelimit_format_duration(360000, b), "6m0s");
+    cr_assert_str_eq(lx_ratelimit_format_duration(90001, b), "1m30.001s");
+    cr_assert_str_eq(lx_ratelimit_format_duration(3723000, b), "1h2m3s");
+    cr_assert_str_eq(lx_ratelimit_format_duration(3600000, b), "1h0m0s");
+}
