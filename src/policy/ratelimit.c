@@ -117,7 +117,7 @@ static uint64_t ceil_ms(uint64_t us)
     return (us + 999) / 1000;
 }
 
-int lx_ratelimit_check(struct lx_ratelimit *rl, lx_str key, uint64_t now_ms,
+int lx_ratelimit_check(struct lx_ratelimit *rl, lx_str key, uint64_t now_ms, bool charge,
                        struct lx_ratelimit_result *out)
 {
     if (key.len > LX_RATELIMIT_MAX_KEY_LEN)
@@ -137,6 +137,8 @@ int lx_ratelimit_check(struct lx_ratelimit *rl, lx_str key, uint64_t now_ms,
     out->allowed = true;
     out->remaining = (uint32_t)((now_us + window - next) / t);
     out->reset_ms = ceil_ms(next - now_us);
+    if (!charge)
+        return LX_OK;
     if (*at == NULL) {
         if (rl->count >= rl->max_keys) {
             make_room(rl, now_us);

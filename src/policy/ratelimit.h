@@ -55,11 +55,14 @@ struct lx_ratelimit_result {
 struct lx_ratelimit *lx_ratelimit_new(uint32_t rpm, uint32_t burst, size_t max_keys);
 void lx_ratelimit_free(struct lx_ratelimit *rl);
 
-/* Counts one request for key at now_ms when the limit allows it, and fills
- * *out either way. The key's bytes are copied. Returns LX_OK, or LX_ERR when
- * the entry could not be allocated (then the request is allowed and *out
- * describes a full bucket: an out-of-memory gateway does not refuse). */
-int lx_ratelimit_check(struct lx_ratelimit *rl, lx_str key, uint64_t now_ms,
+/* Says whether a request for key at now_ms is within the limit and fills
+ * *out either way; with charge, an allowed request is also counted (so a
+ * caller checking several limits peeks at all of them first and charges
+ * only when all allow). The key's bytes are copied. Returns LX_OK, or
+ * LX_ERR when the entry could not be allocated (then the request is allowed
+ * and *out describes a full bucket: an out-of-memory gateway does not
+ * refuse). */
+int lx_ratelimit_check(struct lx_ratelimit *rl, lx_str key, uint64_t now_ms, bool charge,
                        struct lx_ratelimit_result *out);
 
 /* Keys held now (for tests and status). */

@@ -982,30 +982,38 @@ static void refuse_rate(struct exchange *ex, const struct lx_ratelimit_result *r
     respond_error_with(ex, 429, msg, "rate_limit_error", NULL, "rate_limit_exceeded", &h);
 }
 
-/* Counts the request against the caller's key and the model (rate_limits)
- * and answers 429 when either is spent. Allowed, the exchange keeps the
- * header values of the tighter limit (fewer requests remaining). The key
- * is counted first; a request the model's limit then refuses has still
- * used one of the key's. */
+/* Checks the request against the caller's key and the model (rate_limits)
+ * and answers 429 when either is spent. Both are looked at before either
+ * is charged, so a request one limit refuses costs nothing of the other.
+ * Allowed, the exchange keeps the header values of the tighter limit
+ * (fewer requests remaining). */
 static int rate_limit(struct exchange *ex)
 {
     struct lx_proxy *p = ex->p;
     struct lx_ratelimit_result k = {0}, m = {0}, *tight = NULL;
     uint64_t now = now_ms();
-    if (p->key_limit && ex->key_id[0]) {
-        lx_ratelimit_check(p->key_limit, lx_str_from_cstr(ex->key_id), now, &k);
+    bool by_key = p->key_limit && ex->key_id[0];
+    lx_str key = lx_str_from_cstr(ex->key_id), model = lx_str_from_cstr(ex->model);
+    if (by_key) {
+        lx_ratelimit_check(p->key_limit, key, now, false, &k);
         if (!k.allowed) {
             refuse_rate(ex, &k, "key");
             return LX_ERR;
         }
-        tight = &k;
     }
     if (p->model_limit) {
-        lx_ratelimit_check(p->model_limit, lx_str_from_cstr(ex->model), now, &m);
+        lx_ratelimit_check(p->model_limit, model, now, false, &m);
         if (!m.allowed) {
             refuse_rate(ex, &m, "model");
             return LX_ERR;
         }
+    }
+    if (by_key) {
+        lx_ratelimit_check(p->key_limit, key, now, true, &k);
+        tight = &k;
+    }
+    if (p->model_limit) {
+        lx_ratelimit_check(p->model_limit, model, now, true, &m);
         if (tight == NULL || m.remaining < tight->remaining ||
             (m.remaining == tight->remaining && m.reset_ms > tight->reset_ms))
             tight = &m;

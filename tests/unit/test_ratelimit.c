@@ -13,7 +13,7 @@
 static struct lx_ratelimit_result check(struct lx_ratelimit *rl, const char *key, uint64_t now)
 {
     struct lx_ratelimit_result r;
-    cr_assert_eq(lx_ratelimit_check(rl, lx_str_from_cstr(key), now, &r), LX_OK);
+    cr_assert_eq(lx_ratelimit_check(rl, lx_str_from_cstr(key), now, true, &r), LX_OK);
     return r;
 }
 
@@ -177,4 +177,24 @@ Test(ratelimit, duration_format)
     cr_assert_str_eq(lx_ratelimit_format_duration(90001, b), "1m30.001s");
     cr_assert_str_eq(lx_ratelimit_format_duration(3723000, b), "1h2m3s");
     cr_assert_str_eq(lx_ratelimit_format_duration(3600000, b), "1h0m0s");
+}
+
+/* A look without charge (the proxy checks the key's and the model's limits
+ * before charging either) tells the same answer and costs nothing. */
+Test(ratelimit, peek_does_not_charge)
+{
+    struct lx_ratelimit *rl = lx_ratelimit_new(6, 2, 10);
+    struct lx_ratelimit_result r;
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(lx_ratelimit_check(rl, lx_str_from_cstr("k"), 1000, false, &r), LX_OK);
+        cr_assert(r.allowed);
+        cr_assert_eq(r.remaining, 1);
+    }
+    cr_assert_eq(lx_ratelimit_count(rl), 0, "a look stores nothing");
+    cr_assert(check(rl, "k", 1000).allowed);
+    cr_assert(check(rl, "k", 1000).allowed);
+    cr_assert_eq(lx_ratelimit_check(rl, lx_str_from_cstr("k"), 1000, false, &r), LX_OK);
+    cr_assert_not(r.allowed, "the burst of 2 was spent by the two charged checks");
+    cr_assert_gt(r.retry_after_ms, 0);
+    lx_ratelimit_free(rl);
 }
