@@ -29,6 +29,7 @@
 
 static const char *const dialect_names[] = {"chat", "responses", "messages"};
 static const char *const audit_prompt_names[] = {"off", "hash", "full"};
+static const char *const tool_calls_names[] = {"off", "flag", "reject"};
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -1052,6 +1053,27 @@ static int read_rate_limits(struct loader *ld, struct fy_node *value, void *targ
     return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
 }
 
+static int read_policy_tool_calls(struct loader *ld, struct fy_node *value, void *target)
+{
+    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
+    if (is_null(value))
+        return LX_OK;
+    for (size_t i = 0; s && i < LX_ARRAY_LEN(tool_calls_names); i++)
+        if (strcmp(s, tool_calls_names[i]) == 0) {
+            ld->c->policy.tool_calls = (enum lx_tool_calls_policy)i;
+            return LX_OK;
+        }
+    return fail(ld, value, "%s: expected off, flag or reject", where(ld));
+}
+
+static int read_policy(struct loader *ld, struct fy_node *value, void *target)
+{
+    static const struct field fields[] = {
+        FIELD_FN("tool_calls", read_policy_tool_calls),
+    };
+    return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
+}
+
 static int read_backend_name(struct loader *ld, struct fy_node *value, void *target)
 {
     struct lx_config_backend *b = target;
@@ -1508,6 +1530,7 @@ static int read_document(struct loader *ld, struct fy_node *root)
         FIELD_FN("auth", read_auth),
         FIELD_FN("health", read_health),
         FIELD_FN("rate_limits", read_rate_limits),
+        FIELD_FN("policy", read_policy),
         FIELD_FN("backends", read_backends),
         FIELD_FN("models", read_models),
     };
@@ -1766,6 +1789,8 @@ void lx_config_print(const struct lx_config *c, FILE *out)
     fprintf(out, "\nhealth:\n  interval   %" PRIu32 " ms\n  timeout    %" PRIu32 " ms\n",
             c->health.interval_ms, c->health.timeout_ms);
     print_rate_limits(c, out);
+    fprintf(out, "\npolicy:\n  tool_calls %s%s\n", tool_calls_names[c->policy.tool_calls],
+            c->policy.tool_calls ? " (non-streamed chat completions)" : "");
     fprintf(out, "\nbackends (%zu):\n", c->n_backends);
     for (size_t i = 0; i < c->n_backends; i++)
         print_backend(&c->backends[i], out);

@@ -38,6 +38,9 @@
  *     per_key_rpm: 0                 # requests per minute per API key (auth on)
  *     per_model_rpm: 0               # requests per minute per public model name
  *     burst: 0                       # 0: rpm / 6 rounded up, at least 1
+ *   policy:
+ *     tool_calls: off                # off | flag | reject: check the tool calls of
+ *                                    # non-streamed chat completions (toolcheck.h)
  *   backends:
  *     - name: local                  # [A-Za-z0-9._-]+, unique
  *       url: http://127.0.0.1:8080/v1  # base URL, endpoints are appended
@@ -77,6 +80,9 @@ enum { LX_CONFIG_DEFAULT_PORT = 7711 };
 
 enum lx_dialect { LX_DIALECT_CHAT, LX_DIALECT_RESPONSES, LX_DIALECT_MESSAGES };
 enum lx_audit_prompt { LX_AUDIT_PROMPT_OFF, LX_AUDIT_PROMPT_HASH, LX_AUDIT_PROMPT_FULL };
+/* What a tool call that fails its check becomes: nothing (not checked),
+ * a note in the audit record, or a 502 instead of the response. */
+enum lx_tool_calls_policy { LX_TOOL_CALLS_OFF, LX_TOOL_CALLS_FLAG, LX_TOOL_CALLS_REJECT };
 
 struct lx_config_listener {
     char *address; /* as written, "host:port" ("[::1]:7711" for IPv6) */
@@ -206,6 +212,9 @@ struct lx_config {
         uint32_t per_model_rpm;
         uint32_t burst;
     } rate_limits;
+    struct {
+        enum lx_tool_calls_policy tool_calls;
+    } policy;
     struct lx_config_backend *backends;
     size_t n_backends;
     struct lx_config_model *models;

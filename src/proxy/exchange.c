@@ -345,6 +345,31 @@ static void cancel_upstream(struct exchange *ex)
     snprintf(ex->upstream_result, sizeof(ex->upstream_result), "cancelled");
 }
 
+/* policy.tool_calls: checks the tool calls of the whole 2xx body against
+ * the tools the request offered (the request's tokens and body are alive
+ * while the client is). With reject and a violation, answers 502
+ * invalid_tool_call and returns LX_ERR; the body is then never sent. */
+static int check_tool_calls(struct exchange *ex, lx_str body)
+{
+    enum lx_tool_calls_policy pol = ex->p->cfg->policy.tool_calls;
+    /* not gated on the tally: it skips calls without a name, which must fail here */
+    if (pol == LX_TOOL_CALLS_OFF || ex->endpoint != LX_PROXY_CHAT || ex->req == NULL)
+        return LX_OK;
+    lx_arena_reset(&ex->scratch);
+    int tools = lx_json_get(&ex->cr.json, 0, "tools");
+    int rc = lx_toolcheck_run(&ex->cr.json, tools, body, &ex->scratch,
+                              ex->p->cfg->limits.max_json_depth, &ex->toolcheck);
+    lx_arena_reset(&ex->scratch);
+    if (rc != LX_OK || ex->toolcheck.n == 0 || pol != LX_TOOL_CALLS_REJECT)
+        return LX_OK;
+    const struct lx_toolcheck_violation *v = &ex->toolcheck.v[0];
+    char msg[512];
+    snprintf(msg, sizeof(msg), "The model made an invalid call to tool `%s`: %s.", v->name,
+             v->error);
+    respond_error(ex, 502, msg, "server_error", NULL, "invalid_tool_call");
+    return LX_ERR;
+}
+
 /* The upstream ended cleanly but the client's answer is not finished yet. */
 static void finish_clean(struct exchange *ex)
 {
@@ -371,6 +396,8 @@ static void finish_clean(struct exchange *ex)
             return;
         }
         ex->t_first_token_us = lx_clock_mono_us();
+        if (check_tool_calls(ex, body) != LX_OK)
+            return;
         respond(ex, ex->upstream_status, body.ptr, body.len);
         return;
     }
@@ -865,6 +892,7 @@ static void reset_attempt(struct exchange *ex)
     ex->t_first_token_us = 0;
     ex->error_type[0] = ex->error_message[0] = ex->upstream_result[0] = '\0';
     memset(&ex->tally, 0, sizeof(ex->tally));
+    ex->toolcheck.n = ex->toolcheck.n_calls = 0;
     lx_buf_reset(&ex->whole);
     lx_sse_reset(&ex->sse);
     lx_arena_reset(&ex->scratch);

@@ -11,6 +11,7 @@
 #include "../core/buf.h"
 #include "../dialect/chat.h"
 #include "../policy/ratelimit.h"
+#include "../policy/toolcheck.h"
 #include "../upstream/sse.h"
 #include "../upstream/upstream.h"
 
@@ -83,6 +84,7 @@ struct exchange {
     lx_buf prompt; /* what the audit record keeps of the prompt */
     lx_sse_reader sse;
     struct lx_chat_tally tally;
+    struct lx_toolcheck_result toolcheck; /* policy.tool_calls: what the check found */
     enum lx_proxy_endpoint endpoint;
     enum mode mode;
     size_t backend_index;

@@ -4,7 +4,8 @@
  * time spent in the backend's admission queue, 0 when not queued; attempts:
  * every try of every deployment, at most MAX_ATTEMPTS, with its result, the
  * backend's status or null, and its duration; key_id: the public id of the
- * caller's API key, null without auth). The prompt is
+ * caller's API key, null without auth; tool_call_violations: what
+ * policy.tool_calls found, only when it found something). The prompt is
  * kept per audit.prompt: "full" (the messages as sent), "hash" (SHA-256 of
  * the messages' JSON text, to correlate repeats without keeping private
  * text; the default) or "off". Secrets are never part of a record.
@@ -86,6 +87,22 @@ static void tokens(lx_jw *w, const struct lx_chat_tally *t)
     for (uint32_t i = 0; i < t->n_calls; i++)
         if (t->call_names[i][0])
             lx_jw_cstr(w, t->call_names[i]);
+    lx_jw_arr_close(w);
+}
+
+/* policy.tool_calls: names and errors only, never argument values. */
+static void tool_call_violations(lx_jw *w, const struct lx_toolcheck_result *r)
+{
+    if (r->n == 0)
+        return;
+    lx_jw_key(w, "tool_call_violations");
+    lx_jw_arr_open(w);
+    for (uint32_t i = 0; i < r->n; i++) {
+        lx_jw_obj_open(w);
+        opt_str(w, "name", r->v[i].name);
+        opt_str(w, "error", r->v[i].error);
+        lx_jw_obj_close(w);
+    }
     lx_jw_arr_close(w);
 }
 
@@ -182,6 +199,7 @@ void lx_proxy_write_record(struct lx_proxy *p, const struct exchange *ex)
     }
     attempts(&w, p, ex);
     tokens(&w, &ex->tally);
+    tool_call_violations(&w, &ex->toolcheck);
     error(&w, ex);
     prompt(&w, p, ex);
     lx_jw_obj_close(&w);

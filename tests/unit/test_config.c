@@ -381,6 +381,25 @@ Test(config_errors, enumerations)
                  "t.yaml:4:14: backends[0].dialect: expected chat, responses or messages");
     expect_error("audit: {prompt: maybe}\n",
                  "t.yaml:1:17: audit.prompt: expected full, hash or off");
+    expect_error("policy:\n  tool_calls: block\n",
+                 "t.yaml:2:15: policy.tool_calls: expected off, flag or reject");
+    expect_error("policy: {tool_call: flag}\n", "t.yaml:1:10: unknown key 'tool_call' in policy");
+}
+
+Test(config_file, policy_tool_calls)
+{
+    static const char *const names[] = {"off", "flag", "reject"};
+    struct lx_config *c = load("");
+    cr_assert_eq(c->policy.tool_calls, LX_TOOL_CALLS_OFF, "off by default");
+    lx_config_unref(c);
+    for (int i = 0; i < 3; i++) {
+        char text[64];
+        snprintf(text, sizeof(text), "policy:\n  tool_calls: %s\n", names[i]);
+        c = load(text);
+        cr_assert_not_null(c, "%s", err);
+        cr_assert_eq(c->policy.tool_calls, (enum lx_tool_calls_policy)i);
+        lx_config_unref(c);
+    }
 }
 
 Test(config_errors, urls)
