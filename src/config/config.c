@@ -30,6 +30,7 @@
 static const char *const dialect_names[] = {"chat", "responses", "messages"};
 static const char *const audit_prompt_names[] = {"off", "hash", "full"};
 static const char *const tool_calls_names[] = {"off", "flag", "reject"};
+static const char *const reasoning_events_names[] = {"items", "openai", "open_responses"};
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -263,6 +264,7 @@ static void config_free(struct lx_config *c)
     for (size_t i = 0; i < c->auth.n_public_paths; i++)
         free(c->auth.public_paths[i]);
     free(c->auth.public_paths);
+    free(c->responses.store);
     free(c->source);
     free(c);
 }
@@ -316,12 +318,17 @@ static struct lx_config *config_new(const char *source)
     c->health.interval_ms = LX_CONFIG_DEFAULT_HEALTH_INTERVAL_MS;
     c->health.timeout_ms = LX_CONFIG_DEFAULT_HEALTH_TIMEOUT_MS;
     c->auth.store = dup_str(LX_CONFIG_DEFAULT_AUTH_STORE);
+    c->responses.store = dup_str(LX_CONFIG_DEFAULT_RESPONSES_STORE);
+    c->responses.ttl_hours = LX_CONFIG_DEFAULT_RESPONSES_TTL_HOURS;
+    c->responses.max_stored_bytes = LX_CONFIG_DEFAULT_RESPONSES_MAX_BYTES;
+    c->responses.reasoning_events = LX_REASONING_EVENTS_ITEMS;
+    c->responses.default_store = true; /* as OpenAI (RESPONSES.md 8) */
     if (c->auth.store &&
         set_public_paths(c, default_public_paths, LX_ARRAY_LEN(default_public_paths)) != LX_OK) {
         config_free(c);
         return NULL;
     }
-    if (!c->source || !c->audit.path || !c->auth.store) {
+    if (!c->source || !c->audit.path || !c->auth.store || !c->responses.store) {
         config_free(c);
         return NULL;
     }
@@ -496,6 +503,36 @@ int lx_config_set_auth_store(struct lx_config *c, const char *path, char *err, s
     free(c->auth.store);
     c->auth.store = copy;
     return LX_OK;
+}
+
+/* "off" disables the store (*out NULL); "" is refused. */
+static int responses_store_value(const char *path, char **out)
+{
+    *out = NULL;
+    if (!*path)
+        return LX_AGAIN;
+    if (strcmp(path, "off") == 0)
+        return LX_OK;
+    return (*out = dup_str(path)) ? LX_OK : LX_ERR;
+}
+
+int lx_config_set_responses_store(struct lx_config *c, const char *path, char *err,
+                                  size_t errlen)
+{
+    char *value;
+    int rc = path ? responses_store_value(path, &value) : LX_AGAIN;
+    if (rc != LX_OK) {
+        set_err(err, errlen, rc == LX_AGAIN ? "missing responses store path" : "out of memory");
+        return LX_ERR;
+    }
+    free(c->responses.store);
+    c->responses.store = value;
+    return LX_OK;
+}
+
+const char *lx_config_reasoning_events_name(enum lx_reasoning_events e)
+{
+    return (size_t)e < LX_ARRAY_LEN(reasoning_events_names) ? reasoning_events_names[e] : "?";
 }
 
 bool lx_config_path_public(const struct lx_config *c, const char *path, size_t len)
@@ -1074,6 +1111,48 @@ static int read_policy(struct loader *ld, struct fy_node *value, void *target)
     return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
 }
 
+static int read_responses_store(struct loader *ld, struct fy_node *value, void *target)
+{
+    char *s = NULL, *path;
+    if (read_string(ld, value, &s) != LX_OK)
+        return LX_ERR;
+    int rc = responses_store_value(s, &path);
+    free(s);
+    if (rc == LX_AGAIN)
+        return fail(ld, value, "%s: expected a file path or off", where(ld));
+    if (rc != LX_OK)
+        return fail(ld, value, "out of memory");
+    free(ld->c->responses.store);
+    ld->c->responses.store = path;
+    return LX_OK;
+}
+
+static int read_responses_reasoning(struct loader *ld, struct fy_node *value, void *target)
+{
+    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
+    for (size_t i = 0; s && i < LX_ARRAY_LEN(reasoning_events_names); i++)
+        if (strcmp(s, reasoning_events_names[i]) == 0) {
+            ld->c->responses.reasoning_events = (enum lx_reasoning_events)i;
+            return LX_OK;
+        }
+    return fail(ld, value, "%s: expected items, openai or open_responses", where(ld));
+}
+
+static int read_responses(struct loader *ld, struct fy_node *value, void *target)
+{
+    static const struct field fields[] = {
+        FIELD_FN("store", read_responses_store),
+        FIELD_NUM("ttl_hours", FIELD_U32, struct lx_config, responses.ttl_hours, 0,
+                  LX_CONFIG_MAX_RESPONSES_TTL_HOURS),
+        /* at least 1 KiB: a response object alone takes several hundred bytes */
+        FIELD_NUM("max_stored_bytes", FIELD_SIZE, struct lx_config, responses.max_stored_bytes,
+                  1024, (uint64_t)1 << 40),
+        FIELD_FN("reasoning_events", read_responses_reasoning),
+        FIELD_AT("default_store", FIELD_BOOL, struct lx_config, responses.default_store),
+    };
+    return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
+}
+
 static int read_backend_name(struct loader *ld, struct fy_node *value, void *target)
 {
     struct lx_config_backend *b = target;
@@ -1531,6 +1610,7 @@ static int read_document(struct loader *ld, struct fy_node *root)
         FIELD_FN("health", read_health),
         FIELD_FN("rate_limits", read_rate_limits),
         FIELD_FN("policy", read_policy),
+        FIELD_FN("responses", read_responses),
         FIELD_FN("backends", read_backends),
         FIELD_FN("models", read_models),
     };
@@ -1791,6 +1871,14 @@ void lx_config_print(const struct lx_config *c, FILE *out)
     print_rate_limits(c, out);
     fprintf(out, "\npolicy:\n  tool_calls %s%s\n", tool_calls_names[c->policy.tool_calls],
             c->policy.tool_calls ? " (non-streamed chat completions)" : "");
+    fprintf(out,
+            "\nresponses:\n  store      %s\n  ttl        %" PRIu32 " h%s\n  max_bytes  %zu\n"
+            "  reasoning  %s\n  default    %s\n",
+            c->responses.store ? c->responses.store : "off (nothing is stored)",
+            c->responses.ttl_hours, c->responses.ttl_hours ? "" : " (never expire)",
+            c->responses.max_stored_bytes,
+            reasoning_events_names[c->responses.reasoning_events],
+            c->responses.default_store ? "store" : "do not store");
     fprintf(out, "\nbackends (%zu):\n", c->n_backends);
     for (size_t i = 0; i < c->n_backends; i++)
         print_backend(&c->backends[i], out);

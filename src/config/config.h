@@ -38,6 +38,12 @@
  *     per_key_rpm: 0                 # requests per minute per API key (auth on)
  *     per_model_rpm: 0               # requests per minute per public model name
  *     burst: 0                       # 0: rpm / 6 rounded up, at least 1
+ *   responses:                       # stored responses (POST /v1/responses, store: true)
+ *     store: llmux-responses.db      # SQLite file; "off": nothing is stored
+ *     ttl_hours: 720                 # stored responses expire after this; 0 = never
+ *     max_stored_bytes: 33554432     # response + input + output of one stored response
+ *     reasoning_events: items        # items | openai | open_responses
+ *     default_store: true            # what a request without "store" means
  *   policy:
  *     tool_calls: off                # off | flag | reject: check the tool calls of
  *                                    # non-streamed chat completions (toolcheck.h)
@@ -83,6 +89,14 @@ enum lx_audit_prompt { LX_AUDIT_PROMPT_OFF, LX_AUDIT_PROMPT_HASH, LX_AUDIT_PROMP
 /* What a tool call that fails its check becomes: nothing (not checked),
  * a note in the audit record, or a 502 instead of the response. */
 enum lx_tool_calls_policy { LX_TOOL_CALLS_OFF, LX_TOOL_CALLS_FLAG, LX_TOOL_CALLS_REJECT };
+/* How reasoning text is streamed to a Responses client (RESPONSES.md 6.3,
+ * 14.1): as reasoning items only, with OpenAI's response.reasoning_text.*
+ * events, or with Open Responses' response.reasoning.* events. */
+enum lx_reasoning_events {
+    LX_REASONING_EVENTS_ITEMS,
+    LX_REASONING_EVENTS_OPENAI,
+    LX_REASONING_EVENTS_OPEN_RESPONSES
+};
 
 struct lx_config_listener {
     char *address; /* as written, "host:port" ("[::1]:7711" for IPv6) */
@@ -215,6 +229,14 @@ struct lx_config {
     struct {
         enum lx_tool_calls_policy tool_calls;
     } policy;
+    /* The Responses API's state (store/responses.h). */
+    struct {
+        char *store;        /* SQLite file; NULL when "off" (nothing is persisted) */
+        uint32_t ttl_hours; /* 0: never expire */
+        size_t max_stored_bytes;
+        enum lx_reasoning_events reasoning_events;
+        bool default_store; /* a request without "store" is stored */
+    } responses;
     struct lx_config_backend *backends;
     size_t n_backends;
     struct lx_config_model *models;
@@ -246,6 +268,11 @@ int lx_config_set_audit_path(struct lx_config *c, const char *path, char *err, s
 int lx_config_set_audit_prompt(struct lx_config *c, const char *mode, char *err, size_t errlen);
 /* "path" as auth.store (env LLMUX_AUTH_STORE). */
 int lx_config_set_auth_store(struct lx_config *c, const char *path, char *err, size_t errlen);
+/* "path" as responses.store (env LLMUX_RESPONSES_STORE); "off" disables. */
+int lx_config_set_responses_store(struct lx_config *c, const char *path, char *err,
+                                  size_t errlen);
+/* "items", "openai" or "open_responses" for e. */
+const char *lx_config_reasoning_events_name(enum lx_reasoning_events e);
 /* True when auth is off or path is one of auth.public_paths. */
 bool lx_config_path_public(const struct lx_config *c, const char *path, size_t len);
 

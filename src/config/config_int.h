@@ -30,6 +30,7 @@ enum {
 /* Default values; config.h documents them beside the file format. */
 #define LX_CONFIG_DEFAULT_AUDIT_PATH "llmux-audit.jsonl"
 #define LX_CONFIG_DEFAULT_AUTH_STORE "llmux-keys.db"
+#define LX_CONFIG_DEFAULT_RESPONSES_STORE "llmux-responses.db"
 #define LX_CONFIG_DEFAULT_CIRCUIT_ERROR_RATIO 0.5
 enum {
     LX_CONFIG_DEFAULT_MAX_BODY = 4194304,
@@ -53,6 +54,9 @@ enum {
     LX_CONFIG_DEFAULT_RETRY_BACKOFF_MS = 200,
     LX_CONFIG_DEFAULT_RETRY_MAX_BACKOFF_MS = 2000,
     LX_CONFIG_DEFAULT_RETRY_DEADLINE_MS = 30000,
+    LX_CONFIG_DEFAULT_RESPONSES_TTL_HOURS = 720, /* 30 days, as OpenAI keeps them */
+    LX_CONFIG_DEFAULT_RESPONSES_MAX_BYTES = 33554432,
+    LX_CONFIG_MAX_RESPONSES_TTL_HOURS = 87600, /* ten years */
 };
 
 #endif

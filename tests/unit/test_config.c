@@ -1009,3 +1009,75 @@ Test(config_rate_limits, errors)
                  "t.yaml:1:28: rate_limits.per_key_rpm: must be between 0 and 1000000");
     expect_error("rate_limits: 5\n", "t.yaml:1:14: rate_limits: expected a mapping");
 }
+
+/* ---- responses ------------------------------------------------------------- */
+
+Test(config_responses, defaults_and_values)
+{
+    struct lx_config *c = load("");
+    cr_assert_not_null(c, "%s", err);
+    cr_assert_str_eq(c->responses.store, "llmux-responses.db");
+    cr_assert_eq(c->responses.ttl_hours, 720);
+    cr_assert_eq(c->responses.max_stored_bytes, 33554432);
+    cr_assert_eq(c->responses.reasoning_events, LX_REASONING_EVENTS_ITEMS);
+    cr_assert(c->responses.default_store);
+    lx_config_unref(c);
+    c = lx_config_default();
+    cr_assert_str_eq(c->responses.store, "llmux-responses.db");
+    cr_assert(c->responses.default_store);
+    lx_config_unref(c);
+
+    c = load("responses:\n  store: /var/lib/llmux/r.db\n  ttl_hours: 0\n"
+             "  max_stored_bytes: 1024\n  reasoning_events: open_responses\n"
+             "  default_store: false\n");
+    cr_assert_not_null(c, "%s", err);
+    cr_assert_str_eq(c->responses.store, "/var/lib/llmux/r.db");
+    cr_assert_eq(c->responses.ttl_hours, 0);
+    cr_assert_eq(c->responses.max_stored_bytes, 1024);
+    cr_assert_eq(c->responses.reasoning_events, LX_REASONING_EVENTS_OPEN_RESPONSES);
+    cr_assert_not(c->responses.default_store);
+    char e[64];
+    cr_assert_eq(lx_config_set_responses_store(c, "off", e, sizeof(e)), LX_OK);
+    cr_assert_null(c->responses.store);
+    cr_assert_eq(lx_config_set_responses_store(c, "x.db", e, sizeof(e)), LX_OK);
+    cr_assert_str_eq(c->responses.store, "x.db");
+    cr_assert_eq(lx_config_set_responses_store(c, "", e, sizeof(e)), LX_ERR);
+    cr_assert_str_eq(e, "missing responses store path");
+    cr_assert_str_eq(c->responses.store, "x.db");
+    lx_config_unref(c);
+
+    c = load("responses: {store: off, reasoning_events: openai}\n");
+    cr_assert_not_null(c, "%s", err);
+    cr_assert_null(c->responses.store);
+    cr_assert_eq(c->responses.reasoning_events, LX_REASONING_EVENTS_OPENAI);
+    cr_assert_str_eq(lx_config_reasoning_events_name(c->responses.reasoning_events), "openai");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    lx_config_print(c, out);
+    fclose(out);
+    cr_assert(strstr(text, "responses:\n  store      off (nothing is stored)\n"
+                           "  ttl        720 h\n  max_bytes  33554432\n"
+                           "  reasoning  openai\n  default    store\n"),
+              "%s", text);
+    free(text);
+    lx_config_unref(c);
+}
+
+Test(config_responses, errors)
+{
+    expect_error("responses: {stor: x}\n", "t.yaml:1:13: unknown key 'stor' in responses");
+    expect_error("responses: {store: ''}\n",
+                 "t.yaml:1:20: responses.store: expected a file path or off");
+    expect_error("responses: {store: [a]}\n", "t.yaml:1:20: responses.store: expected a string");
+    expect_error("responses: {ttl_hours: -1}\n",
+                 "t.yaml:1:24: responses.ttl_hours: must be between 0 and 87600");
+    expect_error("responses: {max_stored_bytes: 10}\n",
+                 "t.yaml:1:31: responses.max_stored_bytes: must be between 1024 and "
+                 "1099511627776");
+    expect_error("responses:\n  reasoning_events: summary\n",
+                 "t.yaml:2:21: responses.reasoning_events: expected items, openai or "
+                 "open_responses");
+    expect_error("responses: {default_store: 1}\n",
+                 "t.yaml:1:28: responses.default_store: expected true or false");
+}
