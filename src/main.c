@@ -22,6 +22,7 @@
 #include "obs/audit.h"
 #include "proxy/proxy.h"
 #include "store/keys.h"
+#include "store/responses.h"
 
 #define LLMUX_VERSION "0.1.0"
 
@@ -60,9 +61,12 @@ static const char usage_serve[] =
     "\n"
     "With auth.enabled in the config, clients need a key from `llmux keys create`;\n"
     "env LLMUX_AUTH_STORE overrides auth.store (the key store file).\n"
+    "Stored responses live in responses.store (env LLMUX_RESPONSES_STORE; 'off' disables).\n"
     "\n"
     "Endpoints: POST /v1/chat/completions, POST /v1/embeddings, GET /v1/models,\n"
-    "GET /healthz, GET /readyz. See docs/config.md for the config file.\n";
+    "GET|DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items,\n"
+    "POST /v1/responses/{id}/cancel, GET /healthz, GET /readyz.\n"
+    "See docs/config.md for the config file.\n";
 
 struct serve_opts {
     const char *config, *listen, *upstream, *audit_log, *audit_prompt, *log_level;
@@ -72,6 +76,7 @@ struct app {
     uv_loop_t loop;
     struct lx_config *cfg;
     struct lx_audit *audit;
+    struct lx_store_resp *resp_store; /* NULL when responses.store is off */
     struct lx_proxy *proxy;
     struct lx_api *api;
     struct lx_http_server *server;
@@ -103,7 +108,9 @@ static struct lx_config *build_config(const struct serve_opts *o)
     const char *audit_log = env_or(o->audit_log, "LLMUX_AUDIT_LOG");
     const char *audit_prompt = env_or(o->audit_prompt, "LLMUX_AUDIT_PROMPT");
     const char *auth_store = getenv("LLMUX_AUTH_STORE");
+    const char *resp_store = getenv("LLMUX_RESPONSES_STORE");
     if ((auth_store && lx_config_set_auth_store(cfg, auth_store, err, sizeof(err)) != LX_OK) ||
+        (resp_store && lx_config_set_responses_store(cfg, resp_store, err, sizeof(err)) != LX_OK) ||
         (listen && lx_config_set_listen(cfg, listen, err, sizeof(err)) != LX_OK) ||
         (upstream && lx_config_add_upstream(cfg, upstream, err, sizeof(err)) != LX_OK) ||
         (audit_log && lx_config_set_audit_path(cfg, audit_log, err, sizeof(err)) != LX_OK) ||
@@ -145,7 +152,7 @@ static void on_poll(uv_timer_t *t)
 {
     struct app *a = t->data;
     if (a->proxy) {
-        if (lx_proxy_in_flight(a->proxy) > 0)
+        if (lx_proxy_in_flight(a->proxy) > 0 || lx_api_in_flight(a->api) > 0)
             return;
         lx_proxy_free(a->proxy);
         a->proxy = NULL;
@@ -194,11 +201,21 @@ static int start(struct app *a)
             return LX_ERR;
         }
     }
+    if (c->responses.store) {
+        if (lx_store_resp_open(c->responses.store, c->responses.ttl_hours,
+                               c->responses.max_stored_bytes, &a->resp_store, err,
+                               sizeof(err)) != LX_OK) {
+            fprintf(stderr, "llmux: %s\n", err);
+            return LX_ERR;
+        }
+        lx_log_info("responses: stored in %s", c->responses.store);
+    }
     a->proxy = lx_proxy_new(&a->loop, a->cfg, a->audit);
     if (a->proxy == NULL) {
         fprintf(stderr, "llmux: out of memory\n");
         return LX_ERR;
     }
+    lx_proxy_set_resp_store(a->proxy, a->resp_store);
     a->api = lx_api_new(&a->loop, a->proxy, a->cfg, err, sizeof(err));
     if (a->api == NULL) {
         fprintf(stderr, "llmux: %s\n", err);
@@ -256,6 +273,7 @@ static void teardown(struct app *a)
         uv_loop_close(&a->loop);
     }
     lx_api_free(a->api);
+    lx_store_resp_close(a->resp_store); /* the loop has delivered every callback */
     lx_audit_free(a->audit);
     lx_config_unref(a->cfg);
 }

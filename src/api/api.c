@@ -9,11 +9,13 @@
 #include "../core/id.h"
 #include "../dialect/chat.h"
 #include "auth.h"
+#include "responses_api.h"
 
 struct lx_api {
     struct lx_proxy *proxy;
     const struct lx_config *cfg;
     struct lx_api_auth *auth; /* NULL when auth is off */
+    struct lx_api_responses *responses;
 };
 
 struct lx_api *lx_api_new(uv_loop_t *loop, struct lx_proxy *proxy, const struct lx_config *cfg,
@@ -26,8 +28,14 @@ struct lx_api *lx_api_new(uv_loop_t *loop, struct lx_proxy *proxy, const struct 
     }
     a->proxy = proxy;
     a->cfg = cfg;
+    if ((a->responses = lx_api_responses_new(loop, proxy)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        free(a);
+        return NULL;
+    }
     if (cfg->auth.enabled &&
         (a->auth = lx_api_auth_new(loop, cfg->auth.store, err, errlen)) == NULL) {
+        lx_api_responses_free(a->responses);
         free(a);
         return NULL;
     }
@@ -45,7 +53,13 @@ void lx_api_free(struct lx_api *a)
     if (a == NULL)
         return;
     lx_api_auth_free(a->auth);
+    lx_api_responses_free(a->responses);
     free(a);
+}
+
+uint32_t lx_api_in_flight(const struct lx_api *a)
+{
+    return a ? lx_api_responses_pending(a->responses) : 0;
 }
 
 /* The key the client presented: "Authorization: Bearer KEY" (the scheme in
@@ -176,6 +190,7 @@ void lx_api_handle(struct lx_http_req *req, void *data)
         as = &caller;
     }
     bool get = lx_str_eq_cstr(method, "GET"), post = lx_str_eq_cstr(method, "POST");
+    enum lx_api_responses_match match;
     if (lx_str_eq_cstr(full, "/healthz") && get) {
         reply(req, rid, 200, LX_STR_LIT("{\"status\":\"ok\"}"));
     } else if (lx_str_eq_cstr(full, "/readyz") && get) {
@@ -186,6 +201,11 @@ void lx_api_handle(struct lx_http_req *req, void *data)
         lx_proxy_handle_as(a->proxy, LX_PROXY_CHAT, req, rid, as);
     } else if (lx_str_eq_cstr(path, "/embeddings") && post) {
         lx_proxy_handle_as(a->proxy, LX_PROXY_EMBEDDINGS, req, rid, as);
+    } else if ((match = lx_api_responses_handle(a->responses, req, rid, method, path,
+                                                caller.key_id ? caller.key_id : "")) !=
+               LX_API_RESP_NOT_OURS) {
+        if (match == LX_API_RESP_WRONG_METHOD)
+            not_found(a, req, rid, method, full, 405);
     } else {
         bool known = lx_str_eq_cstr(path, "/chat/completions") ||
                      lx_str_eq_cstr(path, "/embeddings") || lx_str_eq_cstr(path, "/models") ||

@@ -6,6 +6,8 @@
  *   GET  /v1/models             the public model names
  *   GET  /healthz               the process is alive
  *   GET  /readyz                at least one backend is healthy (503 if not)
+ *   GET|DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items,
+ *   POST /v1/responses/{id}/cancel   stored responses (responses_api.h)
  *
  * The /v1 prefix is optional on the proxied routes, as for the OpenAI
  * API. Every answer carries x-request-id: the client's when it sent a
@@ -31,6 +33,9 @@ struct lx_api *lx_api_new(uv_loop_t *loop, struct lx_proxy *proxy, const struct 
                           char *err, size_t errlen);
 /* Closes the api's handles (the key refresh timer); run the loop after. */
 void lx_api_stop(struct lx_api *a);
+/* Requests the api itself is answering (waiting for the responses store):
+ * the server drains them like the proxy's exchanges. */
+uint32_t lx_api_in_flight(const struct lx_api *a);
 /* Frees the api once the loop has closed its handles. */
 void lx_api_free(struct lx_api *a);
 /* The body of an error the http server answers by itself, in OpenAI's

@@ -516,8 +516,7 @@ static int responses_store_value(const char *path, char **out)
     return (*out = dup_str(path)) ? LX_OK : LX_ERR;
 }
 
-int lx_config_set_responses_store(struct lx_config *c, const char *path, char *err,
-                                  size_t errlen)
+int lx_config_set_responses_store(struct lx_config *c, const char *path, char *err, size_t errlen)
 {
     char *value;
     int rc = path ? responses_store_value(path, &value) : LX_AGAIN;
@@ -1876,8 +1875,7 @@ void lx_config_print(const struct lx_config *c, FILE *out)
             "  reasoning  %s\n  default    %s\n",
             c->responses.store ? c->responses.store : "off (nothing is stored)",
             c->responses.ttl_hours, c->responses.ttl_hours ? "" : " (never expire)",
-            c->responses.max_stored_bytes,
-            reasoning_events_names[c->responses.reasoning_events],
+            c->responses.max_stored_bytes, reasoning_events_names[c->responses.reasoning_events],
             c->responses.default_store ? "store" : "do not store");
     fprintf(out, "\nbackends (%zu):\n", c->n_backends);
     for (size_t i = 0; i < c->n_backends; i++)

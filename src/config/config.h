@@ -269,8 +269,7 @@ int lx_config_set_audit_prompt(struct lx_config *c, const char *mode, char *err,
 /* "path" as auth.store (env LLMUX_AUTH_STORE). */
 int lx_config_set_auth_store(struct lx_config *c, const char *path, char *err, size_t errlen);
 /* "path" as responses.store (env LLMUX_RESPONSES_STORE); "off" disables. */
-int lx_config_set_responses_store(struct lx_config *c, const char *path, char *err,
-                                  size_t errlen);
+int lx_config_set_responses_store(struct lx_config *c, const char *path, char *err, size_t errlen);
 /* "items", "openai" or "open_responses" for e. */
 const char *lx_config_reasoning_events_name(enum lx_reasoning_events e);
 /* True when auth is off or path is one of auth.public_paths. */

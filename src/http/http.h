@@ -67,6 +67,8 @@ void lx_http_server_free(struct lx_http_server *s);
 /* Request accessors; the views live as long as the request. */
 lx_str lx_http_req_method(const struct lx_http_req *r);
 lx_str lx_http_req_path(const struct lx_http_req *r); /* without the query */
+/* The query string after "?" (not decoded), or a NULL view when none. */
+lx_str lx_http_req_query(const struct lx_http_req *r);
 lx_str lx_http_req_body(const struct lx_http_req *r);
 /* The first header named name (lowercase), or a NULL view. */
 lx_str lx_http_req_header(const struct lx_http_req *r, const char *name);

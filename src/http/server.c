@@ -415,6 +415,14 @@ lx_str lx_http_req_path(const struct lx_http_req *r)
     return (lx_str){r->req->path_normalized.base, r->req->path_normalized.len};
 }
 
+lx_str lx_http_req_query(const struct lx_http_req *r)
+{
+    size_t at = r->req->query_at;
+    if (at == SIZE_MAX || at >= r->req->path.len)
+        return LX_STR_NULL;
+    return (lx_str){r->req->path.base + at + 1, r->req->path.len - at - 1};
+}
+
 lx_str lx_http_req_body(const struct lx_http_req *r)
 {
     if (r->req->entity.base == NULL)

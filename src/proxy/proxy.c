@@ -97,3 +97,13 @@ struct lx_route *lx_proxy_route(struct lx_proxy *p)
 {
     return p->route;
 }
+
+void lx_proxy_set_resp_store(struct lx_proxy *p, struct lx_store_resp *s)
+{
+    p->resp_store = s;
+}
+
+struct lx_store_resp *lx_proxy_resp_store(const struct lx_proxy *p)
+{
+    return p->resp_store;
+}

@@ -64,4 +64,23 @@ void lx_proxy_cancel_all(struct lx_proxy *p);
 
 struct lx_route *lx_proxy_route(struct lx_proxy *p);
 
+struct lx_store_resp;
+/* Gives the proxy the stored-responses store (NULL: storing is off). The
+ * proxy borrows it: whoever opened it (main.c) closes it after the proxy
+ * is freed. */
+void lx_proxy_set_resp_store(struct lx_proxy *p, struct lx_store_resp *s);
+struct lx_store_resp *lx_proxy_resp_store(const struct lx_proxy *p);
+
+/* A request the api answered without an exchange (the stored-responses
+ * endpoints): what its audit record says. Strings may be NULL (null in the
+ * record) and need to live only during the call. */
+struct lx_proxy_note {
+    const char *request_id, *peer, *key_id, *endpoint, *model;
+    int status;
+    uint64_t t_start_us;                    /* lx_clock_mono_us() when it arrived */
+    const char *error_type, *error_message; /* NULL when it succeeded */
+};
+/* Writes the audit record of such a request (nothing when audit is off). */
+void lx_proxy_write_note(struct lx_proxy *p, const struct lx_proxy_note *n);
+
 #endif

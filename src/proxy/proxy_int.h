@@ -30,6 +30,7 @@ struct lx_proxy {
     uint32_t n_exchanges;
     struct lx_ratelimit *key_limit;   /* rate_limits.per_key_rpm; NULL when off */
     struct lx_ratelimit *model_limit; /* rate_limits.per_model_rpm; NULL when off */
+    struct lx_store_resp *resp_store; /* stored responses; NULL when off (borrowed) */
     struct exchange *spare;           /* freed exchanges kept with their buffers */
     uint32_t n_spare;
     bool closing;

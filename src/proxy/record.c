@@ -207,3 +207,53 @@ void lx_proxy_write_record(struct lx_proxy *p, const struct exchange *ex)
         lx_audit_submit(p->audit, line.data, line.len);
     lx_buf_release(&line);
 }
+
+/* The same keys as an exchange's record, so that readers need one shape. */
+void lx_proxy_write_note(struct lx_proxy *p, const struct lx_proxy_note *n)
+{
+    if (p->audit == NULL)
+        return;
+    char ts[32];
+    uint64_t now_us = lx_clock_mono_us();
+    lx_clock_format_rfc3339(lx_clock_wall_ms() - (now_us - n->t_start_us) / 1000, ts);
+    lx_buf line;
+    lx_buf_init(&line, 16 * 1024);
+    lx_jw w;
+    lx_jw_init(&w, &line);
+    lx_jw_obj_open(&w);
+    opt_str(&w, "time", ts);
+    opt_str(&w, "request_id", n->request_id);
+    opt_str(&w, "client", n->peer);
+    opt_str(&w, "key_id", n->key_id);
+    opt_str(&w, "endpoint", n->endpoint);
+    opt_str(&w, "model", n->model);
+    opt_str(&w, "backend", NULL);
+    opt_str(&w, "upstream_model", NULL);
+    lx_jw_key(&w, "stream");
+    lx_jw_bool(&w, false);
+    lx_jw_key(&w, "status");
+    lx_jw_int(&w, n->status);
+    opt_str(&w, "upstream_status", NULL);
+    opt_str(&w, "upstream_result", NULL);
+    ms(&w, "latency_ms", n->t_start_us, now_us);
+    opt_str(&w, "ttft_ms", NULL);
+    duration(&w, "queue_ms", 0);
+    lx_jw_key(&w, "attempts");
+    lx_jw_arr_open(&w);
+    lx_jw_arr_close(&w);
+    struct lx_chat_tally none = {0};
+    tokens(&w, &none);
+    lx_jw_key(&w, "error");
+    if (n->error_type) {
+        lx_jw_obj_open(&w);
+        opt_str(&w, "type", n->error_type);
+        opt_str(&w, "message", n->error_message);
+        lx_jw_obj_close(&w);
+    } else {
+        lx_jw_null(&w);
+    }
+    lx_jw_obj_close(&w);
+    if (lx_jw_ok(&w))
+        lx_audit_submit(p->audit, line.data, line.len);
+    lx_buf_release(&line);
+}
