@@ -6,6 +6,7 @@
  *   GET  /v1/models             the public model names
  *   GET  /healthz               the process is alive
  *   GET  /readyz                at least one backend is healthy (503 if not)
+ *   GET  /metrics               Prometheus text format 0.0.4 (docs/metrics.md)
  *
  * The /v1 prefix is optional on the proxied routes, as for the OpenAI
  * API. Every answer carries x-request-id: the client's when it sent a

@@ -64,4 +64,9 @@ void lx_proxy_cancel_all(struct lx_proxy *p);
 
 struct lx_route *lx_proxy_route(struct lx_proxy *p);
 
+/* Appends the gateway's metrics in Prometheus' text format 0.0.4 (served
+ * as text/plain; version=0.0.4) to out; live gauges are read now.
+ * LX_ERR when out's cap is reached. */
+int lx_proxy_write_metrics(struct lx_proxy *p, lx_buf *out);
+
 #endif

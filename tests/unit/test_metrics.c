@@ -32,11 +32,11 @@ Test(metrics, counter_gauge_and_histogram_exact_text)
     struct lx_metric *c =
         lx_metrics_add(m, LX_METRIC_COUNTER, "x_requests_total", "Requests.", cl, 2, NULL, 0);
     const char *gl[] = {"backend"};
-    struct lx_metric *g = lx_metrics_add(m, LX_METRIC_GAUGE, "x_in_flight", "In flight.", gl, 1,
-                                         NULL, 0);
+    struct lx_metric *g =
+        lx_metrics_add(m, LX_METRIC_GAUGE, "x_in_flight", "In flight.", gl, 1, NULL, 0);
     const double bounds[] = {0.1, 0.5, 2};
-    struct lx_metric *h = lx_metrics_add(m, LX_METRIC_HISTOGRAM, "x_seconds", "Durations.", gl, 1,
-                                         bounds, 3);
+    struct lx_metric *h =
+        lx_metrics_add(m, LX_METRIC_HISTOGRAM, "x_seconds", "Durations.", gl, 1, bounds, 3);
     struct lx_metric *plain =
         lx_metrics_add(m, LX_METRIC_GAUGE, "x_up", "No labels.", NULL, 0, NULL, 0);
     cr_assert(c && g && h && plain);
@@ -157,7 +157,8 @@ Test(metrics, long_label_values_are_truncated)
     memset(longv, 'm', sizeof(longv) - 1);
     longv[sizeof(longv) - 1] = '\0';
     lx_metric_add(lx_metric_with(c, (const char *[]){longv}), 1);
-    snprintf(expect, sizeof(expect), "# HELP x_total X.\n# TYPE x_total counter\nx_total{model=\"%.*s\"} 1\n",
+    snprintf(expect, sizeof(expect),
+             "# HELP x_total X.\n# TYPE x_total counter\nx_total{model=\"%.*s\"} 1\n",
              LX_METRICS_VALUE_MAX, longv);
     cr_assert_str_eq(render(m), expect);
     /* the same long value finds the same series */
