@@ -200,3 +200,28 @@ test('counts of requests, attempts, queue, overflow, fallbacks, tokens and durat
   assert.equal(s.get(key('llmux_tokens_total', { model: 'ok', kind: 'output' })), sum('completion_tokens'));
   assert.ok(sum('completion_tokens') > 0);
 });
+
+test('with auth, /metrics needs a key unless auth.public_paths lists it', async () => {
+  const start = (extraAuth) => startLlmux({
+    ready: 'healthz',
+    config: (port, dir) => makeConfig({
+      port, dir,
+      backends: [{ name: 'ok', url: sims.ok.url }],
+      models: [{ name: 'ok', backend: 'ok' }],
+      extra: { auth: { enabled: true, store: `${dir}/keys.db`, ...extraAuth } },
+    }),
+  });
+  const closed = await start({});
+  const open = await start({ public_paths: ['/healthz', '/metrics'] });
+  try {
+    const r = await fetch(`${closed.origin}/metrics`);
+    assert.equal(r.status, 401);
+    assert.equal((await r.json()).error.code, 'invalid_api_key');
+    const o = await fetch(`${open.origin}/metrics`);
+    assert.equal(o.status, 200);
+    const { samples } = parseMetrics(await o.text());
+    assert.equal(samples.get(key('llmux_build_info', { version: '0.1.0' })), 1);
+  } finally {
+    await stopAll(closed, open);
+  }
+});
