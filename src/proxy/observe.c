@@ -35,7 +35,7 @@ struct proxy_metrics {
 };
 
 static const double duration_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-                                         2.5,   5,    10,    30,   60,  120, 300};
+                                         2.5,   5,    10,    30,   60,  120,  300};
 static const double ttft_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                      1,     2.5,  5,     10,   30,  60};
 static const double wait_bounds[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -60,9 +60,9 @@ static void add_families(struct proxy_metrics *o)
     o->attempts = lx_metrics_add(m, C, "llmux_upstream_attempts_total",
                                  "Attempts on a backend, by result (as in the audit record).",
                                  ARR("backend", "result"), 2, NULL, 0);
-    o->retries = lx_metrics_add(m, C, "llmux_retries_total",
-                                "Attempts that retried the same deployment.", ARR("model"), 1,
-                                NULL, 0);
+    o->retries =
+        lx_metrics_add(m, C, "llmux_retries_total", "Attempts that retried the same deployment.",
+                       ARR("model"), 1, NULL, 0);
     o->fallbacks = lx_metrics_add(m, C, "llmux_fallbacks_total",
                                   "Moves from a deployment to the next one in the model's chain.",
                                   ARR("model"), 1, NULL, 0);
@@ -139,8 +139,8 @@ void lx_proxy_metrics_release(struct lx_proxy *p)
  * gateway serves, else "other" (a path is the client's to choose). */
 static const char *endpoint_label(const char *path)
 {
-    static const char *const known[] = {"/chat/completions", "/embeddings", "/models",
-                                        "/responses", "/messages"};
+    static const char *const known[] = {"/chat/completions", "/embeddings", "/models", "/responses",
+                                        "/messages"};
     if (strncmp(path, "/v1/", 4) == 0)
         path += 3;
     for (size_t i = 0; i < N(known); i++)
@@ -224,8 +224,7 @@ int lx_proxy_write_metrics(struct lx_proxy *p, lx_buf *out)
         lx_metric_set(lx_metric_with(o->queue_depth, b), lx_route_queued(p->route, i));
         lx_metric_set(lx_metric_with(o->in_flight, b), lx_route_in_flight(p->route, i));
         /* the enum's values are the metric's: 0 closed, 1 open, 2 half-open */
-        lx_metric_set(lx_metric_with(o->circuit, b),
-                      lx_route_circuit_state(p->route, i, now_ms));
+        lx_metric_set(lx_metric_with(o->circuit, b), lx_route_circuit_state(p->route, i, now_ms));
         lx_metric_set(lx_metric_with(o->pins, b), lx_route_pin_violations(p->route, i));
     }
     if (p->audit)
