@@ -154,8 +154,18 @@ test('counts of requests, attempts, queue, overflow, fallbacks, tokens and durat
   assert.equal(req('slow', '429'), 1);
   assert.equal(req('spill', '200'), 1);
 
-  const att = (backend, result) => s.get(key('llmux_upstream_attempts_total', { backend, result }));
-  assert.equal(att('ok', 'done'), 4, 'three for ok, one for the overflow of spill');
+  const att = (backend, result) => s.get(key('llmux_upstream_attempts_total', { backend, result })) ?? 0;
+  // a stream whose client closes right after [DONE], before the backend's
+  // body has ended, has its served attempt recorded as "cancelled"
+  assert.equal(att('ok', 'done') + att('ok', 'cancelled'), 4, 'three for ok, one for the overflow of spill');
+  const fromAudit = new Map();
+  for (const r of recs) {
+    for (const a of r.attempts) {
+      const k = key('llmux_upstream_attempts_total', { backend: a.backend, result: a.result });
+      fromAudit.set(k, (fromAudit.get(k) || 0) + 1);
+    }
+  }
+  for (const [k, n] of fromAudit) assert.equal(s.get(k), n, `${k} as in the audit records`);
   assert.equal(att('s429', 'done'), 1);
   assert.equal(att('slow', 'done'), 2);
   assert.equal(att('slow', 'busy'), 2, 'm-busy and the first try of m-spill');
