@@ -5,7 +5,8 @@
 #
 # Knobs (environment): BENCH_CONNS (32), BENCH_DURATION (10s), BENCH_WARMUP (2s),
 # BENCH_LAT_DURATION (5s, the one-connection run), BENCH_REPS (3), BENCH_THREADS (1),
-# BENCH_CASES ("chat stream"), NGINX (/usr/sbin/nginx), WRK (wrk).
+# BENCH_CASES ("chat stream"), NGINX (/usr/sbin/nginx), WRK (wrk), BENCH_FAILOVER (1: then
+# run bench/load_failover.sh too; 0: skip it).
 # See bench/README.md for what is measured and how to read the table.
 set -euo pipefail
 
@@ -394,3 +395,16 @@ fi
 cp "$OUT" "$BENCH/results/$STAMP.md"
 cp "$OUT" "$BENCH/results/latest.md"
 say "wrote bench/results/$STAMP.md and bench/results/latest.md"
+
+# ---------------------------------------------------------------- failover load test
+
+# issue 4's "Done means": 200 concurrent streams, two 4-slot sims and a cloud fallback.
+# Its own processes and report (bench/results/<date>-failover.md); BENCH_FAILOVER=0 skips it.
+if [[ ${BENCH_FAILOVER:-1} != 0 ]]; then
+    stop "$SIM_PID"
+    SIM_PID=''
+    stop "$NGINX_PID"
+    NGINX_PID=''
+    say "failover load test: bench/load_failover.sh"
+    bash "$BENCH/load_failover.sh" "$BUILD" || die "the failover load test failed (see above)"
+fi

@@ -18,13 +18,14 @@
 #include "api/api.h"
 #include "config/config.h"
 #include "core/log.h"
+#include "core/version.h"
 #include "http/http.h"
 #include "obs/audit.h"
 #include "proxy/proxy.h"
 #include "store/keys.h"
 #include "store/responses.h"
 
-#define LLMUX_VERSION "0.1.0"
+#define LLMUX_VERSION LX_VERSION
 
 static const char usage_main[] =
     "llmux " LLMUX_VERSION " — a gateway for large language models\n"

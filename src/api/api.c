@@ -129,6 +129,19 @@ static void get_readyz(struct lx_api *a, struct lx_http_req *req, const char *ri
     lx_buf_release(&b);
 }
 
+static void get_metrics(struct lx_api *a, struct lx_http_req *req, const char *rid)
+{
+    lx_http_header h = {"x-request-id", rid, strlen(rid)};
+    lx_buf b;
+    lx_buf_init(&b, 16 * 1024 * 1024);
+    if (lx_proxy_write_metrics(a->proxy, &b) == LX_OK)
+        lx_http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", &h, 1, b.data, b.len);
+    else
+        lx_proxy_reject(a->proxy, req, rid, 500, "The metrics could not be rendered.",
+                        "server_error", NULL);
+    lx_buf_release(&b);
+}
+
 /* Strips an optional "/v1" so both spellings route alike. */
 static lx_str api_path(lx_str path)
 {
@@ -195,6 +208,8 @@ void lx_api_handle(struct lx_http_req *req, void *data)
         reply(req, rid, 200, LX_STR_LIT("{\"status\":\"ok\"}"));
     } else if (lx_str_eq_cstr(full, "/readyz") && get) {
         get_readyz(a, req, rid);
+    } else if (lx_str_eq_cstr(full, "/metrics") && get) {
+        get_metrics(a, req, rid);
     } else if (lx_str_eq_cstr(path, "/models") && get) {
         get_models(a, req, rid);
     } else if (lx_str_eq_cstr(path, "/chat/completions") && post) {
@@ -209,7 +224,8 @@ void lx_api_handle(struct lx_http_req *req, void *data)
     } else {
         bool known = lx_str_eq_cstr(path, "/chat/completions") ||
                      lx_str_eq_cstr(path, "/embeddings") || lx_str_eq_cstr(path, "/models") ||
-                     lx_str_eq_cstr(full, "/healthz") || lx_str_eq_cstr(full, "/readyz");
+                     lx_str_eq_cstr(full, "/healthz") || lx_str_eq_cstr(full, "/readyz") ||
+                     lx_str_eq_cstr(full, "/metrics");
         not_found(a, req, rid, method, full, known ? 405 : 404);
     }
 }

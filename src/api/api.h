@@ -8,6 +8,7 @@
  *   GET  /readyz                at least one backend is healthy (503 if not)
  *   GET|DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items,
  *   POST /v1/responses/{id}/cancel   stored responses (responses_api.h)
+ *   GET  /metrics               Prometheus text format 0.0.4 (docs/metrics.md)
  *
  * The /v1 prefix is optional on the proxied routes, as for the OpenAI
  * API. Every answer carries x-request-id: the client's when it sent a

@@ -280,6 +280,7 @@ static void release_backend(struct exchange *ex)
 
 static void note_queue_end(struct exchange *ex)
 {
+    lx_proxy_observe_queue_wait(ex->p, ex->backend_index, ex->t_queued_us);
     if (ex->t_queued_us)
         ex->queue_us += lx_clock_mono_us() - ex->t_queued_us; /* summed over attempts */
     ex->t_queued_us = 0;
@@ -676,6 +677,7 @@ static void maybe_free(struct exchange *ex)
     if (ex->t_end_us == 0)
         ex->t_end_us = lx_clock_mono_us();
     lx_proxy_write_record(ex->p, ex);
+    lx_proxy_observe(ex->p, ex);
     uv_close((uv_handle_t *)&ex->free_handle, on_handle_closed);
     uv_close((uv_handle_t *)&ex->start_handle, on_handle_closed);
 }

@@ -63,7 +63,8 @@ struct lx_proxy *lx_proxy_new(uv_loop_t *loop, struct lx_config *cfg, struct lx_
         uv_unref((uv_handle_t *)p->watch_timer); /* never the reason the loop runs */
     }
     if (p->route == NULL || p->upstream == NULL || p->health_timer == NULL ||
-        p->watch_timer == NULL || new_limits(p, cfg) != LX_OK) {
+        p->watch_timer == NULL || new_limits(p, cfg) != LX_OK ||
+        lx_proxy_metrics_init(p) != LX_OK) {
         lx_proxy_free(p);
         return NULL;
     }
@@ -89,6 +90,7 @@ void lx_proxy_free(struct lx_proxy *p)
     lx_route_free(p->route);
     lx_ratelimit_free(p->key_limit);
     lx_ratelimit_free(p->model_limit);
+    lx_proxy_metrics_release(p);
     lx_config_unref(p->cfg);
     free(p);
 }

@@ -82,5 +82,9 @@ struct lx_proxy_note {
 };
 /* Writes the audit record of such a request (nothing when audit is off). */
 void lx_proxy_write_note(struct lx_proxy *p, const struct lx_proxy_note *n);
+/* Appends the gateway's metrics in Prometheus' text format 0.0.4 (served
+ * as text/plain; version=0.0.4) to out; live gauges are read now.
+ * LX_ERR when out's cap is reached. */
+int lx_proxy_write_metrics(struct lx_proxy *p, lx_buf *out);
 
 #endif

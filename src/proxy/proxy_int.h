@@ -32,6 +32,7 @@ struct lx_proxy {
     struct lx_ratelimit *model_limit; /* rate_limits.per_model_rpm; NULL when off */
     struct lx_store_resp *resp_store; /* stored responses; NULL when off (borrowed) */
     struct exchange *spare;           /* freed exchanges kept with their buffers */
+    struct proxy_metrics *obs;        /* observe.c; NULL when it could not start */
     uint32_t n_spare;
     bool closing;
 };
@@ -114,6 +115,15 @@ void lx_proxy_free_spares(struct lx_proxy *p);
 /* exchange.c: ends the exchanges whose client left while they waited for
  * the backend (cancelling the backend's work). */
 void lx_proxy_watch_clients(struct lx_proxy *p);
+
+/* observe.c: registers the metrics (LX_ERR: out of memory), frees them. */
+int lx_proxy_metrics_init(struct lx_proxy *p);
+void lx_proxy_metrics_release(struct lx_proxy *p);
+/* observe.c: counts a finished exchange (called once, with its audit record). */
+void lx_proxy_observe(struct lx_proxy *p, const struct exchange *ex);
+/* observe.c: an exchange left backend's queue after waiting since since_us
+ * (monotonic; 0: it was not queued, nothing is observed). */
+void lx_proxy_observe_queue_wait(struct lx_proxy *p, size_t backend, uint64_t since_us);
 
 /* health.c */
 void lx_proxy_health_cancel(struct lx_proxy *p);

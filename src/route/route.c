@@ -486,6 +486,21 @@ static void write_pin_violations(lx_jw *w, const struct lx_route *r, size_t back
     lx_jw_arr_close(w);
 }
 
+uint32_t lx_route_pin_violations(const struct lx_route *r, size_t backend)
+{
+    const struct backend_state *b = &r->b[backend];
+    uint32_t n = 0;
+    for (size_t i = 0; i < r->cfg->n_models; i++) {
+        const struct lx_config_model *m = &r->cfg->models[i];
+        for (size_t d = 0; d <= m->n_fallbacks; d++) {
+            size_t be = d ? m->fallbacks[d - 1].backend : m->backend;
+            if (be == backend && pin_missing(b, pinned_id(m, d)))
+                n++;
+        }
+    }
+    return n;
+}
+
 static void write_model(lx_jw *w, const char *id, const char *owner)
 {
     lx_jw_obj_open(w);

@@ -144,6 +144,10 @@ const char *lx_route_circuit_str(enum lx_route_circuit c);
  * rotation for a missing pin, or comes back. */
 void lx_route_set_listed(struct lx_route *r, size_t backend, const char *const *ids, size_t n);
 
+/* How many configured deployments on backend are out of rotation because
+ * the backend does not list their pinned upstream model. */
+uint32_t lx_route_pin_violations(const struct lx_route *r, size_t backend);
+
 /* Writes the OpenAI model list {"object":"list","data":[...]} of every
  * public name. */
 int lx_route_write_models(const struct lx_route *r, lx_buf *out);

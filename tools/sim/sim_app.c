@@ -159,12 +159,16 @@ static void serve_stats(struct sim_app *a, struct sim_http_conn *c)
 {
     struct sim_buf b;
     sim_buf_init(&b, 4096);
-    sim_buf_printf(&b, "{\"requests\":%llu,\"active\":%llu,\"completed\":%llu,\"cancelled\":%llu}",
-                   a->stats.requests, a->stats.active, a->stats.completed, a->stats.cancelled);
+    sim_buf_printf(&b,
+                   "{\"requests\":%llu,\"active\":%llu,\"completed\":%llu,\"cancelled\":%llu,"
+                   "\"peak_active\":%llu}",
+                   a->stats.requests, a->stats.active, a->stats.completed, a->stats.cancelled,
+                   a->stats.peak);
     reply_now(c, 200, &b);
 }
 
-/* Zeroes the counters; `active` keeps counting the requests still open. */
+/* Zeroes the counters; `active` keeps counting the requests still open,
+ * and the peak starts again from them. */
 static void serve_reset(struct sim_app *a, struct sim_http_conn *c)
 {
     struct sim_buf b;
@@ -172,6 +176,7 @@ static void serve_reset(struct sim_app *a, struct sim_http_conn *c)
     a->stats.requests = a->stats.active;
     a->stats.completed = 0;
     a->stats.cancelled = 0;
+    a->stats.peak = a->stats.active;
     sim_buf_reset(&a->last);
     sim_buf_puts(&b, "{\"status\":\"ok\"}");
     reply_now(c, 200, &b);

@@ -281,6 +281,8 @@ static struct sim_job *job_new(const struct sim_job_env *env, struct sim_http_co
     j->timer.data = j;
     env->stats->requests++;
     env->stats->active++;
+    if (env->stats->active > env->stats->peak)
+        env->stats->peak = env->stats->active;
     sim_http_set_job(c, j);
     return j;
 }

@@ -25,6 +25,7 @@ struct sim_stats {
     unsigned long long active;    /* of those, not finished yet */
     unsigned long long completed; /* finished by the simulator (incl. injected faults) */
     unsigned long long cancelled; /* the client closed the connection first */
+    unsigned long long peak;      /* most requests active at once since start or reset */
 };
 
 /* What every job shares; owned by the app, outlives all jobs. */
