@@ -63,7 +63,7 @@ static void fuzz_result(const char *p, size_t n, lx_arena *a)
     if (lx_resp_request_decode(&req, body, sizeof(body) - 1, a, DEPTH, &f) != LX_OK)
         abort();
     struct lx_ir_result res;
-    if (lx_resp_chat_result_decode(&res, p, n, "fz", a, DEPTH) != LX_OK)
+    if (lx_resp_chat_result_decode(&res, &req, p, n, "fz", a, DEPTH) != LX_OK)
         return;
     lx_buf out;
     lx_buf_init(&out, 8 * n + 4096);

@@ -109,7 +109,7 @@ static void check_result(const char *stem)
     else
         decode_ok(&req, default_req, sizeof(default_req) - 1);
     struct lx_ir_result res;
-    cr_assert_eq(lx_resp_chat_result_decode(&res, in, in_len, "test", &arena, 64), LX_OK, "%s",
+    cr_assert_eq(lx_resp_chat_result_decode(&res, &req, in, in_len, "test", &arena, 64), LX_OK, "%s",
                  stem);
     lx_buf out;
     lx_buf_init(&out, 1 << 20);
@@ -309,8 +309,12 @@ Test(responses, ir_views_point_into_the_body)
     cr_expect(lx_ir_lit_eq(it->id, "fc_9"));
     cr_expect_eq(it->status, LX_IR_STATUS_COMPLETED);
     cr_expect_eq(req.ntools, 2);
-    cr_expect_eq(req.nother_tools, 2);
+    cr_expect_eq(req.nother_tools, 1);
     cr_expect(lx_ir_lit_eq(req.tools[1].type, "custom"));
+    cr_expect_eq(req.tools[1].kind, LX_IR_TOOL_CUSTOM);
+    const char *types[2] = {NULL, NULL};
+    cr_expect_eq(lx_ir_dropped_tools(&req, types, 2), 1);
+    cr_expect_str_eq(types[0], "web_search");
     cr_expect_eq(req.nextras, 1);
     cr_expect_str_eq(req.extras[0].key, "top_k");
     cr_expect(lx_str_eq(req.extras[0].value, LX_STR_LIT("40")));
@@ -387,7 +391,7 @@ Test(responses, encode_fails_at_the_cap)
 
 static void result(const char *chat, struct lx_ir_result *res, int want_rc)
 {
-    cr_assert_eq(lx_resp_chat_result_decode(res, chat, strlen(chat), "t", &arena, 64), want_rc,
+    cr_assert_eq(lx_resp_chat_result_decode(res, NULL, chat, strlen(chat), "t", &arena, 64), want_rc,
                  "%s", chat);
 }
 
