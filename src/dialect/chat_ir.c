@@ -268,10 +268,11 @@ static int write_messages(lx_jw *w, const struct lx_ir_request *req,
     return LX_OK;
 }
 
-/* True when the literal name names tool t (its own or its chat name). */
+/* True when the literal name names tool t: by its chat name, so a
+ * namespace function is chosen as "<ns>__<name>" (ir.h). */
 static bool names_tool(const struct lx_ir_tool *t, lx_str name)
 {
-    return lx_str_eq(t->name, name) || lx_str_eq(t->chat_name, name);
+    return lx_str_eq(t->chat_name, name);
 }
 
 /* Whether t goes to the backend: hosted tools never; under an emulated
@@ -361,16 +362,6 @@ static int write_tools(lx_jw *w, const struct lx_ir_request *req,
     return LX_OK;
 }
 
-/* The chat name of the tool a tool_choice names (a namespace function is
- * named by its own name in Responses). */
-static lx_str choice_name(const struct lx_ir_request *req, lx_str name)
-{
-    for (uint32_t k = 0; k < req->ntools; k++)
-        if (req->tools[k].kind != LX_IR_TOOL_OTHER && names_tool(&req->tools[k], name))
-            return req->tools[k].chat_name;
-    return name;
-}
-
 static void write_function_ref(lx_jw *w, lx_str name)
 {
     lx_jw_obj_open(w);
@@ -400,7 +391,7 @@ static void write_tool_choice(lx_jw *w, const struct lx_ir_request *req,
     case LX_IR_CHOICE_FUNCTION:
         lx_jw_key(w, "tool_choice");
         if (o->tool_choice_objects)
-            write_function_ref(w, choice_name(req, c->name));
+            write_function_ref(w, c->name);
         else
             lx_jw_cstr(w, "required"); /* only that tool was sent */
         return;
@@ -419,7 +410,7 @@ static void write_tool_choice(lx_jw *w, const struct lx_ir_request *req,
         lx_jw_key(w, "tools");
         lx_jw_arr_open(w);
         for (uint32_t k = 0; k < c->nnames; k++)
-            write_function_ref(w, choice_name(req, c->names[k]));
+            write_function_ref(w, c->names[k]);
         lx_jw_arr_close(w);
         lx_jw_obj_close(w);
         lx_jw_obj_close(w);

@@ -849,7 +849,9 @@ static void write_input_part(lx_jw *w, const struct lx_ir_part *p)
     lx_jw_key(w, "type");
     lx_jw_cstr(w, "input_image");
     jw_or(w, "image_url", p->image_url, "null");
-    jw_or(w, "detail", p->detail, "\"auto\"");
+    /* absent means "auto" (3.1); left absent so the chat request stays the same */
+    if (p->detail.len)
+        jw_or(w, "detail", p->detail, "null");
     lx_jw_obj_close(w);
 }
 
