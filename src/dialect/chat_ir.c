@@ -616,7 +616,7 @@ static lx_str call_arguments(const lx_json *j, int fn, lx_arena *a)
 /* The input of a custom tool call from chat arguments (a literal): the
  * string member "input" of the object they hold, else the arguments text
  * as is. */
-static lx_str custom_input(lx_str arguments, lx_arena *a)
+lx_str lx_resp__custom_input(lx_str arguments, lx_arena *a)
 {
     lx_json lit, args;
     lx_buf text;
@@ -645,7 +645,7 @@ int lx_resp__call_item(struct lx_ir_item *it, const struct lx_ir_request *req, l
     it->name = t ? t->name : chat_name;
     it->ns = t ? t->ns : LX_STR_NULL;
     if (custom)
-        it->input = custom_input(arguments, a);
+        it->input = lx_resp__custom_input(arguments, a);
     else
         it->arguments = arguments;
     it->id = lx_resp__make_id(a, custom ? "ctc" : "fc", id_base, n);
@@ -671,7 +671,7 @@ static int add_call(struct lx_ir_result *res, const struct lx_ir_request *req, c
     return it->call_id.len ? LX_OK : LX_ERR;
 }
 
-static void read_usage(struct lx_ir_usage *u, const lx_json *j, int usage)
+void lx_resp__read_usage(struct lx_ir_usage *u, const lx_json *j, int usage)
 {
     if (!lx_json_is_object(j, usage))
         return;
@@ -729,6 +729,6 @@ int lx_resp_chat_result_decode(struct lx_ir_result *res, const struct lx_ir_requ
         if (add_call(res, req, j, i, id_base, a) != LX_OK)
             return LX_ERR;
     read_finish(res, j, choice);
-    read_usage(&res->usage, j, lx_json_get(j, 0, "usage"));
+    lx_resp__read_usage(&res->usage, j, lx_json_get(j, 0, "usage"));
     return LX_OK;
 }

@@ -855,25 +855,23 @@ static void write_input_part(lx_jw *w, const struct lx_ir_part *p)
     lx_jw_obj_close(w);
 }
 
-/* role and content of a message item: assistant parts as output_text (with
- * the arrays both specs require, 5) and refusal, other roles' as input
- * parts. */
-static void write_message_content(lx_jw *w, const struct lx_ir_item *it)
+void lx_resp__write_part(lx_jw *w, const struct lx_ir_part *p)
 {
-    lx_jw_key(w, "role");
-    lx_jw_cstr(w, lx_ir_role_name(it->role));
-    lx_jw_key(w, "content");
-    lx_jw_arr_open(w);
-    for (uint32_t k = 0; k < it->nparts; k++) {
-        const struct lx_ir_part *p = &it->parts[k];
-        if (p->kind == LX_IR_PART_REFUSAL) {
-            write_text_part(w, "refusal", "refusal", p->text);
-            continue;
-        }
-        if (it->role != LX_IR_ROLE_ASSISTANT) {
-            write_input_part(w, p);
-            continue;
-        }
+    switch (p->kind) {
+    case LX_IR_PART_INPUT_TEXT:
+    case LX_IR_PART_INPUT_IMAGE:
+        write_input_part(w, p);
+        return;
+    case LX_IR_PART_REFUSAL:
+        write_text_part(w, "refusal", "refusal", p->text);
+        return;
+    case LX_IR_PART_REASONING_TEXT:
+        write_text_part(w, "reasoning_text", "text", p->text);
+        return;
+    case LX_IR_PART_SUMMARY_TEXT:
+        write_text_part(w, "summary_text", "text", p->text);
+        return;
+    case LX_IR_PART_OUTPUT_TEXT:
         /* OAI requires annotations and logprobs, OR annotations (5) */
         lx_jw_obj_open(w);
         lx_jw_key(w, "type");
@@ -884,6 +882,24 @@ static void write_message_content(lx_jw *w, const struct lx_ir_item *it)
         lx_jw_key(w, "logprobs");
         lx_jw_raw(w, "[]", 2);
         lx_jw_obj_close(w);
+        return;
+    }
+}
+
+/* role and content of a message item: assistant text as output_text, other
+ * roles' as input parts. */
+static void write_message_content(lx_jw *w, const struct lx_ir_item *it)
+{
+    lx_jw_key(w, "role");
+    lx_jw_cstr(w, lx_ir_role_name(it->role));
+    lx_jw_key(w, "content");
+    lx_jw_arr_open(w);
+    for (uint32_t k = 0; k < it->nparts; k++) {
+        struct lx_ir_part p = it->parts[k];
+        if (p.kind == LX_IR_PART_INPUT_TEXT || p.kind == LX_IR_PART_OUTPUT_TEXT)
+            p.kind = it->role == LX_IR_ROLE_ASSISTANT ? LX_IR_PART_OUTPUT_TEXT
+                                                      : LX_IR_PART_INPUT_TEXT;
+        lx_resp__write_part(w, &p);
     }
     lx_jw_arr_close(w);
 }
