@@ -136,7 +136,7 @@ static int write_tool_calls(lx_jw *w, const struct lx_ir_item *run, uint32_t n, 
             continue;
         lx_str name = call_chat_name(&run[i], a);
         lx_str args = run[i].kind == LX_IR_ITEM_CUSTOM_TOOL_CALL ? custom_arguments(&run[i], a)
-                                                                : run[i].arguments;
+                                                                 : run[i].arguments;
         if (!name.len || !args.len)
             return LX_ERR;
         lx_jw_obj_open(w);
@@ -343,8 +343,8 @@ static int write_tool(lx_jw *w, const struct lx_ir_tool *t, lx_arena *a)
 }
 
 /* Writes the tools sent; *n is how many. */
-static int write_tools(lx_jw *w, const struct lx_ir_request *req,
-                       const struct lx_resp_chat_opts *o, lx_arena *a, uint32_t *n)
+static int write_tools(lx_jw *w, const struct lx_ir_request *req, const struct lx_resp_chat_opts *o,
+                       lx_arena *a, uint32_t *n)
 {
     *n = 0;
     for (uint32_t k = 0; k < req->ntools; k++) {

@@ -390,9 +390,8 @@ static int close_open(struct lx_resp_stream *s, lx_buf *out, enum lx_ir_status s
 
 static int on_reasoning(struct lx_resp_stream *s, lx_buf *out, lx_str lit)
 {
-    if (s->open != OPEN_REASONING &&
-        (close_open(s, out, LX_IR_STATUS_COMPLETED) != LX_OK ||
-         open_item(s, out, OPEN_REASONING) != LX_OK))
+    if (s->open != OPEN_REASONING && (close_open(s, out, LX_IR_STATUS_COMPLETED) != LX_OK ||
+                                      open_item(s, out, OPEN_REASONING) != LX_OK))
         return LX_ERR;
     if (grow(s, &s->text, lit) != LX_OK)
         return LX_ERR;
@@ -407,8 +406,7 @@ static int on_message_text(struct lx_resp_stream *s, lx_buf *out, enum lx_ir_par
     if (s->open != OPEN_MESSAGE && (close_open(s, out, LX_IR_STATUS_COMPLETED) != LX_OK ||
                                     open_item(s, out, OPEN_MESSAGE) != LX_OK))
         return LX_ERR;
-    if (s->part != (int)kind &&
-        (close_part(s, out) != LX_OK || open_part(s, out, kind) != LX_OK))
+    if (s->part != (int)kind && (close_part(s, out) != LX_OK || open_part(s, out, kind) != LX_OK))
         return LX_ERR;
     if (grow(s, &s->text, lit) != LX_OK)
         return LX_ERR;
@@ -650,8 +648,7 @@ int lx_resp_stream_fail(struct lx_resp_stream *s, const char *code, const char *
     lx_jw_key(&w, "param");
     lx_jw_null(&w);
     lx_jw_obj_close(&w);
-    if (ev_end(s, out, &w, mark) != LX_OK ||
-        ev_response(s, out, "response.failed", s->m) != LX_OK)
+    if (ev_end(s, out, &w, mark) != LX_OK || ev_response(s, out, "response.failed", s->m) != LX_OK)
         return LX_ERR;
     return lx_buf_append_cstr(out, "data: [DONE]\n\n");
 }

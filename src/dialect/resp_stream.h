@@ -54,8 +54,9 @@ enum {
 };
 
 enum lx_resp_reasoning_events {
-    LX_RESP_REASONING_ITEMS,          /* default: reasoning item via output_item.added (empty content) + output_item.done (full content) only; valid under both specs */
-    LX_RESP_REASONING_OPENAI,         /* response.reasoning_text.delta/.done + content_part events */
+    LX_RESP_REASONING_ITEMS,  /* default: reasoning item via output_item.added (empty content) +
+                                 output_item.done (full content) only; valid under both specs */
+    LX_RESP_REASONING_OPENAI, /* response.reasoning_text.delta/.done + content_part events */
     LX_RESP_REASONING_OPEN_RESPONSES, /* response.reasoning.delta/.done + content_part events */
 };
 

@@ -462,9 +462,9 @@ static int decode_tools(struct dec *d, int tok, struct lx_ir_request *req)
         char path[96];
         snprintf(path, sizeof(path), "tools[%d]", k);
         uint32_t got = 1;
-        int rc = is_namespace(j, i) ? decode_namespace(d, i, path, &req->tools[used],
-                                                       (uint32_t)total - used, &got)
-                                    : decode_tool_entry(d, i, path, &req->tools[used]);
+        int rc = is_namespace(j, i)
+                     ? decode_namespace(d, i, path, &req->tools[used], (uint32_t)total - used, &got)
+                     : decode_tool_entry(d, i, path, &req->tools[used]);
         if (rc != LX_OK)
             return LX_ERR;
         used += got;
@@ -897,8 +897,8 @@ static void write_message_content(lx_jw *w, const struct lx_ir_item *it)
     for (uint32_t k = 0; k < it->nparts; k++) {
         struct lx_ir_part p = it->parts[k];
         if (p.kind == LX_IR_PART_INPUT_TEXT || p.kind == LX_IR_PART_OUTPUT_TEXT)
-            p.kind = it->role == LX_IR_ROLE_ASSISTANT ? LX_IR_PART_OUTPUT_TEXT
-                                                      : LX_IR_PART_INPUT_TEXT;
+            p.kind =
+                it->role == LX_IR_ROLE_ASSISTANT ? LX_IR_PART_OUTPUT_TEXT : LX_IR_PART_INPUT_TEXT;
         lx_resp__write_part(w, &p);
     }
     lx_jw_arr_close(w);

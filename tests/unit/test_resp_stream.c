@@ -97,9 +97,9 @@ static void run_lines(const struct lx_ir_request *req, char *text,
     bool failed = false;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         if (strcmp(line, "!fail") == 0) {
-            cr_assert_eq(lx_resp_stream_fail(s, "server_error", "The backend closed the stream.",
-                                             out),
-                         LX_OK);
+            cr_assert_eq(
+                lx_resp_stream_fail(s, "server_error", "The backend closed the stream.", out),
+                LX_OK);
             failed = true;
             break;
         }
@@ -286,16 +286,16 @@ static void check_invariants(const char *what, const lx_buf *out)
     for (int k = 0; k < 64; k++) {
         if (k < n) {
             const cJSON *it = cJSON_GetArrayItem(output, k);
-            cr_expect(items[k] && cJSON_Compare(it, items[k], true), "%s: output[%d] differs",
-                      what, k);
+            cr_expect(items[k] && cJSON_Compare(it, items[k], true), "%s: output[%d] differs", what,
+                      k);
             /* the output's texts are the concatenated deltas */
             const cJSON *content = cJSON_GetObjectItemCaseSensitive(it, "content");
             for (int c = 0; c < cJSON_GetArraySize(content); c++) {
                 const cJSON *part = cJSON_GetArrayItem(content, c);
                 char key[64];
                 snprintf(key, sizeof(key), "%d/%d", k, c);
-                const char *t = str_of(part, "text") ? str_of(part, "text")
-                                                     : str_of(part, "refusal");
+                const char *t =
+                    str_of(part, "text") ? str_of(part, "text") : str_of(part, "refusal");
                 int before = nacc;
                 lx_buf *b = acc_get(acc, &nacc, key);
                 /* reasoning in items mode streams no deltas */
@@ -445,8 +445,9 @@ Test(resp_stream, bad_chunks_are_errors_and_leave_out_whole)
     static const char usage[] = "{\"choices\":[],\"usage\":{\"prompt_tokens\":2,"
                                 "\"completion_tokens\":3}}";
     cr_expect_eq(lx_resp_stream_chunk(s, usage, sizeof(usage) - 1, &out), LX_OK);
-    static const char c1[] = "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,"
-                             "\"id\":\"a\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]}}]}";
+    static const char c1[] =
+        "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,"
+        "\"id\":\"a\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]}}]}";
     static const char c0[] = "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
                              "\"function\":{\"arguments\":\"x\"}}]}}]}";
     cr_expect_eq(lx_resp_stream_chunk(s, c1, sizeof(c1) - 1, &out), LX_OK);

@@ -109,8 +109,8 @@ static void check_result(const char *stem)
     else
         decode_ok(&req, default_req, sizeof(default_req) - 1);
     struct lx_ir_result res;
-    cr_assert_eq(lx_resp_chat_result_decode(&res, &req, in, in_len, "test", &arena, 64), LX_OK, "%s",
-                 stem);
+    cr_assert_eq(lx_resp_chat_result_decode(&res, &req, in, in_len, "test", &arena, 64), LX_OK,
+                 "%s", stem);
     lx_buf out;
     lx_buf_init(&out, 1 << 20);
     cr_assert_eq(lx_resp_response_write(&req, &res, &meta, &out), LX_OK, "%s", stem);
@@ -391,8 +391,8 @@ Test(responses, encode_fails_at_the_cap)
 
 static void result(const char *chat, struct lx_ir_result *res, int want_rc)
 {
-    cr_assert_eq(lx_resp_chat_result_decode(res, NULL, chat, strlen(chat), "t", &arena, 64), want_rc,
-                 "%s", chat);
+    cr_assert_eq(lx_resp_chat_result_decode(res, NULL, chat, strlen(chat), "t", &arena, 64),
+                 want_rc, "%s", chat);
 }
 
 Test(responses, result_rejects_what_is_not_a_completion)
@@ -569,8 +569,7 @@ static void check_input_round_trip(const char *stem)
     again.input_is_string = false;
     lx_buf out;
     lx_buf_init(&out, 1 << 20);
-    cr_assert_eq(lx_resp_chat_request_encode(&again, &llama_opts, &arena, &out), LX_OK, "%s",
-                 stem);
+    cr_assert_eq(lx_resp_chat_request_encode(&again, &llama_opts, &arena, &out), LX_OK, "%s", stem);
     expect_bytes(stem, &out, want, want_len);
     size_t golden_len;
     char *golden = read_golden(stem, ".items.json", &golden_len);
