@@ -6,6 +6,7 @@
  * Not wired into the request path yet (issue 3).
  */
 #include "responses.h"
+#include "responses_int.h"
 
 #include <stdio.h>
 
@@ -24,11 +25,13 @@ static bool is_text_part(const struct lx_ir_part *p)
     return p->kind == LX_IR_PART_INPUT_TEXT || p->kind == LX_IR_PART_OUTPUT_TEXT;
 }
 
-/* Chat content: the string as given, or text and image_url parts. */
+/* Chat content: the string as given, or text and image_url parts; one text
+ * part is sent as a string, which every backend reads the same (and makes a
+ * stored input, whose strings became parts, encode as the original). */
 static void write_chat_content(lx_jw *w, const struct lx_ir_item *it)
 {
     lx_jw_key(w, "content");
-    if (it->content_is_string) {
+    if (it->content_is_string || (it->nparts == 1 && is_text_part(&it->parts[0]))) {
         lx_jw_raw(w, it->parts[0].text.ptr, it->parts[0].text.len);
         return;
     }
@@ -56,9 +59,14 @@ static void write_chat_content(lx_jw *w, const struct lx_ir_item *it)
     lx_jw_arr_close(w);
 }
 
+static bool is_call(const struct lx_ir_item *it)
+{
+    return it->kind == LX_IR_ITEM_FUNCTION_CALL || it->kind == LX_IR_ITEM_CUSTOM_TOOL_CALL;
+}
+
 static bool in_assistant_turn(const struct lx_ir_item *it)
 {
-    return it->kind == LX_IR_ITEM_FUNCTION_CALL || it->kind == LX_IR_ITEM_REASONING ||
+    return is_call(it) || it->kind == LX_IR_ITEM_REASONING ||
            (it->kind == LX_IR_ITEM_MESSAGE && it->role == LX_IR_ROLE_ASSISTANT);
 }
 
@@ -90,30 +98,60 @@ static uint32_t count_parts(const struct lx_ir_item *run, uint32_t n, uint32_t *
     *ncalls = 0;
     for (uint32_t i = 0; i < n; i++) {
         parts += run[i].nparts + run[i].nsummary;
-        *ncalls += run[i].kind == LX_IR_ITEM_FUNCTION_CALL;
+        *ncalls += is_call(&run[i]);
     }
     return parts;
 }
 
-static void write_tool_calls(lx_jw *w, const struct lx_ir_item *run, uint32_t n)
+/* The name a chat backend knows a call by: "<ns>__<name>" in a namespace
+ * (ir.h). */
+static lx_str call_chat_name(const struct lx_ir_item *it, lx_arena *a)
+{
+    if (!it->ns.len)
+        return it->name;
+    lx_str parts[3] = {it->ns, LX_STR_LIT("\"__\""), it->name};
+    return lx_ir_lit_join(a, parts, 3);
+}
+
+/* A custom tool call's arguments for chat: the JSON text {"input":"..."}
+ * in a string. */
+static lx_str custom_arguments(const struct lx_ir_item *it, lx_arena *a)
+{
+    size_t n = it->input.len + 10;
+    char *p = lx_arena_alloc(a, n + 1);
+    if (!p)
+        return LX_STR_NULL;
+    memcpy(p, "{\"input\":", 9);
+    memcpy(p + 9, it->input.ptr, it->input.len);
+    p[n - 1] = '}';
+    return lx_ir_lit_make(a, p, n);
+}
+
+static int write_tool_calls(lx_jw *w, const struct lx_ir_item *run, uint32_t n, lx_arena *a)
 {
     lx_jw_key(w, "tool_calls");
     lx_jw_arr_open(w);
     for (uint32_t i = 0; i < n; i++) {
-        if (run[i].kind != LX_IR_ITEM_FUNCTION_CALL)
+        if (!is_call(&run[i]))
             continue;
+        lx_str name = call_chat_name(&run[i], a);
+        lx_str args = run[i].kind == LX_IR_ITEM_CUSTOM_TOOL_CALL ? custom_arguments(&run[i], a)
+                                                                 : run[i].arguments;
+        if (!name.len || !args.len)
+            return LX_ERR;
         lx_jw_obj_open(w);
         jw_lit(w, "id", run[i].call_id);
         lx_jw_key(w, "type");
         lx_jw_cstr(w, "function");
         lx_jw_key(w, "function");
         lx_jw_obj_open(w);
-        jw_lit(w, "name", run[i].name);
-        jw_lit(w, "arguments", run[i].arguments);
+        jw_lit(w, "name", name);
+        jw_lit(w, "arguments", args);
         lx_jw_obj_close(w);
         lx_jw_obj_close(w);
     }
     lx_jw_arr_close(w);
+    return LX_OK;
 }
 
 /* Consecutive reasoning, assistant message and function_call items become
@@ -145,8 +183,8 @@ static int write_assistant_turn(lx_jw *w, const struct lx_ir_item *run, uint32_t
         lx_jw_str(w, "", 0);
     jw_lit(w, "refusal", refusal);
     jw_lit(w, "reasoning_content", reasoning);
-    if (ncalls)
-        write_tool_calls(w, run, n);
+    if (ncalls && write_tool_calls(w, run, n, a) != LX_OK)
+        return LX_ERR;
     lx_jw_obj_close(w);
     return LX_OK;
 }
@@ -214,7 +252,8 @@ static int write_messages(lx_jw *w, const struct lx_ir_request *req,
             i = end;
             continue;
         }
-        if (it->kind == LX_IR_ITEM_FUNCTION_CALL_OUTPUT) {
+        if (it->kind == LX_IR_ITEM_FUNCTION_CALL_OUTPUT ||
+            it->kind == LX_IR_ITEM_CUSTOM_TOOL_CALL_OUTPUT) {
             write_tool_message(w, it);
         } else {
             lx_jw_obj_open(w);
@@ -229,31 +268,98 @@ static int write_messages(lx_jw *w, const struct lx_ir_request *req,
     return LX_OK;
 }
 
-static uint32_t write_tools(lx_jw *w, const struct lx_ir_request *req)
+/* True when the literal name names tool t: by its chat name, so a
+ * namespace function is chosen as "<ns>__<name>" (ir.h). */
+static bool names_tool(const struct lx_ir_tool *t, lx_str name)
 {
-    uint32_t n = req->ntools - req->nother_tools;
-    if (n == 0)
-        return 0;
-    lx_jw_key(w, "tools");
-    lx_jw_arr_open(w);
-    for (uint32_t k = 0; k < req->ntools; k++) {
-        const struct lx_ir_tool *t = &req->tools[k];
-        if (t->kind != LX_IR_TOOL_FUNCTION)
-            continue;
-        lx_jw_obj_open(w);
-        lx_jw_key(w, "type");
-        lx_jw_cstr(w, "function");
-        lx_jw_key(w, "function");
-        lx_jw_obj_open(w);
-        jw_lit(w, "name", t->name);
+    return lx_str_eq(t->chat_name, name);
+}
+
+/* Whether t goes to the backend: hosted tools never; under an emulated
+ * tool_choice object only the chosen or allowed tools. */
+static bool tool_sent(const struct lx_ir_request *req, const struct lx_ir_tool *t,
+                      const struct lx_resp_chat_opts *o)
+{
+    const struct lx_ir_tool_choice *c = &req->tool_choice;
+    if (t->kind == LX_IR_TOOL_OTHER)
+        return false;
+    if (o->tool_choice_objects)
+        return true;
+    if (c->kind == LX_IR_CHOICE_FUNCTION)
+        return names_tool(t, c->name);
+    if (c->kind != LX_IR_CHOICE_ALLOWED_TOOLS)
+        return true;
+    for (uint32_t k = 0; k < c->nnames; k++)
+        if (names_tool(t, c->names[k]))
+            return true;
+    return false;
+}
+
+/* A custom tool's description for chat: its own, then its grammar. */
+static lx_str custom_description(const struct lx_ir_tool *t, lx_arena *a)
+{
+    if (!t->definition.len)
+        return t->description;
+    lx_str parts[6];
+    size_t n = 0;
+    if (t->description.len) {
+        parts[n++] = t->description;
+        parts[n++] = LX_STR_LIT("\"\\n\\n\"");
+    }
+    parts[n++] = LX_STR_LIT("\"The input must match this \"");
+    parts[n++] = t->syntax;
+    parts[n++] = LX_STR_LIT("\" grammar:\\n\"");
+    parts[n++] = t->definition;
+    return lx_ir_lit_join(a, parts, n);
+}
+
+static const char custom_parameters[] =
+    "{\"type\":\"object\",\"properties\":{\"input\":{\"type\":\"string\"}},"
+    "\"required\":[\"input\"],\"additionalProperties\":false}";
+
+static int write_tool(lx_jw *w, const struct lx_ir_tool *t, lx_arena *a)
+{
+    lx_jw_obj_open(w);
+    lx_jw_key(w, "type");
+    lx_jw_cstr(w, "function");
+    lx_jw_key(w, "function");
+    lx_jw_obj_open(w);
+    jw_lit(w, "name", t->chat_name);
+    if (t->kind == LX_IR_TOOL_CUSTOM) {
+        lx_str desc = custom_description(t, a);
+        if (t->definition.len && !desc.len)
+            return LX_ERR;
+        jw_lit(w, "description", desc);
+        lx_jw_key(w, "parameters");
+        lx_jw_raw(w, custom_parameters, sizeof(custom_parameters) - 1);
+    } else {
         jw_lit(w, "description", t->description);
         jw_lit(w, "parameters", t->parameters);
         jw_lit(w, "strict", t->strict);
-        lx_jw_obj_close(w);
-        lx_jw_obj_close(w);
     }
-    lx_jw_arr_close(w);
-    return n;
+    lx_jw_obj_close(w);
+    lx_jw_obj_close(w);
+    return LX_OK;
+}
+
+/* Writes the tools sent; *n is how many. */
+static int write_tools(lx_jw *w, const struct lx_ir_request *req, const struct lx_resp_chat_opts *o,
+                       lx_arena *a, uint32_t *n)
+{
+    *n = 0;
+    for (uint32_t k = 0; k < req->ntools; k++) {
+        if (!tool_sent(req, &req->tools[k], o))
+            continue;
+        if ((*n)++ == 0) {
+            lx_jw_key(w, "tools");
+            lx_jw_arr_open(w);
+        }
+        if (write_tool(w, &req->tools[k], a) != LX_OK)
+            return LX_ERR;
+    }
+    if (*n)
+        lx_jw_arr_close(w);
+    return LX_OK;
 }
 
 static void write_function_ref(lx_jw *w, lx_str name)
@@ -268,9 +374,11 @@ static void write_function_ref(lx_jw *w, lx_str name)
     lx_jw_obj_close(w);
 }
 
-static void write_tool_choice(lx_jw *w, const struct lx_ir_tool_choice *c)
+static void write_tool_choice(lx_jw *w, const struct lx_ir_request *req,
+                              const struct lx_resp_chat_opts *o)
 {
     static const char *const modes[] = {"none", "auto", "required"};
+    const struct lx_ir_tool_choice *c = &req->tool_choice;
     switch (c->kind) {
     case LX_IR_CHOICE_UNSET:
         return;
@@ -282,10 +390,17 @@ static void write_tool_choice(lx_jw *w, const struct lx_ir_tool_choice *c)
         return;
     case LX_IR_CHOICE_FUNCTION:
         lx_jw_key(w, "tool_choice");
-        write_function_ref(w, c->name);
+        if (o->tool_choice_objects)
+            write_function_ref(w, c->name);
+        else
+            lx_jw_cstr(w, "required"); /* only that tool was sent */
         return;
     case LX_IR_CHOICE_ALLOWED_TOOLS:
         lx_jw_key(w, "tool_choice");
+        if (!o->tool_choice_objects) {
+            lx_jw_raw(w, c->mode.ptr, c->mode.len); /* only those tools were sent */
+            return;
+        }
         lx_jw_obj_open(w);
         lx_jw_key(w, "type");
         lx_jw_cstr(w, "allowed_tools");
@@ -382,8 +497,11 @@ int lx_resp_chat_request_encode(const struct lx_ir_request *req, const struct lx
         return LX_ERR;
     /* tool_choice and parallel_tool_calls without tools are refused by
      * OpenAI, so they go only with at least one function tool */
-    if (write_tools(&w, req) > 0) {
-        write_tool_choice(&w, &req->tool_choice);
+    uint32_t ntools;
+    if (write_tools(&w, req, o, a, &ntools) != LX_OK)
+        return LX_ERR;
+    if (ntools > 0) {
+        write_tool_choice(&w, req, o);
         if (req->parallel_tool_calls != LX_IR_UNSET) {
             lx_jw_key(&w, "parallel_tool_calls");
             lx_jw_bool(&w, req->parallel_tool_calls == LX_IR_TRUE);
@@ -413,7 +531,7 @@ int lx_resp_chat_request_encode(const struct lx_ir_request *req, const struct lx
 
 /* ---- chat.completion -> IR result (section 12) ------------------------- */
 
-static lx_str make_id(lx_arena *a, const char *prefix, const char *base, uint32_t n)
+lx_str lx_resp__make_id(lx_arena *a, const char *prefix, const char *base, uint32_t n)
 {
     char tmp[128];
     int len = snprintf(tmp, sizeof(tmp), "%s_%s_%u", prefix, base, n);
@@ -453,7 +571,7 @@ static int add_reasoning(struct lx_ir_result *res, const lx_json *j, int msg, co
     p->kind = LX_IR_PART_REASONING_TEXT;
     p->text = text;
     *it = (struct lx_ir_item){.kind = LX_IR_ITEM_REASONING, .parts = p, .nparts = 1};
-    it->id = make_id(a, "rs", base, res->nitems);
+    it->id = lx_resp__make_id(a, "rs", base, res->nitems);
     res->nitems++;
     return it->id.len ? LX_OK : LX_ERR;
 }
@@ -476,7 +594,7 @@ static int add_message(struct lx_ir_result *res, const lx_json *j, int msg, cons
         p[n++] = (struct lx_ir_part){.kind = LX_IR_PART_REFUSAL, .text = refusal};
     *it = (struct lx_ir_item){
         .kind = LX_IR_ITEM_MESSAGE, .role = LX_IR_ROLE_ASSISTANT, .parts = p, .nparts = n};
-    it->id = make_id(a, "msg", base, res->nitems);
+    it->id = lx_resp__make_id(a, "msg", base, res->nitems);
     res->nitems++;
     return it->id.len ? LX_OK : LX_ERR;
 }
@@ -495,25 +613,65 @@ static lx_str call_arguments(const lx_json *j, int fn, lx_arena *a)
     return LX_STR_LIT("\"{}\"");
 }
 
-static int add_call(struct lx_ir_result *res, const lx_json *j, int call, const char *base,
-                    lx_arena *a)
+/* The input of a custom tool call from chat arguments (a literal): the
+ * string member "input" of the object they hold, else the arguments text
+ * as is. */
+lx_str lx_resp__custom_input(lx_str arguments, lx_arena *a)
+{
+    lx_json lit, args;
+    lx_buf text;
+    lx_buf_init(&text, arguments.len + 1);
+    lx_str out = arguments;
+    if (lx_json_parse(&lit, arguments.ptr, arguments.len, a, 2) != LX_JSON_OK ||
+        lx_json_unescape(&lit, 0, &text) != LX_OK || !text.len)
+        goto release_text;
+    char *copy = lx_arena_strndup(a, text.data, text.len);
+    if (!copy || lx_json_parse(&args, copy, text.len, a, 64) != LX_JSON_OK)
+        goto release_text;
+    int input = lx_json_get(&args, 0, "input");
+    if (lx_json_is_object(&args, 0) && lx_json_is_string(&args, input))
+        out = lx_json_value_text(&args, input);
+release_text:
+    lx_buf_release(&text);
+    return out;
+}
+
+int lx_resp__call_item(struct lx_ir_item *it, const struct lx_ir_request *req, lx_str chat_name,
+                       lx_str arguments, const char *id_base, uint32_t n, lx_arena *a)
+{
+    const struct lx_ir_tool *t = req ? lx_ir_tool_find(req, chat_name) : NULL;
+    bool custom = t && t->kind == LX_IR_TOOL_CUSTOM;
+    it->kind = custom ? LX_IR_ITEM_CUSTOM_TOOL_CALL : LX_IR_ITEM_FUNCTION_CALL;
+    it->name = t ? t->name : chat_name;
+    it->ns = t ? t->ns : LX_STR_NULL;
+    if (custom)
+        it->input = lx_resp__custom_input(arguments, a);
+    else
+        it->arguments = arguments;
+    it->id = lx_resp__make_id(a, custom ? "ctc" : "fc", id_base, n);
+    return it->id.len ? LX_OK : LX_ERR;
+}
+
+static int add_call(struct lx_ir_result *res, const struct lx_ir_request *req, const lx_json *j,
+                    int call, const char *base, lx_arena *a)
 {
     int fn = lx_json_get(j, call, "function");
     lx_str name = nonempty(j, fn, "name");
     if (!name.len)
         return LX_OK; /* not a function call */
     struct lx_ir_item *it = &res->items[res->nitems];
-    *it = (struct lx_ir_item){.kind = LX_IR_ITEM_FUNCTION_CALL, .name = name};
-    it->arguments = call_arguments(j, fn, a);
+    *it = (struct lx_ir_item){0};
+    lx_str args = call_arguments(j, fn, a);
+    if (!args.len || lx_resp__call_item(it, req, name, args, base, res->nitems, a) != LX_OK)
+        return LX_ERR;
     it->call_id = nonempty(j, call, "id");
     if (!it->call_id.len)
-        it->call_id = make_id(a, "call", base, res->nitems);
-    it->id = make_id(a, "fc", base, res->nitems);
+        it->call_id = lx_resp__make_id(a, "call", base, res->nitems);
     res->nitems++;
-    return it->id.len && it->call_id.len && it->arguments.len ? LX_OK : LX_ERR;
+    return it->call_id.len ? LX_OK : LX_ERR;
 }
 
-static void read_usage(struct lx_ir_usage *u, const lx_json *j, int usage)
+void lx_resp__read_usage(struct lx_ir_usage *u, const lx_json *j, int usage)
 {
     if (!lx_json_is_object(j, usage))
         return;
@@ -543,8 +701,9 @@ static void read_finish(struct lx_ir_result *res, const lx_json *j, int choice)
         res->items[res->nitems - 1].status = LX_IR_STATUS_INCOMPLETE;
 }
 
-int lx_resp_chat_result_decode(struct lx_ir_result *res, const char *body, size_t len,
-                               const char *id_base, lx_arena *a, uint32_t max_depth)
+int lx_resp_chat_result_decode(struct lx_ir_result *res, const struct lx_ir_request *req,
+                               const char *body, size_t len, const char *id_base, lx_arena *a,
+                               uint32_t max_depth)
 {
     *res = (struct lx_ir_result){0};
     lx_json *j = lx_arena_alloc(a, sizeof(*j));
@@ -567,9 +726,9 @@ int lx_resp_chat_result_decode(struct lx_ir_result *res, const char *body, size_
         return LX_ERR;
     int i = calls + 1;
     for (int k = 0; k < ncalls; k++, i = lx_json_skip(j, i))
-        if (add_call(res, j, i, id_base, a) != LX_OK)
+        if (add_call(res, req, j, i, id_base, a) != LX_OK)
             return LX_ERR;
     read_finish(res, j, choice);
-    read_usage(&res->usage, j, lx_json_get(j, 0, "usage"));
+    lx_resp__read_usage(&res->usage, j, lx_json_get(j, 0, "usage"));
     return LX_OK;
 }

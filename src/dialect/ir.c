@@ -61,3 +61,24 @@ const char *lx_ir_status_name(enum lx_ir_status s)
     static const char *const names[] = {"completed", "in_progress", "completed", "incomplete"};
     return names[s];
 }
+
+const struct lx_ir_tool *lx_ir_tool_find(const struct lx_ir_request *req, lx_str chat_name)
+{
+    for (uint32_t k = 0; k < req->ntools; k++)
+        if (req->tools[k].kind != LX_IR_TOOL_OTHER && lx_str_eq(req->tools[k].chat_name, chat_name))
+            return &req->tools[k];
+    return NULL;
+}
+
+size_t lx_ir_dropped_tools(const struct lx_ir_request *req, const char **types, size_t max)
+{
+    size_t n = 0;
+    for (uint32_t k = 0; k < req->ntools; k++) {
+        if (req->tools[k].kind != LX_IR_TOOL_OTHER)
+            continue;
+        if (n < max)
+            types[n] = req->tools[k].type_name ? req->tools[k].type_name : "";
+        n++;
+    }
+    return n;
+}

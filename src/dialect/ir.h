@@ -64,6 +64,8 @@ enum lx_ir_item_kind {
     LX_IR_ITEM_FUNCTION_CALL,
     LX_IR_ITEM_FUNCTION_CALL_OUTPUT,
     LX_IR_ITEM_REASONING,
+    LX_IR_ITEM_CUSTOM_TOOL_CALL,        /* Codex: free-form input to a custom tool */
+    LX_IR_ITEM_CUSTOM_TOOL_CALL_OUTPUT, /* its result */
 };
 
 enum lx_ir_status {
@@ -79,7 +81,11 @@ enum lx_ir_status {
  *  function_call: call_id, name, arguments (a literal: JSON text in a string);
  *  function_call_output: call_id, parts (output; content_is_string as above);
  *  reasoning: parts (reasoning_text), summary (summary_text),
- *             encrypted_content (literal).
+ *             encrypted_content (literal);
+ *  custom_tool_call: call_id, name, input (literal: the free-form text);
+ *  custom_tool_call_output: call_id, parts (as function_call_output).
+ * ns (literal) is the namespace of a function or custom tool call (OAI
+ * `namespace`), absent for a top-level tool.
  * id (literal) and status are optional on input and set on output. */
 struct lx_ir_item {
     enum lx_ir_item_kind kind;
@@ -91,20 +97,35 @@ struct lx_ir_item {
     uint32_t nparts;
     struct lx_ir_part *summary;
     uint32_t nsummary;
-    lx_str call_id, name, arguments;
+    lx_str call_id, name, arguments, input, ns;
     lx_str encrypted_content;
 };
 
 enum lx_ir_tool_kind {
     LX_IR_TOOL_FUNCTION,
-    LX_IR_TOOL_OTHER, /* hosted or custom: not translatable to chat */
+    LX_IR_TOOL_OTHER,  /* hosted (web_search, file_search, ...): not sent to chat */
+    LX_IR_TOOL_CUSTOM, /* {type:"custom", name, description?, format?}: free-form input */
 };
 
 /* type, name, description: literals; parameters, strict: raw (strict may be
- * "null"); raw: the whole tool object as sent. */
+ * "null"); format: raw (custom tools); raw: the whole tool object as sent.
+ *
+ * Namespace tools ({type:"namespace", name, description, tools:[...]}) are
+ * flattened: each inner function or custom tool becomes one entry with ns
+ * (literal) set to the namespace's name and chat_name "<ns>__<name>"; the
+ * first entry of a namespace has ns_first set and ns_raw holding the whole
+ * namespace object, which is what the response echoes. For a top-level tool
+ * chat_name equals name. A chat tool call maps back to the entry whose
+ * chat_name matches (lx_ir_tool_find), which makes the scheme reversible
+ * without parsing names. type_name: the type, unquoted and NUL-terminated
+ * (for warnings about dropped tools). */
 struct lx_ir_tool {
     enum lx_ir_tool_kind kind;
-    lx_str type, name, description, parameters, strict, raw;
+    lx_str type, name, description, parameters, strict, format, raw;
+    lx_str syntax, definition; /* literals: a custom tool's grammar format */
+    lx_str ns, ns_raw, chat_name;
+    bool ns_first;
+    const char *type_name;
 };
 
 enum lx_ir_choice_kind {
@@ -112,7 +133,7 @@ enum lx_ir_choice_kind {
     LX_IR_CHOICE_NONE,
     LX_IR_CHOICE_AUTO,
     LX_IR_CHOICE_REQUIRED,
-    LX_IR_CHOICE_FUNCTION,      /* {type:"function", name} */
+    LX_IR_CHOICE_FUNCTION,      /* {type:"function"|"custom", name} */
     LX_IR_CHOICE_ALLOWED_TOOLS, /* {type:"allowed_tools", mode, tools} */
 };
 
@@ -157,7 +178,7 @@ struct lx_ir_request {
     uint32_t nitems;
     struct lx_ir_tool *tools;
     uint32_t ntools;
-    uint32_t nother_tools; /* tools of kind LX_IR_TOOL_OTHER */
+    uint32_t nother_tools; /* tools of kind LX_IR_TOOL_OTHER (not sent to chat) */
     struct lx_ir_tool_choice tool_choice;
     struct lx_ir_format format;
     lx_str verbosity; /* literal: text.verbosity */
@@ -176,7 +197,14 @@ struct lx_ir_request {
     uint32_t nextras;
 };
 
-enum lx_ir_result_status { LX_IR_RESULT_COMPLETED, LX_IR_RESULT_INCOMPLETE };
+/* in_progress and failed occur only in streams (the response objects of
+ * response.created and response.failed). */
+enum lx_ir_result_status {
+    LX_IR_RESULT_COMPLETED,
+    LX_IR_RESULT_INCOMPLETE,
+    LX_IR_RESULT_IN_PROGRESS,
+    LX_IR_RESULT_FAILED,
+};
 enum lx_ir_incomplete {
     LX_IR_INCOMPLETE_NONE,
     LX_IR_INCOMPLETE_MAX_OUTPUT_TOKENS,
@@ -195,6 +223,8 @@ struct lx_ir_result {
     struct lx_ir_usage usage;
     enum lx_ir_result_status status;
     enum lx_ir_incomplete reason;
+    /* failed only: the response's error {code, message}, plain C strings */
+    const char *error_code, *error_message;
 };
 
 /* True when literal lit (quotes included) holds exactly the C string s,
@@ -207,6 +237,16 @@ lx_str lx_ir_lit_join(lx_arena *a, const lx_str *lits, size_t n);
 
 /* Makes a literal from any bytes (escaping them), allocated from a. */
 lx_str lx_ir_lit_make(lx_arena *a, const char *s, size_t n);
+
+/* The entry of req->tools whose chat_name is the literal chat_name (a name
+ * a chat backend called), or NULL. */
+const struct lx_ir_tool *lx_ir_tool_find(const struct lx_ir_request *req, lx_str chat_name);
+
+/* The tools left out of a chat request (hosted tools such as web_search,
+ * LX_IR_TOOL_OTHER): stores the type names of the first max of them in
+ * types (pointers into req's arena) and returns how many there are in all,
+ * so the caller can write one audit warning. */
+size_t lx_ir_dropped_tools(const struct lx_ir_request *req, const char **types, size_t max);
 
 /* The wire names of the enums ("user", "completed", ...). */
 const char *lx_ir_role_name(enum lx_ir_role r);

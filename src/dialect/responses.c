@@ -7,6 +7,7 @@
  * shared/spec/RESPONSES.md.
  */
 #include "responses.h"
+#include "responses_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -241,21 +242,25 @@ static int decode_message(struct dec *d, int tok, const char *path, struct lx_ir
     return decode_content(d, lx_json_get(j, tok, "content"), param, text_kind, it);
 }
 
-static int decode_call(struct dec *d, int tok, const char *path, struct lx_ir_item *it)
+/* A function_call, or a custom_tool_call (free-form input instead of
+ * arguments); both may name a namespace (OAI). */
+static int decode_call(struct dec *d, int tok, const char *path, bool custom, struct lx_ir_item *it)
 {
-    it->kind = LX_IR_ITEM_FUNCTION_CALL;
-    return member(d, tok, "call_id", path, LX_JSON_WANT_STRING, true, &it->call_id) == LX_OK &&
-                   member(d, tok, "name", path, LX_JSON_WANT_STRING, true, &it->name) == LX_OK &&
-                   member(d, tok, "arguments", path, LX_JSON_WANT_STRING, true, &it->arguments) ==
-                       LX_OK
-               ? LX_OK
-               : LX_ERR;
+    it->kind = custom ? LX_IR_ITEM_CUSTOM_TOOL_CALL : LX_IR_ITEM_FUNCTION_CALL;
+    if (member(d, tok, "call_id", path, LX_JSON_WANT_STRING, true, &it->call_id) != LX_OK ||
+        member(d, tok, "name", path, LX_JSON_WANT_STRING, true, &it->name) != LX_OK ||
+        member(d, tok, "namespace", path, LX_JSON_WANT_STRING, false, &it->ns) != LX_OK)
+        return LX_ERR;
+    if (custom)
+        return member(d, tok, "input", path, LX_JSON_WANT_STRING, true, &it->input);
+    return member(d, tok, "arguments", path, LX_JSON_WANT_STRING, true, &it->arguments);
 }
 
-static int decode_call_output(struct dec *d, int tok, const char *path, struct lx_ir_item *it)
+static int decode_call_output(struct dec *d, int tok, const char *path, bool custom,
+                              struct lx_ir_item *it)
 {
     char param[96];
-    it->kind = LX_IR_ITEM_FUNCTION_CALL_OUTPUT;
+    it->kind = custom ? LX_IR_ITEM_CUSTOM_TOOL_CALL_OUTPUT : LX_IR_ITEM_FUNCTION_CALL_OUTPUT;
     if (member(d, tok, "call_id", path, LX_JSON_WANT_STRING, true, &it->call_id) != LX_OK)
         return LX_ERR;
     snprintf(param, sizeof(param), "%s.output", path);
@@ -293,9 +298,13 @@ static int decode_item(struct dec *d, int tok, int k, struct lx_ir_item *it)
     if (type < 0 || lx_json_is_null(j, type) || lx_json_str_eq(j, type, "message"))
         return decode_message(d, tok, path, it);
     if (lx_json_str_eq(j, type, "function_call"))
-        return decode_call(d, tok, path, it);
+        return decode_call(d, tok, path, false, it);
+    if (lx_json_str_eq(j, type, "custom_tool_call"))
+        return decode_call(d, tok, path, true, it);
     if (lx_json_str_eq(j, type, "function_call_output"))
-        return decode_call_output(d, tok, path, it);
+        return decode_call_output(d, tok, path, false, it);
+    if (lx_json_str_eq(j, type, "custom_tool_call_output"))
+        return decode_call_output(d, tok, path, true, it);
     if (lx_json_str_eq(j, type, "reasoning"))
         return decode_reasoning(d, tok, path, it);
     lx_str t = lx_json_value_text(j, type);
@@ -339,44 +348,130 @@ static int decode_input(struct dec *d, int tok, struct lx_ir_request *req)
 
 /* ---- tools and tool_choice -------------------------------------------- */
 
-static int decode_tool(struct dec *d, int tok, int k, struct lx_ir_tool *t)
+/* One function, custom or hosted tool, at the top level or inside a
+ * namespace. Hosted tools are kept as LX_IR_TOOL_OTHER with their type
+ * name, for the caller's warning. */
+static int decode_tool_entry(struct dec *d, int tok, const char *path, struct lx_ir_tool *t)
 {
-    char path[96];
-    snprintf(path, sizeof(path), "tools[%d]", k);
     if (!lx_json_is_object(d->j, tok))
         return type_fail(d, tok, path, LX_JSON_WANT_OBJECT);
     *t = (struct lx_ir_tool){.raw = lx_json_value_text(d->j, tok)};
     if (member(d, tok, "type", path, LX_JSON_WANT_STRING, true, &t->type) != LX_OK)
         return LX_ERR;
-    if (!lx_ir_lit_eq(t->type, "function")) {
-        t->kind = LX_IR_TOOL_OTHER;
+    if (lx_ir_lit_eq(t->type, "function")) {
+        t->kind = LX_IR_TOOL_FUNCTION;
+        if (member(d, tok, "name", path, LX_JSON_WANT_STRING, true, &t->name) != LX_OK ||
+            member(d, tok, "description", path, LX_JSON_WANT_STRING, false, &t->description) !=
+                LX_OK ||
+            member(d, tok, "parameters", path, LX_JSON_WANT_OBJECT, false, &t->parameters) !=
+                LX_OK ||
+            member(d, tok, "strict", path, LX_JSON_WANT_BOOL, false, &t->strict) != LX_OK)
+            return LX_ERR;
+        t->chat_name = t->name;
         return LX_OK;
     }
-    t->kind = LX_IR_TOOL_FUNCTION;
-    if (member(d, tok, "name", path, LX_JSON_WANT_STRING, true, &t->name) != LX_OK ||
-        member(d, tok, "description", path, LX_JSON_WANT_STRING, false, &t->description) != LX_OK ||
-        member(d, tok, "parameters", path, LX_JSON_WANT_OBJECT, false, &t->parameters) != LX_OK ||
-        member(d, tok, "strict", path, LX_JSON_WANT_BOOL, false, &t->strict) != LX_OK)
+    if (lx_ir_lit_eq(t->type, "custom")) {
+        t->kind = LX_IR_TOOL_CUSTOM;
+        if (member(d, tok, "name", path, LX_JSON_WANT_STRING, true, &t->name) != LX_OK ||
+            member(d, tok, "description", path, LX_JSON_WANT_STRING, false, &t->description) !=
+                LX_OK ||
+            member(d, tok, "format", path, LX_JSON_WANT_OBJECT, false, &t->format) != LX_OK)
+            return LX_ERR;
+        t->chat_name = t->name;
+        int f = lx_json_get(d->j, tok, "format");
+        if (!t->format.len || !lx_json_str_eq(d->j, lx_json_get(d->j, f, "type"), "grammar"))
+            return LX_OK;
+        char fpath[96];
+        snprintf(fpath, sizeof(fpath), "%s.format", path);
+        return member(d, f, "syntax", fpath, LX_JSON_WANT_STRING, true, &t->syntax) == LX_OK &&
+                       member(d, f, "definition", fpath, LX_JSON_WANT_STRING, true,
+                              &t->definition) == LX_OK
+                   ? LX_OK
+                   : LX_ERR;
+    }
+    t->kind = LX_IR_TOOL_OTHER;
+    t->type_name = lx_arena_strndup(d->a, t->type.ptr + 1, t->type.len - 2);
+    return t->type_name ? LX_OK : no_memory(d);
+}
+
+static bool is_namespace(const lx_json *j, int tok)
+{
+    return lx_json_is_object(j, tok) && lx_json_str_eq(j, lx_json_get(j, tok, "type"), "namespace");
+}
+
+/* A namespace's tools flattened into t[0..n), named "<ns>__<name>" for
+ * chat (ir.h). *n is how many entries were used. */
+static int decode_namespace(struct dec *d, int tok, const char *path, struct lx_ir_tool *t,
+                            uint32_t room, uint32_t *n)
+{
+    const lx_json *j = d->j;
+    char param[96];
+    lx_str ns;
+    if (member(d, tok, "name", path, LX_JSON_WANT_STRING, true, &ns) != LX_OK)
         return LX_ERR;
+    snprintf(param, sizeof(param), "%s.tools", path);
+    int tools = lx_json_get(j, tok, "tools");
+    bool present;
+    if (want_tok(d, tools, param, LX_JSON_WANT_ARRAY, true, &present) != LX_OK)
+        return LX_ERR;
+    int count = present ? lx_json_size(j, tools) : 0;
+    if (count < 1)
+        return fail(d, "invalid_value", param, "A namespace needs at least one tool.");
+    if ((uint32_t)count > room)
+        return fail(d, "array_above_max_length", "tools", "Too many tools (at most %d).",
+                    LX_IR_MAX_TOOLS);
+    int i = tools + 1;
+    for (int k = 0; k < count; k++, i = lx_json_skip(j, i)) {
+        char inner[96];
+        snprintf(inner, sizeof(inner), "%s[%d]", param, k);
+        if (decode_tool_entry(d, i, inner, &t[k]) != LX_OK)
+            return LX_ERR;
+        t[k].ns = ns;
+        if (t[k].kind != LX_IR_TOOL_OTHER) {
+            lx_str parts[3] = {ns, LX_STR_LIT("\"__\""), t[k].name};
+            t[k].chat_name = lx_ir_lit_join(d->a, parts, 3);
+            if (!t[k].chat_name.len)
+                return no_memory(d);
+        }
+    }
+    t[0].ns_first = true;
+    t[0].ns_raw = lx_json_value_text(j, tok);
+    *n = (uint32_t)count;
     return LX_OK;
 }
 
 static int decode_tools(struct dec *d, int tok, struct lx_ir_request *req)
 {
-    int n = lx_json_size(d->j, tok);
-    if (n > LX_IR_MAX_TOOLS)
+    const lx_json *j = d->j;
+    int n = lx_json_size(j, tok);
+    size_t total = 0;
+    int i = tok + 1;
+    for (int k = 0; k < n; k++, i = lx_json_skip(j, i)) {
+        int inner = is_namespace(j, i) ? lx_json_get(j, i, "tools") : -1;
+        total += lx_json_is_array(j, inner) ? (size_t)lx_json_size(j, inner) : 1;
+    }
+    if (total > LX_IR_MAX_TOOLS)
         return fail(d, "array_above_max_length", "tools", "Too many tools (at most %d).",
                     LX_IR_MAX_TOOLS);
-    req->tools = alloc_array(d, (size_t)n, sizeof(*req->tools));
-    if (n && !req->tools)
+    req->tools = alloc_array(d, total, sizeof(*req->tools));
+    if (total && !req->tools)
         return no_memory(d);
-    int i = tok + 1;
-    for (int k = 0; k < n; k++, i = lx_json_skip(d->j, i)) {
-        if (decode_tool(d, i, k, &req->tools[k]) != LX_OK)
+    uint32_t used = 0;
+    i = tok + 1;
+    for (int k = 0; k < n; k++, i = lx_json_skip(j, i)) {
+        char path[96];
+        snprintf(path, sizeof(path), "tools[%d]", k);
+        uint32_t got = 1;
+        int rc = is_namespace(j, i)
+                     ? decode_namespace(d, i, path, &req->tools[used], (uint32_t)total - used, &got)
+                     : decode_tool_entry(d, i, path, &req->tools[used]);
+        if (rc != LX_OK)
             return LX_ERR;
-        req->nother_tools += req->tools[k].kind == LX_IR_TOOL_OTHER;
+        used += got;
     }
-    req->ntools = (uint32_t)n;
+    req->ntools = used;
+    for (uint32_t k = 0; k < used; k++)
+        req->nother_tools += req->tools[k].kind == LX_IR_TOOL_OTHER;
     return LX_OK;
 }
 
@@ -433,7 +528,7 @@ static int decode_tool_choice(struct dec *d, int tok, struct lx_ir_tool_choice *
     lx_str type;
     if (member(d, tok, "type", "tool_choice", LX_JSON_WANT_STRING, true, &type) != LX_OK)
         return LX_ERR;
-    if (lx_ir_lit_eq(type, "function")) {
+    if (lx_ir_lit_eq(type, "function") || lx_ir_lit_eq(type, "custom")) {
         c->kind = LX_IR_CHOICE_FUNCTION;
         return member(d, tok, "name", "tool_choice", LX_JSON_WANT_STRING, true, &c->name);
     }
@@ -743,18 +838,40 @@ static void write_text_part(lx_jw *w, const char *type, const char *key, lx_str 
     lx_jw_obj_close(w);
 }
 
-static void write_output_message(lx_jw *w, const struct lx_ir_item *it)
+/* An input part as the input_items listing shows it (3.1). */
+static void write_input_part(lx_jw *w, const struct lx_ir_part *p)
 {
-    lx_jw_key(w, "role");
-    lx_jw_cstr(w, "assistant");
-    lx_jw_key(w, "content");
-    lx_jw_arr_open(w);
-    for (uint32_t k = 0; k < it->nparts; k++) {
-        const struct lx_ir_part *p = &it->parts[k];
-        if (p->kind == LX_IR_PART_REFUSAL) {
-            write_text_part(w, "refusal", "refusal", p->text);
-            continue;
-        }
+    if (p->kind != LX_IR_PART_INPUT_IMAGE) {
+        write_text_part(w, "input_text", "text", p->text);
+        return;
+    }
+    lx_jw_obj_open(w);
+    lx_jw_key(w, "type");
+    lx_jw_cstr(w, "input_image");
+    jw_or(w, "image_url", p->image_url, "null");
+    /* absent means "auto" (3.1); left absent so the chat request stays the same */
+    if (p->detail.len)
+        jw_or(w, "detail", p->detail, "null");
+    lx_jw_obj_close(w);
+}
+
+void lx_resp__write_part(lx_jw *w, const struct lx_ir_part *p)
+{
+    switch (p->kind) {
+    case LX_IR_PART_INPUT_TEXT:
+    case LX_IR_PART_INPUT_IMAGE:
+        write_input_part(w, p);
+        return;
+    case LX_IR_PART_REFUSAL:
+        write_text_part(w, "refusal", "refusal", p->text);
+        return;
+    case LX_IR_PART_REASONING_TEXT:
+        write_text_part(w, "reasoning_text", "text", p->text);
+        return;
+    case LX_IR_PART_SUMMARY_TEXT:
+        write_text_part(w, "summary_text", "text", p->text);
+        return;
+    case LX_IR_PART_OUTPUT_TEXT:
         /* OAI requires annotations and logprobs, OR annotations (5) */
         lx_jw_obj_open(w);
         lx_jw_key(w, "type");
@@ -765,6 +882,24 @@ static void write_output_message(lx_jw *w, const struct lx_ir_item *it)
         lx_jw_key(w, "logprobs");
         lx_jw_raw(w, "[]", 2);
         lx_jw_obj_close(w);
+        return;
+    }
+}
+
+/* role and content of a message item: assistant text as output_text, other
+ * roles' as input parts. */
+static void write_message_content(lx_jw *w, const struct lx_ir_item *it)
+{
+    lx_jw_key(w, "role");
+    lx_jw_cstr(w, lx_ir_role_name(it->role));
+    lx_jw_key(w, "content");
+    lx_jw_arr_open(w);
+    for (uint32_t k = 0; k < it->nparts; k++) {
+        struct lx_ir_part p = it->parts[k];
+        if (p.kind == LX_IR_PART_INPUT_TEXT || p.kind == LX_IR_PART_OUTPUT_TEXT)
+            p.kind =
+                it->role == LX_IR_ROLE_ASSISTANT ? LX_IR_PART_OUTPUT_TEXT : LX_IR_PART_INPUT_TEXT;
+        lx_resp__write_part(w, &p);
     }
     lx_jw_arr_close(w);
 }
@@ -786,10 +921,24 @@ static void write_output_reasoning(lx_jw *w, const struct lx_ir_item *it)
         jw_or(w, "encrypted_content", it->encrypted_content, "null");
 }
 
-static void write_output_item(lx_jw *w, const struct lx_ir_item *it)
+/* A tool call's output: the string as given, or its parts. */
+static void write_call_output(lx_jw *w, const struct lx_ir_item *it)
 {
-    static const char *const types[] = {"message", "function_call", "function_call_output",
-                                        "reasoning"};
+    if (it->content_is_string && it->nparts) {
+        jw_or(w, "output", it->parts[0].text, "\"\"");
+        return;
+    }
+    lx_jw_key(w, "output");
+    lx_jw_arr_open(w);
+    for (uint32_t k = 0; k < it->nparts; k++)
+        write_input_part(w, &it->parts[k]);
+    lx_jw_arr_close(w);
+}
+
+void lx_resp__write_item(lx_jw *w, const struct lx_ir_item *it)
+{
+    static const char *const types[] = {"message",   "function_call",    "function_call_output",
+                                        "reasoning", "custom_tool_call", "custom_tool_call_output"};
     lx_jw_obj_open(w);
     lx_jw_key(w, "type");
     lx_jw_cstr(w, types[it->kind]);
@@ -798,18 +947,25 @@ static void write_output_item(lx_jw *w, const struct lx_ir_item *it)
     case LX_IR_ITEM_MESSAGE:
         lx_jw_key(w, "status");
         lx_jw_cstr(w, lx_ir_status_name(it->status));
-        write_output_message(w, it);
+        write_message_content(w, it);
         break;
     case LX_IR_ITEM_FUNCTION_CALL:
+    case LX_IR_ITEM_CUSTOM_TOOL_CALL:
         jw_or(w, "call_id", it->call_id, "\"\"");
         jw_or(w, "name", it->name, "\"\"");
-        jw_or(w, "arguments", it->arguments, "\"\"");
+        if (it->ns.len)
+            jw_or(w, "namespace", it->ns, "null");
+        if (it->kind == LX_IR_ITEM_FUNCTION_CALL)
+            jw_or(w, "arguments", it->arguments, "\"\"");
+        else
+            jw_or(w, "input", it->input, "\"\"");
         lx_jw_key(w, "status");
         lx_jw_cstr(w, lx_ir_status_name(it->status));
         break;
     case LX_IR_ITEM_FUNCTION_CALL_OUTPUT:
+    case LX_IR_ITEM_CUSTOM_TOOL_CALL_OUTPUT:
         jw_or(w, "call_id", it->call_id, "\"\"");
-        jw_or(w, "output", it->nparts ? it->parts[0].text : LX_STR_NULL, "\"\"");
+        write_call_output(w, it);
         lx_jw_key(w, "status");
         lx_jw_cstr(w, lx_ir_status_name(it->status));
         break;
@@ -830,6 +986,12 @@ static void write_tools_echo(lx_jw *w, const struct lx_ir_request *req)
     lx_jw_arr_open(w);
     for (uint32_t k = 0; k < req->ntools; k++) {
         const struct lx_ir_tool *t = &req->tools[k];
+        if (t->ns.len) {
+            /* a namespace is echoed once, as sent */
+            if (t->ns_first)
+                lx_jw_raw(w, t->ns_raw.ptr, t->ns_raw.len);
+            continue;
+        }
         if (t->kind != LX_IR_TOOL_FUNCTION) {
             lx_jw_raw(w, t->raw.ptr, t->raw.len);
             continue;
@@ -869,9 +1031,17 @@ static void write_reasoning_echo(lx_jw *w, const struct lx_ir_request *req)
     lx_jw_obj_close(w);
 }
 
-static void write_usage(lx_jw *w, const struct lx_ir_usage *u)
+/* usage: null while in progress, and in a failed response that got none
+ * (6.3, 14.7); an object (zeros when the backend sent none) otherwise. */
+static void write_usage(lx_jw *w, const struct lx_ir_result *res)
 {
+    const struct lx_ir_usage *u = &res->usage;
     lx_jw_key(w, "usage");
+    if (res->status == LX_IR_RESULT_IN_PROGRESS ||
+        (res->status == LX_IR_RESULT_FAILED && !u->present)) {
+        lx_jw_null(w);
+        return;
+    }
     lx_jw_obj_open(w);
     lx_jw_key(w, "input_tokens");
     lx_jw_int(w, u->input_tokens);
@@ -900,8 +1070,24 @@ static void write_bool_or(lx_jw *w, const char *key, enum lx_ir_bool v, bool fal
     lx_jw_bool(w, v == LX_IR_UNSET ? fallback : v == LX_IR_TRUE);
 }
 
+static void write_error(lx_jw *w, const struct lx_ir_result *res)
+{
+    lx_jw_key(w, "error");
+    if (res->status != LX_IR_RESULT_FAILED) {
+        lx_jw_null(w);
+        return;
+    }
+    lx_jw_obj_open(w);
+    lx_jw_key(w, "code");
+    lx_jw_cstr(w, res->error_code ? res->error_code : "server_error");
+    lx_jw_key(w, "message");
+    lx_jw_cstr(w, res->error_message ? res->error_message : "");
+    lx_jw_obj_close(w);
+}
+
 static void write_status(lx_jw *w, const struct lx_ir_result *res, const struct lx_resp_meta *m)
 {
+    static const char *const names[] = {"completed", "incomplete", "in_progress", "failed"};
     bool done = res->status == LX_IR_RESULT_COMPLETED;
     lx_jw_key(w, "completed_at");
     if (done)
@@ -909,11 +1095,10 @@ static void write_status(lx_jw *w, const struct lx_ir_result *res, const struct 
     else
         lx_jw_null(w);
     lx_jw_key(w, "status");
-    lx_jw_cstr(w, done ? "completed" : "incomplete");
-    lx_jw_key(w, "error");
-    lx_jw_null(w);
+    lx_jw_cstr(w, names[res->status]);
+    write_error(w, res);
     lx_jw_key(w, "incomplete_details");
-    if (done) {
+    if (res->status != LX_IR_RESULT_INCOMPLETE) {
         lx_jw_null(w);
         return;
     }
@@ -950,6 +1135,14 @@ static void write_settings(lx_jw *w, const struct lx_ir_request *req)
     jw_or(w, "prompt_cache_key", req->prompt_cache_key, "null");
 }
 
+static void write_output(lx_jw *w, const struct lx_ir_result *res)
+{
+    lx_jw_arr_open(w);
+    for (uint32_t k = 0; k < res->nitems; k++)
+        lx_resp__write_item(w, &res->items[k]);
+    lx_jw_arr_close(w);
+}
+
 int lx_resp_response_write(const struct lx_ir_request *req, const struct lx_ir_result *res,
                            const struct lx_resp_meta *m, lx_buf *out)
 {
@@ -967,12 +1160,47 @@ int lx_resp_response_write(const struct lx_ir_request *req, const struct lx_ir_r
     jw_or(&w, "previous_response_id", req->previous_response_id, "null");
     jw_or(&w, "instructions", req->instructions, "null");
     lx_jw_key(&w, "output");
-    lx_jw_arr_open(&w);
-    for (uint32_t k = 0; k < res->nitems; k++)
-        write_output_item(&w, &res->items[k]);
-    lx_jw_arr_close(&w);
+    write_output(&w, res);
     write_settings(&w, req);
-    write_usage(&w, &res->usage);
+    write_usage(&w, res);
     lx_jw_obj_close(&w);
+    return lx_jw_ok(&w) ? LX_OK : LX_ERR;
+}
+
+int lx_resp_output_write(const struct lx_ir_result *res, lx_buf *out)
+{
+    lx_jw w;
+    lx_jw_init(&w, out);
+    write_output(&w, res);
+    return lx_jw_ok(&w) ? LX_OK : LX_ERR;
+}
+
+/* ---- stored input items (the input_items listing) ------------------------ */
+
+static const char *input_id_prefix(enum lx_ir_item_kind k)
+{
+    static const char *const prefixes[] = {"msg", "fc", "fco", "rs", "ctc", "ctco"};
+    return prefixes[k];
+}
+
+int lx_resp_input_write(const struct lx_ir_request *req, const char *id_base, lx_buf *out)
+{
+    lx_jw w;
+    lx_jw_init(&w, out);
+    lx_jw_arr_open(&w);
+    for (uint32_t k = 0; k < req->nitems; k++) {
+        struct lx_ir_item it = req->items[k];
+        char id[160];
+        if (!it.id.len) {
+            /* ids are [A-Za-z0-9_]: no escaping needed inside the quotes */
+            int n = snprintf(id, sizeof(id), "\"%s_%s_%u\"", input_id_prefix(it.kind), id_base, k);
+            it.id = (lx_str){id, (size_t)LX_MIN(n, (int)sizeof(id) - 1)};
+        }
+        /* a string becomes one input_text part, as the listing shows it */
+        if (it.kind == LX_IR_ITEM_MESSAGE)
+            it.content_is_string = false;
+        lx_resp__write_item(&w, &it);
+    }
+    lx_jw_arr_close(&w);
     return lx_jw_ok(&w) ? LX_OK : LX_ERR;
 }

@@ -6,9 +6,16 @@
  * (sections 4, 5, 12). The request decoder and the response writer live in
  * responses.c, the chat side (encode, result decode) in chat_ir.c.
  *
- * Not wired into the request path yet: the /v1/responses endpoint, the
- * store, streaming and the emulations a backend needs (tool_choice objects
- * for llama.cpp) come with the rest of issue 3.
+ * Streaming (a chat.completion.chunk stream -> Responses events) is in
+ * resp_stream.h.
+ *
+ * Codex CLI tools (issue 3): namespace tools are flattened to chat
+ * functions named "<namespace>__<name>" (ir.h, lx_ir_tool_find maps them
+ * back); a custom tool (free-form input, e.g. apply_patch with a grammar)
+ * is sent to chat as a function taking one required string "input", its
+ * grammar quoted in the description; its calls come back as
+ * custom_tool_call items. Hosted tools (web_search, ...) are not sent: see
+ * lx_ir_dropped_tools.
  *
  * Ownership: the IR points into the request body and into the arena the
  * caller passes; both must outlive it. Output goes to the caller's lx_buf.
@@ -41,22 +48,34 @@ struct lx_resp_chat_opts {
     bool max_completion_tokens; /* OpenAI; otherwise max_tokens (llama.cpp, vLLM, Ollama) */
     bool reasoning_content;     /* send reasoning items as reasoning_content (llama.cpp) */
     bool developer_as_system;   /* map the developer role to system */
+    bool tool_choice_objects;   /* the backend honours tool_choice objects (OpenAI) */
 };
 
 /* Writes the Chat Completions body for req into out (RESPONSES.md 11).
- * Non-function tools are left out; a tool_choice object is sent in its
- * chat form (no emulation here). Extras follow the modelled keys. Returns
- * LX_OK, or LX_ERR when out or a's cap is reached. */
+ * Hosted tools are left out. A tool_choice object is sent in its chat form
+ * when o->tool_choice_objects, else emulated, since llama-server reads an
+ * object as "auto": {type:"function"|"custom", name} sends only that tool
+ * with tool_choice "required" (no tool: no tools at all);
+ * {type:"allowed_tools", mode, tools} sends only the allowed tools with
+ * mode as the string choice. A message whose content is one text part is
+ * sent as a string. Extras follow the modelled keys. Returns LX_OK, or
+ * LX_ERR when out or a's cap is reached. */
 int lx_resp_chat_request_encode(const struct lx_ir_request *req, const struct lx_resp_chat_opts *o,
                                 lx_arena *a, lx_buf *out);
 
-/* Reads a chat.completion body (first choice) into res (RESPONSES.md 12).
- * Item ids are "rs_<id_base>_<n>", "msg_<id_base>_<n>", "fc_<id_base>_<n>"
- * (n = output index) and a missing tool call id becomes
- * "call_<id_base>_<n>"; id_base should be [A-Za-z0-9]. Returns LX_OK, or
- * LX_ERR when the body is not a chat.completion with a choice. */
-int lx_resp_chat_result_decode(struct lx_ir_result *res, const char *body, size_t len,
-                               const char *id_base, lx_arena *a, uint32_t max_depth);
+/* Reads a chat.completion body (first choice) into res (RESPONSES.md 12),
+ * for the request req (its tools tell a namespace function or a custom
+ * tool from a plain function). Item ids are "rs_<id_base>_<n>",
+ * "msg_<id_base>_<n>", "fc_<id_base>_<n>", "ctc_<id_base>_<n>" (n = output
+ * index) and a missing tool call id becomes "call_<id_base>_<n>"; id_base
+ * should be [A-Za-z0-9]. A call to "<ns>__<name>" becomes a function_call
+ * {name, namespace}; a call to a custom tool a custom_tool_call whose input
+ * is the string member "input" of the arguments, or the arguments text as
+ * is when they are not such an object. Returns LX_OK, or LX_ERR when the
+ * body is not a chat.completion with a choice. */
+int lx_resp_chat_result_decode(struct lx_ir_result *res, const struct lx_ir_request *req,
+                               const char *body, size_t len, const char *id_base, lx_arena *a,
+                               uint32_t max_depth);
 
 /* What the gateway decides about a response: its id (resp_...), and
  * integer Unix seconds of creation and completion. */
@@ -70,5 +89,20 @@ struct lx_resp_meta {
  * defaults of section 9 where the request is silent). LX_OK or LX_ERR. */
 int lx_resp_response_write(const struct lx_ir_request *req, const struct lx_ir_result *res,
                            const struct lx_resp_meta *m, lx_buf *out);
+
+/* Writes res's output items as a JSON array: the `output` of the response
+ * object, the same bytes. LX_OK or LX_ERR (out's cap). */
+int lx_resp_output_write(const struct lx_ir_result *res, lx_buf *out);
+
+/* Writes req's input items as a JSON array of complete items as the
+ * input_items endpoint lists them: each with an "id" (the client's, else
+ * "<prefix>_<id_base>_<n>", prefix msg, fc, fco, rs, ctc or ctco, n = index
+ * in the input), "type", "status" (the client's, else "completed"), and
+ * for messages "role" and "content" as an array of typed parts (a string
+ * becomes one input_text part). The array decodes again as `input` with
+ * lx_resp_request_decode to the same chat request, so stored arrays can be
+ * concatenated to rebuild a previous_response_id context. id_base should
+ * be [A-Za-z0-9]. LX_OK or LX_ERR (out's cap). */
+int lx_resp_input_write(const struct lx_ir_request *req, const char *id_base, lx_buf *out);
 
 #endif

@@ -35,7 +35,10 @@ static void fuzz_request(const char *p, size_t n, lx_arena *a)
     }
     static const struct lx_resp_chat_opts opts[] = {
         {.reasoning_content = true},
-        {.model = "up\"stream", .max_completion_tokens = true, .developer_as_system = true},
+        {.model = "up\"stream",
+         .max_completion_tokens = true,
+         .developer_as_system = true,
+         .tool_choice_objects = true},
     };
     for (size_t k = 0; k < LX_ARRAY_LEN(opts); k++) {
         lx_buf out;
@@ -53,17 +56,35 @@ static void fuzz_request(const char *p, size_t n, lx_arena *a)
         abort();
     must_parse(&out, a);
     lx_buf_release(&out);
+    /* the stored input items decode again */
+    lx_buf items;
+    lx_buf_init(&items, 16 * n + 4096);
+    if (lx_resp_input_write(&req, "fz", &items) != LX_OK)
+        abort();
+    lx_buf again;
+    lx_buf_init(&again, 16 * n + 4096);
+    struct lx_ir_request req2;
+    if (lx_buf_printf(&again, "{\"model\":\"m\",\"input\":%s}", items.data ? items.data : "[]") !=
+            LX_OK ||
+        lx_resp_request_decode(&req2, again.data, again.len, a, DEPTH + 8, &f) != LX_OK)
+        abort();
+    lx_buf_release(&again);
+    lx_buf_release(&items);
 }
 
 static void fuzz_result(const char *p, size_t n, lx_arena *a)
 {
-    static const char body[] = "{\"model\":\"m\",\"input\":\"x\"}";
+    /* with a custom tool and a namespace, so calls can map to either */
+    static const char body[] =
+        "{\"model\":\"m\",\"input\":\"x\",\"tools\":[{\"type\":\"custom\",\"name\":"
+        "\"apply_patch\"},{\"type\":\"namespace\",\"name\":\"ns\",\"description\":\"d\","
+        "\"tools\":[{\"type\":\"function\",\"name\":\"f\"}]}]}";
     struct lx_ir_request req;
     struct lx_resp_fault f;
     if (lx_resp_request_decode(&req, body, sizeof(body) - 1, a, DEPTH, &f) != LX_OK)
         abort();
     struct lx_ir_result res;
-    if (lx_resp_chat_result_decode(&res, p, n, "fz", a, DEPTH) != LX_OK)
+    if (lx_resp_chat_result_decode(&res, &req, p, n, "fz", a, DEPTH) != LX_OK)
         return;
     lx_buf out;
     lx_buf_init(&out, 8 * n + 4096);

@@ -109,8 +109,8 @@ static void check_result(const char *stem)
     else
         decode_ok(&req, default_req, sizeof(default_req) - 1);
     struct lx_ir_result res;
-    cr_assert_eq(lx_resp_chat_result_decode(&res, in, in_len, "test", &arena, 64), LX_OK, "%s",
-                 stem);
+    cr_assert_eq(lx_resp_chat_result_decode(&res, &req, in, in_len, "test", &arena, 64), LX_OK,
+                 "%s", stem);
     lx_buf out;
     lx_buf_init(&out, 1 << 20);
     cr_assert_eq(lx_resp_response_write(&req, &res, &meta, &out), LX_OK, "%s", stem);
@@ -309,8 +309,12 @@ Test(responses, ir_views_point_into_the_body)
     cr_expect(lx_ir_lit_eq(it->id, "fc_9"));
     cr_expect_eq(it->status, LX_IR_STATUS_COMPLETED);
     cr_expect_eq(req.ntools, 2);
-    cr_expect_eq(req.nother_tools, 2);
+    cr_expect_eq(req.nother_tools, 1);
     cr_expect(lx_ir_lit_eq(req.tools[1].type, "custom"));
+    cr_expect_eq(req.tools[1].kind, LX_IR_TOOL_CUSTOM);
+    const char *types[2] = {NULL, NULL};
+    cr_expect_eq(lx_ir_dropped_tools(&req, types, 2), 1);
+    cr_expect_str_eq(types[0], "web_search");
     cr_expect_eq(req.nextras, 1);
     cr_expect_str_eq(req.extras[0].key, "top_k");
     cr_expect(lx_str_eq(req.extras[0].value, LX_STR_LIT("40")));
@@ -387,8 +391,8 @@ Test(responses, encode_fails_at_the_cap)
 
 static void result(const char *chat, struct lx_ir_result *res, int want_rc)
 {
-    cr_assert_eq(lx_resp_chat_result_decode(res, chat, strlen(chat), "t", &arena, 64), want_rc,
-                 "%s", chat);
+    cr_assert_eq(lx_resp_chat_result_decode(res, NULL, chat, strlen(chat), "t", &arena, 64),
+                 want_rc, "%s", chat);
 }
 
 Test(responses, result_rejects_what_is_not_a_completion)
@@ -450,4 +454,139 @@ Test(responses, literal_helpers)
     lx_str m = lx_ir_lit_make(&arena, "q\"\n", 3);
     cr_expect(lx_str_eq(m, LX_STR_LIT("\"q\\\"\\n\"")));
     cr_expect_eq(lx_ir_lit_join(&arena, parts, 0).len, 0);
+}
+
+/* ---- Codex tools, tool_choice objects, stored items ------------------------- */
+
+Test(responses, tool_choice_objects_sent_as_is_to_openai)
+{
+    static const struct lx_resp_chat_opts o = {.tool_choice_objects = true};
+    lx_buf out;
+    encode("{\"model\":\"m\",\"input\":\"hi\",\"tools\":[{\"type\":\"function\",\"name\":\"a\"},"
+           "{\"type\":\"namespace\",\"name\":\"ns\",\"description\":\"N\",\"tools\":[{\"type\":"
+           "\"function\",\"name\":\"b\"}]}],\"tool_choice\":{\"type\":\"function\",\"name\":"
+           "\"ns__b\"}}",
+           &o, &out);
+    static const char want1[] =
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"tools\":[{"
+        "\"type\":\"function\",\"function\":{\"name\":\"a\"}},{\"type\":\"function\","
+        "\"function\":{\"name\":\"ns__b\"}}],\"tool_choice\":{\"type\":\"function\","
+        "\"function\":{\"name\":\"ns__b\"}}}";
+    expect_bytes("function", &out, want1, sizeof(want1) - 1);
+    lx_buf_release(&out);
+    encode("{\"model\":\"m\",\"input\":\"hi\",\"tools\":[{\"type\":\"function\",\"name\":\"a\"},"
+           "{\"type\":\"function\",\"name\":\"b\"}],\"tool_choice\":{\"type\":\"allowed_tools\","
+           "\"mode\":\"required\",\"tools\":[{\"type\":\"function\",\"name\":\"b\"}]}}",
+           &o, &out);
+    static const char want2[] =
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"tools\":[{"
+        "\"type\":\"function\",\"function\":{\"name\":\"a\"}},{\"type\":\"function\","
+        "\"function\":{\"name\":\"b\"}}],\"tool_choice\":{\"type\":\"allowed_tools\","
+        "\"allowed_tools\":{\"mode\":\"required\",\"tools\":[{\"type\":\"function\","
+        "\"function\":{\"name\":\"b\"}}]}}}";
+    expect_bytes("allowed", &out, want2, sizeof(want2) - 1);
+    lx_buf_release(&out);
+}
+
+Test(responses, namespace_tools_are_flattened_and_found_again)
+{
+    static const char body[] =
+        "{\"model\":\"m\",\"input\":\"x\",\"tools\":[{\"type\":\"namespace\",\"name\":\"crm\","
+        "\"description\":\"d\",\"tools\":[{\"type\":\"function\",\"name\":\"find\"},{\"type\":"
+        "\"custom\",\"name\":\"note\"},{\"type\":\"file_search\"}]},{\"type\":\"web_search\"}]}";
+    struct lx_ir_request req;
+    decode_ok(&req, body, sizeof(body) - 1);
+    cr_assert_eq(req.ntools, 4);
+    cr_expect_eq(req.nother_tools, 2);
+    cr_expect(lx_str_eq(req.tools[0].chat_name, LX_STR_LIT("\"crm__find\"")));
+    cr_expect(req.tools[0].ns_first);
+    cr_expect_not(req.tools[1].ns_first);
+    const struct lx_ir_tool *t = lx_ir_tool_find(&req, LX_STR_LIT("\"crm__note\""));
+    cr_assert_not_null(t);
+    cr_expect_eq(t->kind, LX_IR_TOOL_CUSTOM);
+    cr_expect(lx_ir_lit_eq(t->name, "note") && lx_ir_lit_eq(t->ns, "crm"));
+    cr_expect_null(lx_ir_tool_find(&req, LX_STR_LIT("\"note\"")));
+    const char *types[1];
+    cr_expect_eq(lx_ir_dropped_tools(&req, types, 1), 2);
+    cr_expect_str_eq(types[0], "file_search");
+    struct lx_resp_fault f;
+    static const char empty_ns[] = "{\"model\":\"m\",\"input\":\"x\",\"tools\":[{\"type\":"
+                                   "\"namespace\",\"name\":\"crm\",\"tools\":[]}]}";
+    cr_expect_eq(lx_resp_request_decode(&req, empty_ns, sizeof(empty_ns) - 1, &arena, 64, &f),
+                 LX_ERR);
+    cr_expect_str_eq(f.param, "tools[0].tools");
+}
+
+/* The output array written alone is the `output` of the response object. */
+Test(responses, output_write_equals_the_objects_output)
+{
+    size_t in_len, req_len;
+    char *in = read_golden("55_codex_calls", ".chatresp.json", &in_len);
+    char *body = read_golden("55_codex_calls", ".req.json", &req_len);
+    cr_assert(in && body);
+    struct lx_ir_request req;
+    decode_ok(&req, body, req_len);
+    struct lx_ir_result res;
+    cr_assert_eq(lx_resp_chat_result_decode(&res, &req, in, in_len, "test", &arena, 64), LX_OK);
+    lx_buf obj, arr;
+    lx_buf_init(&obj, 1 << 20);
+    lx_buf_init(&arr, 1 << 20);
+    cr_assert_eq(lx_resp_response_write(&req, &res, &meta, &obj), LX_OK);
+    cr_assert_eq(lx_resp_output_write(&res, &arr), LX_OK);
+    const char *at = strstr(obj.data, "\"output\":[");
+    cr_assert_not_null(at);
+    at += strlen("\"output\":");
+    cr_expect_eq(strncmp(at, arr.data, arr.len), 0, "%s", arr.data);
+    cr_expect_eq(at[arr.len], ',');
+    lx_buf_release(&obj);
+    lx_buf_release(&arr);
+    free(in);
+    free(body);
+}
+
+/* Every golden request: decode -> input_write -> decode as input -> chat
+ * encode gives the chat body of the original. */
+static void check_input_round_trip(const char *stem)
+{
+    size_t in_len, want_len;
+    char *in = read_golden(stem, ".req.json", &in_len);
+    char *want = read_golden(stem, ".chat.json", &want_len);
+    cr_assert(in && want, "%s", stem);
+    struct lx_ir_request req;
+    decode_ok(&req, in, in_len);
+    lx_buf items;
+    lx_buf_init(&items, 1 << 20);
+    cr_assert_eq(lx_resp_input_write(&req, "in", &items), LX_OK, "%s", stem);
+    /* the stored array goes back in place of the original input */
+    struct lx_ir_request again = req;
+    lx_buf body;
+    lx_buf_init(&body, 1 << 20);
+    cr_assert_eq(lx_buf_printf(&body, "{\"model\":\"x\",\"input\":%s}", items.data), LX_OK);
+    struct lx_ir_request stored;
+    decode_ok(&stored, body.data, body.len);
+    again.items = stored.items;
+    again.nitems = stored.nitems;
+    again.input_is_string = false;
+    lx_buf out;
+    lx_buf_init(&out, 1 << 20);
+    cr_assert_eq(lx_resp_chat_request_encode(&again, &llama_opts, &arena, &out), LX_OK, "%s", stem);
+    expect_bytes(stem, &out, want, want_len);
+    size_t golden_len;
+    char *golden = read_golden(stem, ".items.json", &golden_len);
+    if (golden)
+        expect_bytes(stem, &items, golden, golden_len);
+    free(golden);
+    lx_buf_release(&out);
+    lx_buf_release(&body);
+    lx_buf_release(&items);
+    free(in);
+    free(want);
+}
+
+Test(responses, input_write_round_trips)
+{
+    int n = each_golden(".req.json", check_input_round_trip);
+    cr_assert_geq(n, 20, "only %d golden requests", n);
+    int g = each_golden(".items.json", check_input_round_trip);
+    cr_assert_geq(g, 2, "only %d golden item listings", g);
 }
