@@ -216,6 +216,8 @@ void lx_api_handle(struct lx_http_req *req, void *data)
         lx_proxy_handle_as(a->proxy, LX_PROXY_CHAT, req, rid, as);
     } else if (lx_str_eq_cstr(path, "/embeddings") && post) {
         lx_proxy_handle_as(a->proxy, LX_PROXY_EMBEDDINGS, req, rid, as);
+    } else if (lx_str_eq_cstr(path, "/responses") && post) {
+        lx_proxy_handle_as(a->proxy, LX_PROXY_RESPONSES, req, rid, as);
     } else if ((match = lx_api_responses_handle(a->responses, req, rid, method, path,
                                                 caller.key_id ? caller.key_id : "")) !=
                LX_API_RESP_NOT_OURS) {
@@ -224,8 +226,8 @@ void lx_api_handle(struct lx_http_req *req, void *data)
     } else {
         bool known = lx_str_eq_cstr(path, "/chat/completions") ||
                      lx_str_eq_cstr(path, "/embeddings") || lx_str_eq_cstr(path, "/models") ||
-                     lx_str_eq_cstr(full, "/healthz") || lx_str_eq_cstr(full, "/readyz") ||
-                     lx_str_eq_cstr(full, "/metrics");
+                     lx_str_eq_cstr(path, "/responses") || lx_str_eq_cstr(full, "/healthz") ||
+                     lx_str_eq_cstr(full, "/readyz") || lx_str_eq_cstr(full, "/metrics");
         not_found(a, req, rid, method, full, known ? 405 : 404);
     }
 }

@@ -169,6 +169,10 @@ static int client_event(struct exchange *ex, lx_str data)
 /* Ends a started stream with an error chunk in OpenAI's shape. */
 static void stream_fail(struct exchange *ex, const char *message, const char *code)
 {
+    if (ex->endpoint == LX_PROXY_RESPONSES) {
+        lx_proxy_resp_stream_fail(ex, message, code);
+        return;
+    }
     lx_buf b;
     lx_buf_init(&b, 4096);
     lx_chat_error_write(&b, message, "server_error", NULL, code);
@@ -199,12 +203,18 @@ static int on_event(void *data, const lx_sse_event *ev)
         return LX_OK;
     if (ev->kind == LX_SSE_COMMENT)
         return LX_OK; /* keep-alive pings: the gateway's own writes keep the client alive */
+    if (ex->passthrough)
+        return lx_proxy_resp_relay(ex, ev);
     bool token = false;
     enum lx_chat_chunk kind = lx_chat_chunk_inspect(
         ev->data, &ex->scratch, ex->p->cfg->limits.max_json_depth, &ex->tally, &token);
     lx_arena_reset(&ex->scratch);
     if (token && ex->t_first_token_us == 0)
         ex->t_first_token_us = lx_clock_mono_us();
+    if (ex->endpoint == LX_PROXY_RESPONSES) {
+        int rc = lx_proxy_resp_event(ex, kind, ev->data);
+        return rc == 1 ? EVENT_STOP : rc;
+    }
     switch (kind) {
     case LX_CHAT_CHUNK_DONE:
         /* read on to the end of the upstream body so its connection is reused */
@@ -342,8 +352,10 @@ static void cancel_upstream(struct exchange *ex)
     lx_upstream_cancel(ex->up);
     ex->up = NULL;
     release_backend(ex);
-    record_attempt(ex, "cancelled", ex->upstream_status);
-    snprintf(ex->upstream_result, sizeof(ex->upstream_result), "cancelled");
+    /* after [DONE] the client has its whole answer: only the body's tail was cut */
+    const char *result = ex->saw_done ? "done" : "cancelled";
+    record_attempt(ex, result, ex->upstream_status);
+    snprintf(ex->upstream_result, sizeof(ex->upstream_result), "%s", result);
 }
 
 /* policy.tool_calls: checks the tool calls of the whole 2xx body against
@@ -374,6 +386,10 @@ static int check_tool_calls(struct exchange *ex, lx_str body)
 /* The upstream ended cleanly but the client's answer is not finished yet. */
 static void finish_clean(struct exchange *ex)
 {
+    if (ex->mode == MODE_SSE && ex->endpoint == LX_PROXY_RESPONSES) {
+        lx_proxy_resp_stream_end(ex);
+        return;
+    }
     if (ex->mode == MODE_SSE) {
         if (ex->client_started && ex->tally.finish_reason[0]) {
             /* a complete stream without [DONE]: end it as OpenAI does */
@@ -390,6 +406,10 @@ static void finish_clean(struct exchange *ex)
     }
     lx_str body = lx_buf_str(&ex->whole);
     if (ex->upstream_status >= 200 && ex->upstream_status < 300) {
+        if (ex->endpoint == LX_PROXY_RESPONSES) {
+            lx_proxy_resp_whole(ex, body);
+            return;
+        }
         if (!lx_chat_response_inspect(body, &ex->scratch, ex->p->cfg->limits.max_json_depth,
                                       &ex->tally)) {
             respond_error(ex, 502, "The backend's answer is not valid JSON.", "server_error", NULL,
@@ -577,6 +597,7 @@ enum { SPARE_MAX = 256, SPARE_KEEP_BYTES = 64 * 1024 };
 
 static void release_parts(struct exchange *ex)
 {
+    lx_proxy_resp_reset(ex);
     lx_sse_release(&ex->sse);
     lx_buf_release(&ex->upstream_body);
     lx_buf_release(&ex->whole);
@@ -604,6 +625,7 @@ static void exchange_free(struct exchange *ex)
     if (ex->next)
         ex->next->prev = ex->prev;
     p->n_exchanges--;
+    lx_proxy_resp_reset(ex);
     if (p->closing || p->n_spare >= SPARE_MAX) {
         release_parts(ex);
         free(ex);
@@ -671,7 +693,7 @@ static void on_handle_closed(uv_handle_t *h)
 
 static void maybe_free(struct exchange *ex)
 {
-    if (ex->freeing || ex->req || ex->up || ex->admit != ADMIT_NONE)
+    if (ex->freeing || ex->req || ex->up || ex->admit != ADMIT_NONE || ex->store_pending)
         return;
     ex->freeing = true;
     if (ex->t_end_us == 0)
@@ -765,6 +787,8 @@ static int start_upstream(struct exchange *ex, const struct lx_config_backend *b
 
 static int read_request(struct exchange *ex, struct lx_chat_request *cr)
 {
+    if (ex->endpoint == LX_PROXY_RESPONSES)
+        return lx_proxy_resp_read(ex);
     struct lx_chat_fault f;
     lx_str body = lx_http_req_body(ex->req);
     uint32_t depth = ex->p->cfg->limits.max_json_depth;
@@ -776,16 +800,16 @@ static int read_request(struct exchange *ex, struct lx_chat_request *cr)
         return LX_ERR;
     }
     lx_str m = lx_json_raw(&cr->json, cr->model);
+    ex->model_raw = m;
     snprintf(ex->model, sizeof(ex->model), "%.*s", (int)m.len, m.ptr);
     ex->stream = cr->stream;
     ex->usage_asked = cr->usage_asked;
     return LX_OK;
 }
 
-static int resolve(struct exchange *ex, const struct lx_chat_request *cr, struct lx_route_target *t)
+static int resolve(struct exchange *ex, struct lx_route_target *t)
 {
-    lx_str m = lx_json_raw(&cr->json, cr->model);
-    if (lx_route_lookup(ex->p->route, m, t) != LX_OK) {
+    if (lx_route_lookup(ex->p->route, ex->model_raw, t) != LX_OK) {
         char msg[256];
         snprintf(msg, sizeof(msg), "The model `%s` does not exist or you do not have access to it.",
                  ex->model);
@@ -801,7 +825,9 @@ static int resolve(struct exchange *ex, const struct lx_chat_request *cr, struct
 /* Starts the upstream request of an exchange that holds a slot. */
 static void begin_upstream(struct exchange *ex)
 {
-    const char *path = ex->endpoint == LX_PROXY_CHAT ? "/chat/completions" : "/embeddings";
+    const char *path = ex->endpoint == LX_PROXY_EMBEDDINGS ? "/embeddings"
+                       : ex->passthrough                   ? "/responses"
+                                                           : "/chat/completions";
     if (start_upstream(ex, &ex->p->cfg->backends[ex->backend_index], path) != LX_OK) {
         release_backend(ex);
         record_attempt(ex, "start_failed", 0);
@@ -898,6 +924,7 @@ static void reset_attempt(struct exchange *ex)
     lx_buf_reset(&ex->whole);
     lx_sse_reset(&ex->sse);
     lx_arena_reset(&ex->scratch);
+    lx_proxy_resp_reset(ex);
 }
 
 /* Names ex->deployment of a configured model as the exchange's target. */
@@ -959,8 +986,11 @@ static void start_attempt(struct exchange *ex)
     ex->tries++;
     ex->t_attempt_us = lx_clock_mono_us();
     lx_buf_reset(&ex->upstream_body);
-    if (lx_chat_request_rewrite(&ex->cr, ex->upstream_model, ex->stream, &ex->upstream_body) !=
-        LX_OK) {
+    int rc =
+        ex->endpoint == LX_PROXY_RESPONSES
+            ? lx_proxy_resp_encode(ex)
+            : lx_chat_request_rewrite(&ex->cr, ex->upstream_model, ex->stream, &ex->upstream_body);
+    if (rc != LX_OK) {
         settle_circuit(ex, LX_ROUTE_NEUTRAL);
         respond_error(ex, 413, "The request is too large after rewriting.", "invalid_request_error",
                       NULL, "request_too_large");
@@ -976,8 +1006,7 @@ static int authorize(struct exchange *ex, const struct lx_proxy_caller *caller)
     if (caller == NULL)
         return LX_OK;
     snprintf(ex->key_id, sizeof(ex->key_id), "%s", caller->key_id);
-    if (caller->model_allowed == NULL ||
-        caller->model_allowed(caller->key, lx_json_raw(&ex->cr.json, ex->cr.model)))
+    if (caller->model_allowed == NULL || caller->model_allowed(caller->key, ex->model_raw))
         return LX_OK;
     char msg[256];
     snprintf(msg, sizeof(msg), "This API key is not allowed to use the model `%s`.", ex->model);
@@ -1069,11 +1098,17 @@ void lx_proxy_handle_as(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx
     }
     struct lx_route_target t;
     if (read_request(ex, &ex->cr) != LX_OK || authorize(ex, caller) != LX_OK ||
-        resolve(ex, &ex->cr, &t) != LX_OK || rate_limit(ex) != LX_OK)
+        resolve(ex, &t) != LX_OK || rate_limit(ex) != LX_OK)
         return;
     ex->model_cfg = t.model;
-    lx_proxy_capture_prompt(p, ex, lx_json_value_text(&ex->cr.json, ex->cr.messages));
-    start_attempt(ex);
+    lx_proxy_capture_prompt(p, ex,
+                            ep == LX_PROXY_RESPONSES
+                                ? lx_http_req_body(req)
+                                : lx_json_value_text(&ex->cr.json, ex->cr.messages));
+    if (ep == LX_PROXY_RESPONSES)
+        lx_proxy_resp_start(ex);
+    else
+        start_attempt(ex);
 }
 
 void lx_proxy_reject(struct lx_proxy *p, struct lx_http_req *req, const char *request_id,
@@ -1139,4 +1174,42 @@ void lx_proxy_cancel_all(struct lx_proxy *p)
             maybe_free(ex);
         }
     }
+}
+
+/* --- for resp.c ----------------------------------------------------------- */
+
+void lx_ex_respond(struct exchange *ex, int status, const char *body, size_t len)
+{
+    respond(ex, status, body, len);
+}
+
+void lx_ex_respond_error(struct exchange *ex, int status, const char *message, const char *type,
+                         const char *param, const char *code)
+{
+    respond_error(ex, status, message, type, param, code);
+}
+
+int lx_ex_client_write(struct exchange *ex, const char *p, size_t n)
+{
+    return client_write(ex, p, n);
+}
+
+void lx_ex_client_end(struct exchange *ex)
+{
+    client_end(ex);
+}
+
+void lx_ex_note_error(struct exchange *ex, const char *type, const char *message)
+{
+    note_error(ex, type, message);
+}
+
+void lx_ex_start_attempt(struct exchange *ex)
+{
+    start_attempt(ex);
+}
+
+void lx_ex_maybe_free(struct exchange *ex)
+{
+    maybe_free(ex);
 }

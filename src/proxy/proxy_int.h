@@ -10,12 +10,14 @@
 #include "../core/arena.h"
 #include "../core/buf.h"
 #include "../dialect/chat.h"
+#include "../dialect/responses.h"
 #include "../policy/ratelimit.h"
 #include "../policy/toolcheck.h"
 #include "../upstream/sse.h"
 #include "../upstream/upstream.h"
 
 struct exchange;
+struct lx_resp_stream;
 
 struct lx_proxy {
     uv_loop_t *loop;
@@ -79,8 +81,20 @@ struct exchange {
     uint32_t retry_after_ms; /* the last failure's Retry-After (429/503), 0 when none */
     uint64_t t_attempt_us;   /* when the current attempt began */
     struct attempt attempts[MAX_ATTEMPTS];
-    lx_arena arena;   /* request lifetime */
-    lx_arena scratch; /* reset after each stream event */
+    lx_str model_raw; /* the requested model as the client wrote it, without quotes */
+    /* LX_PROXY_RESPONSES (resp.c) */
+    struct lx_ir_request ir;   /* the decoded request */
+    struct lx_resp_stream *rs; /* the stream translator of the current attempt */
+    struct lx_resp_meta meta;  /* id, created_at: what the response object says */
+    char resp_id[40];          /* "resp_" + 32 hex digits */
+    bool passthrough;          /* the attempt's backend speaks Responses itself */
+    bool store_pending;        /* a store operation will call back: keep the exchange */
+    bool resp_finishing;       /* the answer is complete and waits for the store */
+    bool resp_store;           /* the response is to be stored (store, default_store) */
+    lx_buf *resp_out;          /* heap: the answer held until the store has it */
+    uint32_t relayed;          /* passthrough: events relayed so far */
+    lx_arena arena;            /* request lifetime */
+    lx_arena scratch;          /* reset after each stream event */
     lx_buf upstream_body;
     lx_buf whole;  /* a non-streamed upstream body */
     lx_buf prompt; /* what the audit record keeps of the prompt */
@@ -124,6 +138,40 @@ void lx_proxy_observe(struct lx_proxy *p, const struct exchange *ex);
 /* observe.c: an exchange left backend's queue after waiting since since_us
  * (monotonic; 0: it was not queued, nothing is observed). */
 void lx_proxy_observe_queue_wait(struct lx_proxy *p, size_t backend, uint64_t since_us);
+/* exchange.c: answering the client, for resp.c. */
+void lx_ex_respond(struct exchange *ex, int status, const char *body, size_t len);
+void lx_ex_respond_error(struct exchange *ex, int status, const char *message, const char *type,
+                         const char *param, const char *code);
+int lx_ex_client_write(struct exchange *ex, const char *p, size_t n);
+void lx_ex_client_end(struct exchange *ex);
+void lx_ex_note_error(struct exchange *ex, const char *type, const char *message);
+void lx_ex_start_attempt(struct exchange *ex);
+void lx_ex_maybe_free(struct exchange *ex);
+
+/* resp.c: the Responses front door (POST /v1/responses) over a chat
+ * backend. */
+/* Decodes the body into ex->ir and names the model; answers 400 and
+ * returns LX_ERR on a bad request. */
+int lx_proxy_resp_read(struct exchange *ex);
+/* Starts a decoded request: loads the previous response's context when
+ * previous_response_id is given (asynchronously), checks the tool-call
+ * ids, then starts the first attempt. */
+void lx_proxy_resp_start(struct exchange *ex);
+/* Writes the upstream body of the current attempt into ex->upstream_body. */
+int lx_proxy_resp_encode(struct exchange *ex);
+/* One SSE event of the backend's chat stream (kind as classified). Returns
+ * LX_OK, LX_ERR (stop: the client is gone) or 1 (the stream has ended). */
+int lx_proxy_resp_event(struct exchange *ex, enum lx_chat_chunk kind, lx_str data);
+/* Passthrough: relays one event of a Responses backend untouched. */
+int lx_proxy_resp_relay(struct exchange *ex, const lx_sse_event *ev);
+/* The backend's stream ended without [DONE]: ends the client's stream. */
+void lx_proxy_resp_stream_end(struct exchange *ex);
+/* Ends a started stream with error + response.failed. */
+void lx_proxy_resp_stream_fail(struct exchange *ex, const char *message, const char *code);
+/* A whole 2xx chat.completion: answers with the response object. */
+void lx_proxy_resp_whole(struct exchange *ex, lx_str body);
+/* Frees the per-attempt stream state. */
+void lx_proxy_resp_reset(struct exchange *ex);
 
 /* health.c */
 void lx_proxy_health_cancel(struct lx_proxy *p);

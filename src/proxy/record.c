@@ -160,6 +160,27 @@ static void prompt(lx_jw *w, struct lx_proxy *p, const struct exchange *ex)
     }
 }
 
+/* /v1/responses: the response id, whether it was stored, and the tools a
+ * chat backend cannot run (hosted tools such as web_search), which were
+ * left out of its request: "dropped_tools", only when there were some. */
+static void responses(lx_jw *w, const struct exchange *ex)
+{
+    if (ex->endpoint != LX_PROXY_RESPONSES || ex->resp_id[0] == '\0')
+        return;
+    opt_str(w, "response_id", ex->resp_id);
+    lx_jw_key(w, "stored");
+    lx_jw_bool(w, ex->resp_store && ex->status == 200);
+    const char *types[16];
+    size_t n = ex->passthrough ? 0 : lx_ir_dropped_tools(&ex->ir, types, LX_ARRAY_LEN(types));
+    if (n == 0)
+        return;
+    lx_jw_key(w, "dropped_tools");
+    lx_jw_arr_open(w);
+    for (size_t i = 0; i < LX_MIN(n, LX_ARRAY_LEN(types)); i++)
+        lx_jw_cstr(w, types[i]);
+    lx_jw_arr_close(w);
+}
+
 void lx_proxy_write_record(struct lx_proxy *p, const struct exchange *ex)
 {
     if (p->audit == NULL)
@@ -200,6 +221,7 @@ void lx_proxy_write_record(struct lx_proxy *p, const struct exchange *ex)
     attempts(&w, p, ex);
     tokens(&w, &ex->tally);
     tool_call_violations(&w, &ex->toolcheck);
+    responses(&w, ex);
     error(&w, ex);
     prompt(&w, p, ex);
     lx_jw_obj_close(&w);

@@ -67,7 +67,8 @@ before(async () => {
     dir,
     config: config({ auth: { enabled: true, store: keyStore }, responses: { store: storeAuthed } }),
   });
-  if (HAVE_SQLITE) {
+  assert.ok(HAVE_SQLITE, 'the sqlite3 command (scripts/setup.sh installs it) seeds the store');
+  {
     seed(path.join(gw.dir, 'llmux-responses.db'), [
       { id: 'resp_seeded', response: RESPONSE, input: JSON.stringify(ITEMS) },
       { id: 'resp_old', response: '{}', input: '[]', created_at: 1000 },
@@ -210,7 +211,7 @@ test('a store that cannot be opened stops the start', async () => {
   for (const m of SAN) assert.ok(!r.stderr.includes(m), r.stderr);
 });
 
-test('seeded rows: retrieve, pages, cancel, delete', { skip: !HAVE_SQLITE && 'no sqlite3 command' }, async () => {
+test('seeded rows: retrieve, pages, cancel, delete', async () => {
   const client = gw.client();
   const r = await get(gw.baseURL, '/responses/resp_seeded');
   assert.equal(r.status, 200);
@@ -239,7 +240,7 @@ test('seeded rows: retrieve, pages, cancel, delete', { skip: !HAVE_SQLITE && 'no
   assert.equal((await get(gw.baseURL, '/responses/resp_old')).status, 404);
 });
 
-test('seeded rows: another key sees a 404, not a 403', { skip: !HAVE_SQLITE && 'no sqlite3 command' }, async () => {
+test('seeded rows: another key sees a 404, not a 403', async () => {
   const a = authed.client({ apiKey: keyA.secret }), b = authed.client({ apiKey: keyB.secret });
   const mine = await a.responses.retrieve('resp_of_a');
   assert.equal(mine.id, 'resp_of_a');

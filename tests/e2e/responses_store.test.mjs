@@ -23,8 +23,7 @@ function keysCli(store, name) {
   return { secret: r.stdout.trim(), id: r.stderr.match(/key (key_[0-9a-f]{8})/)[1] };
 }
 
-// enabled by the lead once POST /v1/responses lands
-describe.skip('stored responses through POST /v1/responses', () => {
+describe('stored responses through POST /v1/responses', () => {
   let sim, gw, dir, keyStore, keyA, keyB;
   const config = (port, d) => makeConfig({
     port, dir: d,
