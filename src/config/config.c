@@ -1721,7 +1721,7 @@ static int read_aliases(struct loader *ld, struct fy_node *map, void *target)
                         "%s: an alias is 1 to %d characters without spaces", where(ld),
                         LX_CONFIG_MAX_NAME_LEN);
         if (!to)
-            return fail(ld, value ? value : key, "%s.%s: expected a model name", where(ld), name);
+            return fail(ld, key, "%s.%s: expected a model name", where(ld), name);
         struct lx_config_alias *a = &c->aliases[c->n_aliases];
         ld->alias_keys[c->n_aliases] = key;
         ld->alias_values[c->n_aliases] = value;
