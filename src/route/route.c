@@ -737,7 +737,8 @@ int lx_route_pick(struct lx_route *r, const struct lx_config_model *m, uint32_t 
         c[k].eligible = true;
         eligible++;
     }
-    int k = lx_route_balance(m->balance, c, n, eligible > 1 ? next_random(r) : 0);
+    bool draw = m->balance == LX_BALANCE_WEIGHTED && eligible > 1; /* only then it matters */
+    int k = lx_route_balance(m->balance, c, n, draw ? next_random(r) : 0);
     if (k < 0)
         return LX_ERR;
     const struct lx_config_deployment *d = &m->deployments[k];
