@@ -1383,7 +1383,8 @@ static int read_deployment_upstream(struct loader *ld, struct fy_node *value, vo
 /* A sequence of deployments into *list (at most max); weighted: the items
  * may carry a weight (a balanced set), else not (fallbacks). */
 static int read_deployment_list(struct loader *ld, struct fy_node *seq, bool weighted, size_t max,
-                                const char *what, struct lx_config_deployment **list, size_t *n_list)
+                                const char *what, struct lx_config_deployment **list,
+                                size_t *n_list)
 {
     static const struct field fields[] = {
         FIELD_REQUIRED("backend", read_deployment_backend),
@@ -1419,8 +1420,8 @@ static int read_deployment_list(struct loader *ld, struct fy_node *seq, bool wei
 static int read_model_fallbacks(struct loader *ld, struct fy_node *seq, void *target)
 {
     struct lx_config_model *m = target;
-    return read_deployment_list(ld, seq, false, LX_CONFIG_MAX_FALLBACKS, "fallbacks",
-                                &m->fallbacks, &m->n_fallbacks);
+    return read_deployment_list(ld, seq, false, LX_CONFIG_MAX_FALLBACKS, "fallbacks", &m->fallbacks,
+                                &m->n_fallbacks);
 }
 
 static int read_model_deployments(struct loader *ld, struct fy_node *seq, void *target)
@@ -1617,8 +1618,9 @@ static int read_models(struct loader *ld, struct fy_node *seq, void *target)
             rc = fail(ld, item, "%s: give either backend (and upstream_model) or deployments",
                       where(ld));
         if (rc == LX_OK && !short_form && m->upstream_model)
-            rc = fail(ld, item, "%s: upstream_model goes with backend; with deployments, give it "
-                                "per deployment",
+            rc = fail(ld, item,
+                      "%s: upstream_model goes with backend; with deployments, give it "
+                      "per deployment",
                       where(ld));
         /* Without upstream_model the public name is sent upstream as is;
          * only a written one is a pin that health checks verify. */
@@ -1717,9 +1719,8 @@ static int read_aliases(struct loader *ld, struct fy_node *map, void *target)
                              ? fy_node_get_scalar0(value)
                              : NULL;
         if (!name || !valid_model_id(name))
-            return fail(ld, key ? key : map,
-                        "%s: an alias is 1 to %d characters without spaces", where(ld),
-                        LX_CONFIG_MAX_NAME_LEN);
+            return fail(ld, key ? key : map, "%s: an alias is 1 to %d characters without spaces",
+                        where(ld), LX_CONFIG_MAX_NAME_LEN);
         if (!to)
             return fail(ld, key, "%s.%s: expected a model name", where(ld), name);
         struct lx_config_alias *a = &c->aliases[c->n_aliases];

@@ -210,9 +210,9 @@ struct lx_config_retry {
  * healthy deployment of the set before the first fallback. */
 struct lx_config_model {
     char *name;
-    size_t backend;       /* deployments[0].backend */
-    char *upstream_model; /* a copy of deployments[0].upstream_model */
-    bool pinned;          /* deployments[0].pinned */
+    size_t backend;                           /* deployments[0].backend */
+    char *upstream_model;                     /* a copy of deployments[0].upstream_model */
+    bool pinned;                              /* deployments[0].pinned */
     struct lx_config_deployment *deployments; /* the balanced set, 1..LX_CONFIG_MAX_DEPLOYMENTS */
     size_t n_deployments;
     enum lx_balance balance;

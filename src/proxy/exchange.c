@@ -15,12 +15,18 @@
  * arms start_handle (0 ms) and the upstream starts from that timer. While
  * queued, the same timer enforces queue.max_wait_ms (429 queue_timeout).
  *
- * Attempts: a configured model is a chain of deployments (its backend, then
- * its fallbacks) under a retry policy. An attempt that fails before any
- * byte reached the client, with a failure class the policy names
- * (failure_class), is tried again on the same deployment after a backoff,
- * then on the next deployment; a deployment with no slot (full queue, wait
- * run out) overflows to the next one. The wait, and the move to the next
+ * Routing, once per request (route_request): an alias resolves to its
+ * model, an A/B split may hand the request to its other model, and the
+ * priority class (caller, x-llmux-priority) is set for admission queues.
+ *
+ * Attempts: a configured model is a balanced set of deployments, then its
+ * fallbacks in order, under a retry policy. The balancer (route.h
+ * lx_route_pick) picks a deployment of the set; an attempt that fails
+ * before any byte reached the client, with a failure class the policy
+ * names (failure_class), is tried again on the same deployment after a
+ * backoff, then the balancer picks among the set's deployments not tried
+ * yet, and only then come the fallbacks; a deployment with no slot (full
+ * queue, wait run out) overflows to the next one the same way. The wait, and the move to the next
  * deployment, run from start_handle (ADMIT_BACKOFF), never inside the
  * failed request's on_done; each attempt resets the per-attempt state and
  * splices its own upstream model into the body. When nothing is left, or
@@ -983,8 +989,8 @@ static bool choose_deployment(struct exchange *ex)
             continue;
         }
         name_deployment(ex);
-        const struct lx_config_deployment *d = m ? lx_config_model_deployment(m, ex->deployment)
-                                                 : NULL;
+        const struct lx_config_deployment *d =
+            m ? lx_config_model_deployment(m, ex->deployment) : NULL;
         const char *pin = d && d->pinned ? ex->upstream_model : NULL;
         enum lx_route_avail a =
             lx_route_choose(ex->p->route, ex->backend_index, pin, now_ms(), &ex->probe);
@@ -1129,7 +1135,7 @@ static int route_request(struct exchange *ex, const struct lx_route_target *t,
     }
     ex->priority = caller ? caller->priority : LX_ROUTE_PRIO_UNSET;
     lx_str h = cfg->priority.header && ex->req ? lx_http_req_header(ex->req, "x-llmux-priority")
-                                                : (lx_str){0};
+                                               : (lx_str){0};
     uint8_t asked;
     if (h.ptr == NULL)
         return LX_OK;

@@ -84,7 +84,7 @@ struct exchange {
     uint8_t priority;                        /* enum lx_route_priority */
     uint32_t queued_behind, queued_behind_class; /* queue length (all / its class) when it
                                                     last joined a queue */
-    uint8_t tries;                           /* attempts made on it so far */
+    uint8_t tries;                               /* attempts made on it so far */
     uint8_t n_attempts;
     bool probe;              /* the current attempt is its backend's half-open circuit probe */
     uint32_t retry_after_ms; /* the last failure's Retry-After (429/503), 0 when none */

@@ -133,8 +133,8 @@ static void attempts(lx_jw *w, struct lx_proxy *p, const struct exchange *ex)
     for (uint8_t i = 0; i < ex->n_attempts; i++) {
         const struct attempt *a = &ex->attempts[i];
         const struct lx_config_model *m = ex->model_cfg;
-        const char *um =
-            m == NULL ? ex->upstream_model : lx_config_model_deployment(m, a->deployment)->upstream_model;
+        const char *um = m == NULL ? ex->upstream_model
+                                   : lx_config_model_deployment(m, a->deployment)->upstream_model;
         lx_jw_obj_open(w);
         opt_str(w, "backend", p->cfg->backends[a->backend].name);
         opt_str(w, "upstream_model", um);

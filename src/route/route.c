@@ -33,7 +33,7 @@ struct backend_state {
         struct lx_route_waiter *head, *tail; /* oldest first */
         uint32_t n;
     } q[LX_ROUTE_PRIO_HIGH + 1]; /* by class; [UNSET] stays empty */
-    char **models;                       /* discovered ids */
+    char **models;               /* discovered ids */
     size_t n_models;
     char **listed; /* ids the last check read from /models, for pinning */
     size_t n_listed;

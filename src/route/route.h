@@ -27,7 +27,7 @@ struct lx_route_target {
     const char *public_name;
     const struct lx_config_model *model; /* the config's model (its fallbacks and retry
                                             policy); NULL for a discovered id */
-    const char *alias; /* the alias the name was, or NULL */
+    const char *alias;                   /* the alias the name was, or NULL */
 };
 
 /* A new registry for cfg (it takes a reference). Its random generator,
@@ -97,7 +97,6 @@ uint32_t lx_route_in_flight(const struct lx_route *r, size_t backend);
 uint32_t lx_route_queued(const struct lx_route *r, size_t backend);
 /* Requests waiting in one class (LX_ROUTE_PRIO_*; UNSET counts as normal). */
 uint32_t lx_route_queued_class(const struct lx_route *r, size_t backend, uint8_t priority);
-
 
 /* The wait before retry number `retry` (0 for the first retry) of a
  * deployment under policy r: full jitter over an exponential window,

@@ -205,13 +205,12 @@ Test(pick, aliases_are_in_models)
     lx_buf_init(&b, 1 << 16);
     cr_assert_eq(lx_route_write_models(route, &b), LX_OK);
     cr_assert_str_eq(
-        b.data,
-        "{\"object\":\"list\",\"data\":["
-        "{\"id\":\"pool\",\"object\":\"model\",\"created\":0,\"owned_by\":\"a\"},"
-        "{\"id\":\"solo\",\"object\":\"model\",\"created\":0,\"owned_by\":\"c\"},"
-        "{\"id\":\"keyed\",\"object\":\"model\",\"created\":0,\"owned_by\":\"c\"},"
-        "{\"id\":\"fast\",\"object\":\"model\",\"created\":0,\"owned_by\":\"a\"},"
-        "{\"id\":\"default\",\"object\":\"model\",\"created\":0,\"owned_by\":\"a\"}]}");
+        b.data, "{\"object\":\"list\",\"data\":["
+                "{\"id\":\"pool\",\"object\":\"model\",\"created\":0,\"owned_by\":\"a\"},"
+                "{\"id\":\"solo\",\"object\":\"model\",\"created\":0,\"owned_by\":\"c\"},"
+                "{\"id\":\"keyed\",\"object\":\"model\",\"created\":0,\"owned_by\":\"c\"},"
+                "{\"id\":\"fast\",\"object\":\"model\",\"created\":0,\"owned_by\":\"a\"},"
+                "{\"id\":\"default\",\"object\":\"model\",\"created\":0,\"owned_by\":\"a\"}]}");
     lx_buf_release(&b);
 }
 
@@ -221,7 +220,8 @@ Test(pick, ab_random_share_and_sticky_arms)
     char arm;
     int b = 0;
     for (int i = 0; i < 4000; i++) {
-        const struct lx_config_model *m = lx_route_ab(route, solo, lx_str_from_cstr("ignored"), &arm);
+        const struct lx_config_model *m =
+            lx_route_ab(route, solo, lx_str_from_cstr("ignored"), &arm);
         cr_assert(arm == 'a' || arm == 'b');
         cr_assert_eq(m, arm == 'b' ? pool : solo);
         b += arm == 'b';

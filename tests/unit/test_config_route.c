@@ -184,10 +184,11 @@ Test(config_route, deployment_errors)
                  "it per deployment");
     expect_error(BACKENDS "  - name: m\n    deployments: {backend: a}\n",
                  "t.yaml:6:18: models[0].deployments: expected a sequence");
-    expect_error(BACKENDS "  - name: m\n    deployments: [{backend: a}, {backend: a}, {backend: a}, "
-                          "{backend: a}, {backend: a}, {backend: a}, {backend: a}, {backend: a}, "
-                          "{backend: a}, {backend: a}, {backend: a}, {backend: a}, {backend: a}, "
-                          "{backend: a}, {backend: a}, {backend: a}, {backend: a}]\n",
+    expect_error(BACKENDS
+                 "  - name: m\n    deployments: [{backend: a}, {backend: a}, {backend: a}, "
+                 "{backend: a}, {backend: a}, {backend: a}, {backend: a}, {backend: a}, "
+                 "{backend: a}, {backend: a}, {backend: a}, {backend: a}, {backend: a}, "
+                 "{backend: a}, {backend: a}, {backend: a}, {backend: a}]\n",
                  "t.yaml:6:18: models[0].deployments: too many deployments (at most 16)");
     expect_error(BACKENDS "  - name: m\n    backend: a\n    balance: random\n",
                  "t.yaml:7:14: models[0].balance: expected least_outstanding or weighted");
@@ -221,7 +222,8 @@ Test(config_route, alias_errors)
     expect_error(M "aliases:\n  fast: nope\n", "t.yaml:7:9: aliases.fast: unknown model 'nope'");
     expect_error(M "aliases:\n  x: y\n  y: z\n  z: x\n",
                  "t.yaml:7:6: aliases.x: the aliases form a cycle");
-    expect_error(M "aliases:\n  self: self\n", "t.yaml:7:9: aliases.self: the aliases form a cycle");
+    expect_error(M "aliases:\n  self: self\n",
+                 "t.yaml:7:9: aliases.self: the aliases form a cycle");
     expect_error(M "aliases:\n  m: m\n", "t.yaml:7:3: aliases.m: a model has that name already");
     expect_error(M "aliases: [m]\n", "t.yaml:6:10: aliases: expected a mapping of alias: model");
     expect_error(M "aliases:\n  fast:\n", "t.yaml:7:3: aliases.fast: expected a model name");
