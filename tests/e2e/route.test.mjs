@@ -28,6 +28,7 @@ before(async () => {
         { name: 's1', url: s1.url, ...fwd },
         { name: 's2', url: s2.url, ...fwd },
         { name: 'slot', url: s3.url, max_in_flight: 1, queue: { max: 10 }, ...fwd },
+        { name: 'brief', url: s3.url, max_in_flight: 1, queue: { max: 4, max_wait_ms: 300 }, ...fwd },
         // checked: found down at the first round of checks
         { name: 'dead', url: `http://127.0.0.1:${closedPort}/v1`, timeouts: { connect_ms: 1000 } },
         // never checked: only an attempt finds it down
@@ -52,6 +53,7 @@ before(async () => {
         { name: 'arm-b', backend: 's2' },
         { name: 'by-user', backend: 's1', ab: { model: 'arm-b', share: 0.5, sticky: 'header:x-user' } },
         { name: 'queued', backend: 'slot' },
+        { name: 'briefq', backend: 'brief' },
       ],
       extra: {
         aliases: { fast: 'pool', default: 'fast' },
@@ -248,4 +250,19 @@ test('priority: a bad x-llmux-priority header is a 400', async () => {
   const r = await ask('queued', 'p-bad', { 'x-llmux-priority': 'urgent' });
   assert.equal(r.status, 400);
   assertOpenAIError(r.json, { code: 'invalid_priority', type: 'invalid_request_error' });
+});
+
+test('priority: a low request still times out after max_wait_ms, whatever is ahead of it', async () => {
+  const brief = async () => (await readyz()).backends.find((b) => b.name === 'brief');
+  const hold = ask('briefq', 'st-hold', { 'x-sim-fault': 'delay=1500' });
+  await waitFor(async () => (await brief()).in_flight === 1, { what: 'st-hold in flight' });
+  const low = ask('briefq', 'st-low', { 'x-llmux-priority': 'low' });
+  await waitFor(async () => (await brief()).queued === 1, { what: 'st-low queued' });
+  const r = await low;
+  assert.equal(r.status, 429);
+  assertOpenAIError(r.json, { code: 'queue_timeout', type: 'rate_limit_error' });
+  const rec = await gw.waitAudit('st-low');
+  assert.equal(rec.route.priority, 'low');
+  assert.ok(rec.queue_ms >= 300, `waited ${rec.queue_ms} ms`);
+  assert.equal((await hold).status, 200);
 });
