@@ -31,6 +31,7 @@ static const char *const dialect_names[] = {"chat", "responses", "messages"};
 static const char *const audit_prompt_names[] = {"off", "hash", "full"};
 static const char *const tool_calls_names[] = {"off", "flag", "reject"};
 static const char *const reasoning_events_names[] = {"items", "openai", "open_responses"};
+static const char *const balance_names[] = {"least_outstanding", "weighted"};
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -252,13 +253,23 @@ static void config_free(struct lx_config *c)
         backend_release(&c->backends[i]);
     free(c->backends);
     for (size_t i = 0; i < c->n_models; i++) {
-        free(c->models[i].name);
-        free(c->models[i].upstream_model);
-        for (size_t k = 0; k < c->models[i].n_fallbacks; k++)
-            free(c->models[i].fallbacks[k].upstream_model);
-        free(c->models[i].fallbacks);
+        struct lx_config_model *m = &c->models[i];
+        free(m->name);
+        free(m->upstream_model);
+        for (size_t k = 0; k < m->n_deployments; k++)
+            free(m->deployments[k].upstream_model);
+        free(m->deployments);
+        for (size_t k = 0; k < m->n_fallbacks; k++)
+            free(m->fallbacks[k].upstream_model);
+        free(m->fallbacks);
+        free(m->ab.header);
     }
     free(c->models);
+    for (size_t i = 0; i < c->n_aliases; i++) {
+        free(c->aliases[i].name);
+        free(c->aliases[i].target);
+    }
+    free(c->aliases);
     free(c->audit.path);
     free(c->auth.store);
     for (size_t i = 0; i < c->auth.n_public_paths; i++)
@@ -561,6 +572,31 @@ int lx_config_find_model(const struct lx_config *c, const char *name)
     return -1;
 }
 
+const struct lx_config_alias *lx_config_find_alias(const struct lx_config *c, const char *name,
+                                                   size_t len)
+{
+    for (size_t i = 0; i < c->n_aliases; i++)
+        if (strlen(c->aliases[i].name) == len && memcmp(c->aliases[i].name, name, len) == 0)
+            return &c->aliases[i];
+    return NULL;
+}
+
+size_t lx_config_model_n_deployments(const struct lx_config_model *m)
+{
+    return m->n_deployments + m->n_fallbacks;
+}
+
+const struct lx_config_deployment *lx_config_model_deployment(const struct lx_config_model *m,
+                                                              size_t d)
+{
+    return d < m->n_deployments ? &m->deployments[d] : &m->fallbacks[d - m->n_deployments];
+}
+
+const char *lx_balance_name(enum lx_balance b)
+{
+    return (unsigned)b < LX_ARRAY_LEN(balance_names) ? balance_names[b] : "unknown";
+}
+
 const char *lx_dialect_name(enum lx_dialect d)
 {
     return (unsigned)d < LX_ARRAY_LEN(dialect_names) ? dialect_names[d] : "unknown";
@@ -596,6 +632,9 @@ struct loader {
     struct fy_node *key;             /* last key read: fallback position */
     struct fy_node **model_backends; /* models[i].backend value, resolved at the end */
     struct pending_backend *pending; /* fallbacks' backend values, resolved at the end */
+    struct fy_node **ab_models;      /* models[i].ab.model value, resolved at the end */
+    struct fy_node **alias_keys;     /* aliases[i]: its key and value, for errors */
+    struct fy_node **alias_values;
     size_t n_pending, cap_pending;
     char path[256]; /* "backends[0].timeouts" */
     size_t path_len;
@@ -1152,6 +1191,14 @@ static int read_responses(struct loader *ld, struct fy_node *value, void *target
     return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
 }
 
+static int read_priority(struct loader *ld, struct fy_node *value, void *target)
+{
+    static const struct field fields[] = {
+        FIELD_AT("header", FIELD_BOOL, struct lx_config, priority.header),
+    };
+    return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
+}
+
 static int read_backend_name(struct loader *ld, struct fy_node *value, void *target)
 {
     struct lx_config_backend *b = target;
@@ -1411,34 +1458,141 @@ static int read_deployment_upstream(struct loader *ld, struct fy_node *value, vo
     return LX_OK;
 }
 
-static int read_model_fallbacks(struct loader *ld, struct fy_node *seq, void *target)
+/* A sequence of deployments into *list (at most max); weighted: the items
+ * may carry a weight (a balanced set), else not (fallbacks). */
+static int read_deployment_list(struct loader *ld, struct fy_node *seq, bool weighted, size_t max,
+                                const char *what, struct lx_config_deployment **list,
+                                size_t *n_list)
 {
     static const struct field fields[] = {
         FIELD_REQUIRED("backend", read_deployment_backend),
         FIELD_FN("upstream_model", read_deployment_upstream),
+        FIELD_NUM("weight", FIELD_U32, struct lx_config_deployment, weight, 1,
+                  LX_CONFIG_MAX_WEIGHT),
     };
-    struct lx_config_model *m = target;
     size_t n;
-    int rc = sequence_length(ld, seq, LX_CONFIG_MAX_FALLBACKS, "fallbacks", &n);
+    int rc = sequence_length(ld, seq, max, what, &n);
     if (rc != LX_OK)
         return rc == LX_AGAIN ? LX_OK : LX_ERR;
-    if (m->fallbacks)
+    if (*list)
         return fail(ld, seq, "%s: given twice", where(ld));
-    if (n && !(m->fallbacks = calloc(n, sizeof(*m->fallbacks))))
+    if (n && !(*list = calloc(n, sizeof(**list))))
         return fail(ld, seq, "out of memory");
     void *iter = NULL;
     struct fy_node *item;
     while ((item = fy_node_sequence_iterate(seq, &iter))) {
-        struct lx_config_deployment *d = &m->fallbacks[m->n_fallbacks++];
-        size_t saved = path_push_index(ld, m->n_fallbacks - 1);
+        struct lx_config_deployment *d = &(*list)[(*n_list)++];
+        d->weight = 1;
+        size_t saved = path_push_index(ld, *n_list - 1);
         size_t pending = ld->n_pending; /* read_deployment_backend adds one */
-        rc = read_fields(ld, item, fields, LX_ARRAY_LEN(fields), d);
+        rc = read_fields(ld, item, fields, LX_ARRAY_LEN(fields) - (weighted ? 0 : 1), d);
         if (rc == LX_OK && ld->n_pending == pending)
             rc = fail(ld, item, "%s: missing key 'backend'", where(ld));
         path_pop(ld, saved);
         if (rc != LX_OK)
             return LX_ERR;
     }
+    return LX_OK;
+}
+
+static int read_model_fallbacks(struct loader *ld, struct fy_node *seq, void *target)
+{
+    struct lx_config_model *m = target;
+    return read_deployment_list(ld, seq, false, LX_CONFIG_MAX_FALLBACKS, "fallbacks", &m->fallbacks,
+                                &m->n_fallbacks);
+}
+
+static int read_model_deployments(struct loader *ld, struct fy_node *seq, void *target)
+{
+    struct lx_config_model *m = target;
+    if (read_deployment_list(ld, seq, true, LX_CONFIG_MAX_DEPLOYMENTS, "deployments",
+                             &m->deployments, &m->n_deployments) != LX_OK)
+        return LX_ERR;
+    if (m->n_deployments == 0)
+        return fail(ld, seq, "%s: needs at least one deployment", where(ld));
+    return LX_OK;
+}
+
+static int read_model_balance(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_model *m = target;
+    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
+    for (size_t i = 0; s && i < LX_ARRAY_LEN(balance_names); i++)
+        if (strcmp(s, balance_names[i]) == 0) {
+            m->balance = (enum lx_balance)i;
+            return LX_OK;
+        }
+    return fail(ld, value, "%s: expected least_outstanding or weighted", where(ld));
+}
+
+/* The A/B arm is a model (or alias) that may come later: resolved at the end. */
+static int read_ab_model(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_model *m = target;
+    if (!fy_node_is_scalar(value))
+        return fail(ld, value, "%s: expected a string", where(ld));
+    ld->ab_models[m - ld->c->models] = value;
+    return LX_OK;
+}
+
+/* A share in [0, 1], written plain ("0.1", "1", "0"). */
+static int read_ab_share(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_model *m = target;
+    const char *s = fy_node_is_scalar(value) && fy_node_get_style(value) == FYNS_PLAIN
+                        ? fy_node_get_scalar0(value)
+                        : NULL;
+    char *end = NULL;
+    errno = 0;
+    double v = s && *s && strspn(s, "0123456789.") == strlen(s) ? strtod(s, &end) : -1;
+    if (errno || end == NULL || *end || !(v >= 0 && v <= 1))
+        return fail(ld, value, "%s: expected a number from 0 to 1", where(ld));
+    m->ab.share = v;
+    return LX_OK;
+}
+
+static bool valid_header_name(const char *s);
+
+static int read_ab_sticky(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_model *m = target;
+    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
+    if (s && strcmp(s, "key") == 0) {
+        m->ab.sticky = LX_AB_STICKY_KEY;
+        return LX_OK;
+    }
+    if (s && strcmp(s, "none") == 0) {
+        m->ab.sticky = LX_AB_STICKY_NONE;
+        return LX_OK;
+    }
+    if (s && strncmp(s, "header:", 7) == 0 && valid_header_name(s + 7)) {
+        free(m->ab.header);
+        if (!(m->ab.header = dup_str(s + 7)))
+            return fail(ld, value, "out of memory");
+        for (char *p = m->ab.header; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        m->ab.sticky = LX_AB_STICKY_HEADER;
+        return LX_OK;
+    }
+    return fail(ld, value, "%s: expected key, none or header:NAME", where(ld));
+}
+
+static int read_model_ab(struct loader *ld, struct fy_node *value, void *target)
+{
+    static const struct field fields[] = {
+        FIELD_REQUIRED("model", read_ab_model),
+        FIELD_FN("share", read_ab_share),
+        FIELD_FN("sticky", read_ab_sticky),
+    };
+    struct lx_config_model *m = target;
+    m->ab.share = -1;
+    if (read_fields(ld, value, fields, LX_ARRAY_LEN(fields), m) != LX_OK)
+        return LX_ERR;
+    if (!ld->ab_models[m - ld->c->models])
+        return fail(ld, value, "%s: missing key 'model'", where(ld));
+    if (m->ab.share < 0)
+        return fail(ld, value, "%s: missing key 'share'", where(ld));
+    m->ab.enabled = true;
     return LX_OK;
 }
 
@@ -1511,10 +1665,13 @@ static int read_models(struct loader *ld, struct fy_node *seq, void *target)
 {
     static const struct field model_fields[] = {
         FIELD_REQUIRED("name", read_model_name),
-        FIELD_REQUIRED("backend", read_model_backend),
+        FIELD_FN("backend", read_model_backend),
         FIELD_FN("upstream_model", read_model_upstream),
         FIELD_FN("fallbacks", read_model_fallbacks),
         FIELD_FN("retry", read_model_retry),
+        FIELD_FN("deployments", read_model_deployments),
+        FIELD_FN("balance", read_model_balance),
+        FIELD_FN("ab", read_model_ab),
     };
     struct lx_config *c = ld->c;
     size_t n;
@@ -1522,7 +1679,8 @@ static int read_models(struct loader *ld, struct fy_node *seq, void *target)
     if (rc != LX_OK)
         return rc == LX_AGAIN ? LX_OK : LX_ERR;
     if (n && (!(c->models = calloc(n, sizeof(*c->models))) ||
-              !(ld->model_backends = calloc(n, sizeof(*ld->model_backends)))))
+              !(ld->model_backends = calloc(n, sizeof(*ld->model_backends))) ||
+              !(ld->ab_models = calloc(n, sizeof(*ld->ab_models)))))
         return fail(ld, seq, "out of memory");
     void *iter = NULL;
     struct fy_node *item;
@@ -1531,17 +1689,28 @@ static int read_models(struct loader *ld, struct fy_node *seq, void *target)
         size_t saved = path_push_index(ld, c->n_models - 1);
         retry_defaults(&m->retry);
         rc = read_fields(ld, item, model_fields, LX_ARRAY_LEN(model_fields), m);
-        if (rc == LX_OK && (!m->name || !ld->model_backends[c->n_models - 1]))
+        bool short_form = ld->model_backends[c->n_models - 1] != NULL;
+        if (rc == LX_OK && (!m->name || (!short_form && !m->deployments)))
             rc = fail(ld, item, "%s: missing key '%s'", where(ld), m->name ? "backend" : "name");
+        if (rc == LX_OK && short_form && m->deployments)
+            rc = fail(ld, item, "%s: give either backend (and upstream_model) or deployments",
+                      where(ld));
+        if (rc == LX_OK && !short_form && m->upstream_model)
+            rc = fail(ld, item,
+                      "%s: upstream_model goes with backend; with deployments, give it "
+                      "per deployment",
+                      where(ld));
         /* Without upstream_model the public name is sent upstream as is;
          * only a written one is a pin that health checks verify. */
         m->pinned = m->upstream_model != NULL;
-        if (rc == LX_OK && !m->upstream_model && !(m->upstream_model = dup_str(m->name)))
+        if (rc == LX_OK && short_form && !m->upstream_model &&
+            !(m->upstream_model = dup_str(m->name)))
             rc = fail(ld, item, "out of memory");
-        for (size_t k = 0; rc == LX_OK && k < m->n_fallbacks; k++) {
-            m->fallbacks[k].pinned = m->fallbacks[k].upstream_model != NULL;
-            if (!m->fallbacks[k].upstream_model &&
-                !(m->fallbacks[k].upstream_model = dup_str(m->name)))
+        for (size_t k = 0; rc == LX_OK && k < lx_config_model_n_deployments(m); k++) {
+            struct lx_config_deployment *d =
+                (struct lx_config_deployment *)lx_config_model_deployment(m, k);
+            d->pinned = d->upstream_model != NULL;
+            if (!d->upstream_model && !(d->upstream_model = dup_str(m->name)))
                 rc = fail(ld, item, "out of memory");
         }
         path_pop(ld, saved);
@@ -1555,6 +1724,8 @@ static int resolve_model_backends(struct loader *ld)
 {
     struct lx_config *c = ld->c;
     for (size_t i = 0; i < c->n_models; i++) {
+        if (!ld->model_backends[i])
+            continue; /* the deployments form */
         const char *name = fy_node_get_scalar0(ld->model_backends[i]);
         int b = name ? lx_config_find_backend(c, name) : -1;
         if (b < 0) {
@@ -1574,6 +1745,122 @@ static int resolve_model_backends(struct loader *ld)
         *p->dst = (size_t)b;
     }
     return LX_OK;
+}
+
+/* Gives every model its balanced set: the short form becomes a set of one,
+ * and the first deployment of a set is also the model's backend and
+ * upstream_model. */
+static int complete_deployments(struct lx_config *c)
+{
+    for (size_t i = 0; i < c->n_models; i++) {
+        struct lx_config_model *m = &c->models[i];
+        if (m->n_deployments == 0) {
+            if (!(m->deployments = calloc(1, sizeof(*m->deployments))) ||
+                !(m->deployments[0].upstream_model = dup_str(m->upstream_model)))
+                return LX_ERR;
+            m->n_deployments = 1;
+            m->deployments[0].backend = m->backend;
+            m->deployments[0].pinned = m->pinned;
+            m->deployments[0].weight = 1;
+        } else if (!m->upstream_model) {
+            if (!(m->upstream_model = dup_str(m->deployments[0].upstream_model)))
+                return LX_ERR;
+            m->backend = m->deployments[0].backend;
+            m->pinned = m->deployments[0].pinned;
+        }
+        for (size_t k = 0; k < m->n_fallbacks; k++)
+            m->fallbacks[k].weight = 1;
+    }
+    return LX_OK;
+}
+
+static int read_aliases(struct loader *ld, struct fy_node *map, void *target)
+{
+    struct lx_config *c = target;
+    if (!fy_node_is_mapping(map))
+        return fail(ld, map, "%s: expected a mapping of alias: model", where(ld));
+    int count = fy_node_mapping_item_count(map);
+    if (count < 0 || count > LX_CONFIG_MAX_ALIASES)
+        return fail(ld, map, "%s: too many aliases (at most %d)", where(ld), LX_CONFIG_MAX_ALIASES);
+    if (c->aliases)
+        return fail(ld, map, "%s: given twice", where(ld));
+    if (count && (!(c->aliases = calloc((size_t)count, sizeof(*c->aliases))) ||
+                  !(ld->alias_keys = calloc((size_t)count, sizeof(*ld->alias_keys))) ||
+                  !(ld->alias_values = calloc((size_t)count, sizeof(*ld->alias_values)))))
+        return fail(ld, map, "out of memory");
+    void *iter = NULL;
+    struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(map, &iter))) {
+        struct fy_node *key = fy_node_pair_key(pair), *value = fy_node_pair_value(pair);
+        const char *name = key && fy_node_is_scalar(key) ? fy_node_get_scalar0(key) : NULL;
+        const char *to = value && fy_node_is_scalar(value) && !is_null(value)
+                             ? fy_node_get_scalar0(value)
+                             : NULL;
+        if (!name || !valid_model_id(name))
+            return fail(ld, key ? key : map, "%s: an alias is 1 to %d characters without spaces",
+                        where(ld), LX_CONFIG_MAX_NAME_LEN);
+        if (!to)
+            return fail(ld, key, "%s.%s: expected a model name", where(ld), name);
+        struct lx_config_alias *a = &c->aliases[c->n_aliases];
+        ld->alias_keys[c->n_aliases] = key;
+        ld->alias_values[c->n_aliases] = value;
+        c->n_aliases++;
+        if (!(a->name = dup_str(name)) || !(a->target = dup_str(to)))
+            return fail(ld, key, "out of memory");
+    }
+    return LX_OK;
+}
+
+/* The model at the end of alias i's chain; a missing target or a cycle is
+ * an error at the alias's value. */
+static int resolve_alias(struct loader *ld, size_t i)
+{
+    struct lx_config *c = ld->c;
+    struct lx_config_alias *a = &c->aliases[i];
+    if (lx_config_find_model(c, a->name) >= 0)
+        return fail(ld, ld->alias_keys[i], "aliases.%s: a model has that name already", a->name);
+    const char *to = a->target;
+    for (size_t hops = 0; hops <= c->n_aliases; hops++) {
+        int m = lx_config_find_model(c, to);
+        if (m >= 0) {
+            a->model = (size_t)m;
+            return LX_OK;
+        }
+        const struct lx_config_alias *next = lx_config_find_alias(c, to, strlen(to));
+        if (!next)
+            return fail(ld, ld->alias_values[i], "aliases.%s: unknown model '%s'", a->name, to);
+        to = next->target;
+    }
+    return fail(ld, ld->alias_values[i], "aliases.%s: the aliases form a cycle", a->name);
+}
+
+/* A model or alias name as a model index, or -1. */
+static int find_model_or_alias(const struct lx_config *c, const char *name)
+{
+    int m = lx_config_find_model(c, name);
+    const struct lx_config_alias *a = m < 0 ? lx_config_find_alias(c, name, strlen(name)) : NULL;
+    return a ? (int)a->model : m;
+}
+
+static int resolve_names(struct loader *ld)
+{
+    struct lx_config *c = ld->c;
+    for (size_t i = 0; i < c->n_aliases; i++)
+        if (resolve_alias(ld, i) != LX_OK)
+            return LX_ERR;
+    for (size_t i = 0; i < c->n_models; i++) {
+        struct fy_node *n = ld->ab_models ? ld->ab_models[i] : NULL;
+        if (!n)
+            continue;
+        const char *name = fy_node_get_scalar0(n);
+        int m = name ? find_model_or_alias(c, name) : -1;
+        if (m < 0)
+            return fail(ld, n, "models[%zu].ab.model: unknown model '%s'", i, name ? name : "");
+        if ((size_t)m == i)
+            return fail(ld, n, "models[%zu].ab.model: the model itself cannot be its B arm", i);
+        c->models[i].ab.model = (size_t)m;
+    }
+    return complete_deployments(c) == LX_OK ? LX_OK : fail(ld, NULL, "out of memory");
 }
 
 /* Copies each backend's key from its variable. An unset variable is a
@@ -1612,11 +1899,13 @@ static int read_document(struct loader *ld, struct fy_node *root)
         FIELD_FN("responses", read_responses),
         FIELD_FN("backends", read_backends),
         FIELD_FN("models", read_models),
+        FIELD_FN("aliases", read_aliases),
+        FIELD_FN("priority", read_priority),
     };
     if (!is_null(root) &&
         read_fields(ld, root, top_fields, LX_ARRAY_LEN(top_fields), ld->c) != LX_OK)
         return LX_ERR;
-    if (resolve_model_backends(ld) != LX_OK)
+    if (resolve_model_backends(ld) != LX_OK || resolve_names(ld) != LX_OK)
         return LX_ERR;
     if (ld->c->n_listeners == 0) {
         char addr[32];
@@ -1731,6 +2020,9 @@ out_of_memory:
 destroy_parser:
     config_free(ld.c);
     free(ld.model_backends);
+    free(ld.ab_models);
+    free(ld.alias_keys);
+    free(ld.alias_values);
     free(ld.pending);
     if (fyd)
         fy_parse_document_destroy(fyp, fyd);
@@ -1837,6 +2129,32 @@ static void print_retry(const struct lx_config_retry *r, FILE *out)
             r->max_backoff_ms, r->deadline_ms);
 }
 
+static void print_model(const struct lx_config *c, const struct lx_config_model *m, FILE *out)
+{
+    if (m->n_deployments == 1) {
+        fprintf(out, "  %-24s -> %s / %s\n", m->name, c->backends[m->backend].name,
+                m->upstream_model);
+    } else {
+        fprintf(out, "  %-24s -> %zu deployments, balance %s\n", m->name, m->n_deployments,
+                lx_balance_name(m->balance));
+        for (size_t k = 0; k < m->n_deployments; k++)
+            fprintf(out, "  %-24s    %s / %s  weight %" PRIu32 "\n", "",
+                    c->backends[m->deployments[k].backend].name, m->deployments[k].upstream_model,
+                    m->deployments[k].weight);
+    }
+    for (size_t k = 0; k < m->n_fallbacks; k++)
+        fprintf(out, "  %-24s    then %s / %s\n", "", c->backends[m->fallbacks[k].backend].name,
+                m->fallbacks[k].upstream_model);
+    print_retry(&m->retry, out);
+    if (m->ab.enabled)
+        fprintf(out, "  %-24s    ab %g of the traffic to %s, sticky %s%s\n", "", m->ab.share,
+                c->models[m->ab.model].name,
+                m->ab.sticky == LX_AB_STICKY_KEY      ? "key"
+                : m->ab.sticky == LX_AB_STICKY_HEADER ? "header:"
+                                                      : "none",
+                m->ab.header ? m->ab.header : "");
+}
+
 void lx_config_print(const struct lx_config *c, FILE *out)
 {
     fprintf(out, "config: %s\n\nlisteners:\n", c->source);
@@ -1881,13 +2199,14 @@ void lx_config_print(const struct lx_config *c, FILE *out)
     for (size_t i = 0; i < c->n_backends; i++)
         print_backend(&c->backends[i], out);
     fprintf(out, "\nmodels (%zu):\n", c->n_models);
-    for (size_t i = 0; i < c->n_models; i++) {
-        const struct lx_config_model *m = &c->models[i];
-        fprintf(out, "  %-24s -> %s / %s\n", m->name, c->backends[m->backend].name,
-                m->upstream_model);
-        for (size_t k = 0; k < m->n_fallbacks; k++)
-            fprintf(out, "  %-24s    then %s / %s\n", "", c->backends[m->fallbacks[k].backend].name,
-                    m->fallbacks[k].upstream_model);
-        print_retry(&m->retry, out);
+    for (size_t i = 0; i < c->n_models; i++)
+        print_model(c, &c->models[i], out);
+    if (c->n_aliases) {
+        fprintf(out, "\naliases (%zu):\n", c->n_aliases);
+        for (size_t i = 0; i < c->n_aliases; i++)
+            fprintf(out, "  %-24s -> %s\n", c->aliases[i].name,
+                    c->models[c->aliases[i].model].name);
     }
+    fprintf(out, "\npriority:\n  header     %s\n",
+            c->priority.header ? "true (x-llmux-priority: high|normal|low)" : "false");
 }

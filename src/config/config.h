@@ -71,9 +71,19 @@
  *       retry: { attempts: 1,        # tries per deployment
  *                on: [connect, timeout, 5xx, 429, incomplete],
  *                backoff_ms: 200, max_backoff_ms: 2000, deadline_ms: 30000 }
+ *     - name: pool                   # several deployments instead of backend:
+ *       deployments:                 # 1..16, tried in a balanced order
+ *         - { backend: gpu1, upstream_model: qwen, weight: 3 }   # weight 1..1000, default 1
+ *         - { backend: gpu2, upstream_model: qwen }
+ *       balance: least_outstanding   # or weighted
+ *       ab: { model: local-chat,     # arm b: a model (or alias)
+ *             share: 0.1,            # 0..1 of the traffic
+ *             sticky: key }          # key | header:NAME | none
+ *   aliases: { default: local-chat, fast: pool }   # to a model or an alias
+ *   priority: { header: false }      # honour x-llmux-priority: high|normal|low
  *
  * Errors (unknown key, wrong type, value out of range, duplicate name,
- * reference to an unknown backend, api_key_env naming an unset variable is
+ * reference to an unknown backend or model, alias cycle, api_key_env naming an unset variable is
  * NOT an error but a warning) are reported as "FILE:LINE:COL: message".
  */
 #ifndef LX_CONFIG_H
@@ -152,8 +162,39 @@ struct lx_config_backend {
 struct lx_config_deployment {
     size_t backend; /* index into backends */
     char *upstream_model;
-    bool pinned; /* upstream_model was written in the file (not the public name by default):
-                    health checks verify the backend lists it */
+    bool pinned;     /* upstream_model was written in the file (not the public name by default):
+                        health checks verify the backend lists it */
+    uint32_t weight; /* in a model's balanced set: its share under balance: weighted, and the
+                        tie-break of least_outstanding (higher first); 1 for fallbacks */
+};
+
+/* How a request picks among the healthy deployments of a model's set. */
+enum lx_balance {
+    LX_BALANCE_LEAST_OUTSTANDING, /* fewest in flight + queued; ties: higher weight, then order */
+    LX_BALANCE_WEIGHTED,          /* random, in proportion to the weights */
+};
+
+/* How an A/B split keeps a caller on one arm. */
+enum lx_ab_sticky {
+    LX_AB_STICKY_KEY,    /* hash of the caller's API key id (random without one) */
+    LX_AB_STICKY_HEADER, /* hash of a request header's value (random without it) */
+    LX_AB_STICKY_NONE,   /* a fresh draw per request */
+};
+
+/* A model's A/B split: share of its traffic is served by model b instead. */
+struct lx_config_ab {
+    bool enabled;
+    size_t model; /* index into models: arm "b" (its own ab is not followed) */
+    double share; /* 0..1 */
+    enum lx_ab_sticky sticky;
+    char *header; /* lowercase header name for LX_AB_STICKY_HEADER, else NULL */
+};
+
+/* Another public name for a model: aliases: {fast: local-chat}. */
+struct lx_config_alias {
+    char *name;
+    char *target; /* as written: a model or another alias */
+    size_t model; /* index into models, the end of the chain */
 };
 
 /* Failure classes a retry policy names (bits of lx_config_retry.on). Only
@@ -178,15 +219,28 @@ struct lx_config_retry {
     uint32_t deadline_ms; /* no new attempt this long after the request started */
 };
 
+/* A model: a balanced set of deployments (one for the short form "backend:
+ * upstream_model:"), then fallbacks tried in order. Retries move to another
+ * healthy deployment of the set before the first fallback. */
 struct lx_config_model {
     char *name;
-    size_t backend; /* index into backends: the first deployment */
-    char *upstream_model;
-    bool pinned;                            /* as lx_config_deployment.pinned */
-    struct lx_config_deployment *fallbacks; /* tried in order after the first */
+    size_t backend;                           /* deployments[0].backend */
+    char *upstream_model;                     /* a copy of deployments[0].upstream_model */
+    bool pinned;                              /* deployments[0].pinned */
+    struct lx_config_deployment *deployments; /* the balanced set, 1..LX_CONFIG_MAX_DEPLOYMENTS */
+    size_t n_deployments;
+    enum lx_balance balance;
+    struct lx_config_deployment *fallbacks; /* tried in order after the set */
     size_t n_fallbacks;
     struct lx_config_retry retry;
+    struct lx_config_ab ab;
 };
+
+/* The deployments of m in try order: index 0..n_deployments-1 is the
+ * balanced set, then the fallbacks. */
+size_t lx_config_model_n_deployments(const struct lx_config_model *m);
+const struct lx_config_deployment *lx_config_model_deployment(const struct lx_config_model *m,
+                                                              size_t d);
 
 struct lx_config_limits {
     size_t max_body_bytes;
@@ -241,6 +295,11 @@ struct lx_config {
     size_t n_backends;
     struct lx_config_model *models;
     size_t n_models;
+    struct lx_config_alias *aliases;
+    size_t n_aliases;
+    struct {
+        bool header; /* honour the x-llmux-priority request header */
+    } priority;
 };
 
 /* Loads and validates a YAML file. On success *out holds a new snapshot
@@ -282,6 +341,10 @@ const char *lx_config_retry_class_name(uint32_t bit);
 /* Index of the backend or model with that name, or -1. */
 int lx_config_find_backend(const struct lx_config *c, const char *name);
 int lx_config_find_model(const struct lx_config *c, const char *name);
+/* The alias named name (len bytes), or NULL. */
+const struct lx_config_alias *lx_config_find_alias(const struct lx_config *c, const char *name,
+                                                   size_t len);
+const char *lx_balance_name(enum lx_balance b);
 
 /* Prints the resolved routing table (listeners, backends with their
  * timeouts and whether their key variable is set — never the key —, and

@@ -15,12 +15,18 @@
  * arms start_handle (0 ms) and the upstream starts from that timer. While
  * queued, the same timer enforces queue.max_wait_ms (429 queue_timeout).
  *
- * Attempts: a configured model is a chain of deployments (its backend, then
- * its fallbacks) under a retry policy. An attempt that fails before any
- * byte reached the client, with a failure class the policy names
- * (failure_class), is tried again on the same deployment after a backoff,
- * then on the next deployment; a deployment with no slot (full queue, wait
- * run out) overflows to the next one. The wait, and the move to the next
+ * Routing, once per request (route_request): an alias resolves to its
+ * model, an A/B split may hand the request to its other model, and the
+ * priority class (caller, x-llmux-priority) is set for admission queues.
+ *
+ * Attempts: a configured model is a balanced set of deployments, then its
+ * fallbacks in order, under a retry policy. The balancer (route.h
+ * lx_route_pick) picks a deployment of the set; an attempt that fails
+ * before any byte reached the client, with a failure class the policy
+ * names (failure_class), is tried again on the same deployment after a
+ * backoff, then the balancer picks among the set's deployments not tried
+ * yet, and only then come the fallbacks; a deployment with no slot (full
+ * queue, wait run out) overflows to the next one the same way. The wait, and the move to the next
  * deployment, run from start_handle (ADMIT_BACKOFF), never inside the
  * failed request's on_done; each attempt resets the per-attempt state and
  * splices its own upstream model into the body. When nothing is left, or
@@ -317,13 +323,18 @@ static void record_attempt(struct exchange *ex, const char *result, int status)
         settle_circuit(ex, LX_ROUTE_NEUTRAL);
     if (ex->n_attempts >= MAX_ATTEMPTS)
         return;
+    bool picked = ex->picked && ex->pick.deployment == ex->deployment;
     ex->attempts[ex->n_attempts++] = (struct attempt){
         .backend = (uint16_t)ex->backend_index,
         .deployment = ex->deployment,
+        .candidates = picked ? (uint8_t)ex->pick.candidates : 0,
+        .weight = picked ? (uint16_t)ex->pick.weight : 0,
+        .outstanding = picked ? ex->pick.outstanding : 0,
         .status = (int16_t)status,
         .result = result,
         .ms = (uint32_t)((lx_clock_mono_us() - ex->t_attempt_us) / 1000),
     };
+    ex->picked = false; /* a retry of the same deployment is not a new pick */
 }
 
 /* Ends the exchange's wait for a slot (it leaves the queue, or gives back
@@ -491,7 +502,10 @@ static bool plan_next(struct exchange *ex, uint32_t cls, uint32_t *wait_ms)
     if (cls && !(r->on & cls))
         return false;
     bool again = cls && ex->tries < r->attempts;
-    if (!again && ex->deployment >= m->n_fallbacks)
+    /* the rest of the balanced set comes before the fallbacks */
+    uint32_t whole_set = (1u << m->n_deployments) - 1u;
+    bool set_left = ex->deployment < m->n_deployments && (ex->set_tried & whole_set) != whole_set;
+    if (!again && !set_left && ex->deployment + 1u >= lx_config_model_n_deployments(m))
         return false;
     *wait_ms =
         again ? lx_route_backoff_ms(r, ex->tries - 1u, ex->retry_after_ms, lx_id_random64()) : 0;
@@ -499,7 +513,8 @@ static bool plan_next(struct exchange *ex, uint32_t cls, uint32_t *wait_ms)
     if (elapsed_ms + *wait_ms >= r->deadline_ms)
         return false;
     if (!again) {
-        ex->deployment++;
+        if (!set_left)
+            ex->deployment = (uint8_t)LX_MAX(ex->deployment + 1u, m->n_deployments);
         ex->tries = 0;
     }
     return true;
@@ -884,12 +899,16 @@ static void admit(struct exchange *ex)
 {
     const struct lx_config_backend *b = &ex->p->cfg->backends[ex->backend_index];
     lx_route_waiter_init(&ex->waiter, on_granted, ex);
+    lx_route_waiter_set_priority(&ex->waiter, ex->priority);
     switch (lx_route_acquire(ex->p->route, ex->backend_index, &ex->waiter)) {
     case LX_OK:
         ex->acquired = true;
         begin_upstream(ex);
         return;
     case LX_AGAIN:
+        ex->queued_behind = lx_route_queued(ex->p->route, ex->backend_index) - 1u;
+        ex->queued_behind_class =
+            lx_route_queued_class(ex->p->route, ex->backend_index, ex->priority) - 1u;
         ex->admit = ADMIT_QUEUED;
         ex->t_queued_us = lx_clock_mono_us();
         uv_timer_start(&ex->start_handle, on_queue_timeout, b->queue.max_wait_ms, 0);
@@ -933,40 +952,86 @@ static void name_deployment(struct exchange *ex)
     const struct lx_config_model *m = ex->model_cfg;
     if (m == NULL)
         return; /* a discovered id: resolve() named its one deployment */
-    const struct lx_config_deployment *d =
-        ex->deployment ? &m->fallbacks[ex->deployment - 1] : NULL;
-    ex->backend_index = d ? d->backend : m->backend;
+    const struct lx_config_deployment *d = lx_config_model_deployment(m, ex->deployment);
+    ex->backend_index = d->backend;
     snprintf(ex->backend, sizeof(ex->backend), "%s", ex->p->cfg->backends[ex->backend_index].name);
-    snprintf(ex->upstream_model, sizeof(ex->upstream_model), "%s",
-             d ? d->upstream_model : m->upstream_model);
+    snprintf(ex->upstream_model, sizeof(ex->upstream_model), "%s", d->upstream_model);
 }
 
-/* Moves ex to the first deployment, from ex->deployment on, that is in
- * rotation (route.h: active health, circuit, pin); each one passed over
- * is in the audit record with ms 0 and costs no attempt. False, after
- * answering 503 no_healthy_backend, when none is left. */
+/* Records a deployment passed over (out of rotation: why a) with ms 0, and
+ * adds it to the 503's explanation. */
+static void note_skip(struct exchange *ex, enum lx_route_avail a, char *why, size_t cap,
+                      size_t *used)
+{
+    ex->t_attempt_us = lx_clock_mono_us();
+    record_attempt(ex, lx_route_avail_str(a), 0);
+    int n = snprintf(why + *used, cap - *used, "%s'%s' %s", *used ? ", " : "", ex->backend,
+                     lx_route_avail_str(a));
+    if (n > 0)
+        *used = LX_MIN(*used + (size_t)n, cap - 1);
+}
+
+/* Lets the balancer pick a deployment of the model's set not tried yet
+ * (route.h lx_route_pick); members out of rotation are recorded as skips. */
+static bool pick_in_set(struct exchange *ex, char *why, size_t cap, size_t *used)
+{
+    const struct lx_config_model *m = ex->model_cfg;
+    enum lx_route_avail skipped[32];
+    struct lx_route_pick pick;
+    int rc = lx_route_pick(ex->p->route, m, &ex->set_tried, skipped, now_ms(), &pick);
+    for (size_t k = 0; k < m->n_deployments && ex->n_attempts < MAX_ATTEMPTS; k++) {
+        if (skipped[k] == LX_ROUTE_AVAILABLE)
+            continue;
+        ex->deployment = (uint8_t)k;
+        name_deployment(ex);
+        note_skip(ex, skipped[k], why, cap, used);
+    }
+    if (rc != LX_OK)
+        return false;
+    ex->deployment = (uint8_t)pick.deployment;
+    ex->pick = pick;
+    ex->picked = true;
+    ex->probe = pick.probe;
+    name_deployment(ex);
+    return true;
+}
+
+/* Moves ex to the deployment to try next that is in rotation (route.h:
+ * active health, circuit, pin): a fresh pick of the balancer while the
+ * model's set has members left, the same deployment for a retry, else the
+ * fallbacks in order. Each one passed over is in the audit record with ms
+ * 0 and costs no attempt. False, after answering 503 no_healthy_backend,
+ * when none is left. */
 static bool choose_deployment(struct exchange *ex)
 {
     char why[200] = "";
     size_t used = 0;
+    const struct lx_config_model *m = ex->model_cfg;
+    size_t total = m ? lx_config_model_n_deployments(m) : 1;
     for (;;) {
+        if (m && ex->deployment < m->n_deployments && ex->tries == 0) {
+            if (pick_in_set(ex, why, sizeof(why), &used))
+                return true;
+            ex->deployment = (uint8_t)m->n_deployments; /* the set is spent */
+            if (ex->deployment >= total || ex->n_attempts >= MAX_ATTEMPTS)
+                break;
+            continue;
+        }
         name_deployment(ex);
-        const struct lx_config_model *m = ex->model_cfg;
-        bool pinned = m && (ex->deployment ? m->fallbacks[ex->deployment - 1].pinned : m->pinned);
-        const char *pin = pinned ? ex->upstream_model : NULL;
+        const struct lx_config_deployment *d =
+            m ? lx_config_model_deployment(m, ex->deployment) : NULL;
+        const char *pin = d && d->pinned ? ex->upstream_model : NULL;
         enum lx_route_avail a =
             lx_route_choose(ex->p->route, ex->backend_index, pin, now_ms(), &ex->probe);
         if (a == LX_ROUTE_AVAILABLE)
             return true;
-        ex->t_attempt_us = lx_clock_mono_us();
-        record_attempt(ex, lx_route_avail_str(a), 0);
-        int n = snprintf(why + used, sizeof(why) - used, "%s'%s' %s", used ? ", " : "", ex->backend,
-                         lx_route_avail_str(a));
-        if (n > 0)
-            used = LX_MIN(used + (size_t)n, sizeof(why) - 1);
-        if (m == NULL || ex->deployment >= m->n_fallbacks || ex->n_attempts >= MAX_ATTEMPTS)
+        note_skip(ex, a, why, sizeof(why), &used);
+        if (m == NULL || ex->n_attempts >= MAX_ATTEMPTS)
             break;
-        ex->deployment++;
+        if (ex->deployment >= m->n_deployments && ex->deployment + 1u >= total)
+            break;
+        if (ex->deployment >= m->n_deployments)
+            ex->deployment++; /* else: a retry whose deployment left; pick another */
         ex->tries = 0;
     }
     char msg[400];
@@ -1082,6 +1147,39 @@ static int rate_limit(struct exchange *ex)
     return LX_OK;
 }
 
+/* The routing decisions made once per request: the alias, the A/B arm
+ * (ex->model_cfg becomes the model that serves) and the priority class. A
+ * bad x-llmux-priority header is answered 400. */
+static int route_request(struct exchange *ex, const struct lx_route_target *t,
+                         const struct lx_proxy_caller *caller)
+{
+    const struct lx_config *cfg = ex->p->cfg;
+    ex->alias = t->alias;
+    ex->resolved = t->model;
+    if (t->model && t->model->ab.enabled) {
+        lx_str sticky = {0};
+        if (t->model->ab.sticky == LX_AB_STICKY_KEY)
+            sticky = lx_str_from_cstr(ex->key_id);
+        else if (t->model->ab.sticky == LX_AB_STICKY_HEADER && ex->req)
+            sticky = lx_http_req_header(ex->req, t->model->ab.header);
+        ex->model_cfg = lx_route_ab(ex->p->route, t->model, sticky, &ex->ab_arm);
+    }
+    ex->priority = caller ? caller->priority : LX_ROUTE_PRIO_UNSET;
+    lx_str h = cfg->priority.header && ex->req ? lx_http_req_header(ex->req, "x-llmux-priority")
+                                               : (lx_str){0};
+    uint8_t asked;
+    if (h.ptr == NULL)
+        return LX_OK;
+    if (lx_route_priority_parse(h, &asked) != LX_OK) {
+        respond_error(ex, 400, "The header x-llmux-priority must be high, normal or low.",
+                      "invalid_request_error", NULL, "invalid_priority");
+        return LX_ERR;
+    }
+    if (ex->priority == LX_ROUTE_PRIO_UNSET || asked < ex->priority)
+        ex->priority = asked;
+    return LX_OK;
+}
+
 void lx_proxy_handle(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx_http_req *req,
                      const char *request_id)
 {
@@ -1101,6 +1199,8 @@ void lx_proxy_handle_as(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx
         resolve(ex, &t) != LX_OK || rate_limit(ex) != LX_OK)
         return;
     ex->model_cfg = t.model;
+    if (route_request(ex, &t, caller) != LX_OK)
+        return;
     lx_proxy_capture_prompt(p, ex,
                             ep == LX_PROXY_RESPONSES
                                 ? lx_http_req_body(req)

@@ -46,6 +46,11 @@ struct lx_proxy_caller {
      * is answered 403 model_not_allowed. */
     bool (*model_allowed)(const void *key, lx_str model);
     const void *key;
+    /* The key's admission class (enum lx_route_priority: 1 low, 2 normal,
+     * 3 high); 0 = unset (normal, or the x-llmux-priority header when
+     * priority.header is on). The header may lower a key's class, never
+     * raise it. */
+    uint8_t priority;
 };
 /* lx_proxy_handle() for an authenticated caller (NULL: none). caller and
  * what it points to need to live only during the call. */

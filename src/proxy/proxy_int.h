@@ -52,7 +52,11 @@ enum admission {
 /* One try of one deployment, for the audit record. */
 struct attempt {
     uint16_t backend;   /* index into cfg->backends */
-    uint8_t deployment; /* 0: the model's first, k: its fallbacks[k - 1] */
+    uint8_t deployment; /* lx_config_model_deployment index: the set, then the fallbacks */
+    uint8_t candidates; /* picked by the balancer among this many; 0: not picked (a
+                           fallback, a retry of the same one, a skip) */
+    uint16_t weight;    /* when picked: its weight and its backend's outstanding count */
+    uint32_t outstanding;
     int16_t status;     /* the backend's HTTP status; 0 when none */
     const char *result; /* static: "done", "connect_failed", ..., "busy", "cancelled", or a
                            skipped deployment: "unhealthy", "circuit_open", "pin_missing" */
@@ -75,7 +79,16 @@ struct exchange {
     const struct lx_config_model *model_cfg; /* NULL for a discovered id: one deployment */
     struct lx_chat_request cr;               /* the client's request (tokens in arena) */
     uint8_t deployment;                      /* the one being tried, as in struct attempt */
-    uint8_t tries;                           /* attempts made on it so far */
+    uint32_t set_tried;                      /* bits of the set's deployments tried or skipped */
+    struct lx_route_pick pick;               /* the balancer's last pick ... */
+    bool picked;                             /* ... while its deployment is being tried */
+    const struct lx_config_model *resolved;  /* the requested model after aliases, before A/B */
+    const char *alias;                       /* the alias requested (config's), or NULL */
+    char ab_arm;                             /* 'a', 'b', or 0 without a split */
+    uint8_t priority;                        /* enum lx_route_priority */
+    uint32_t queued_behind, queued_behind_class; /* queue length (all / its class) when it
+                                                    last joined a queue */
+    uint8_t tries;                               /* attempts made on it so far */
     uint8_t n_attempts;
     bool probe;              /* the current attempt is its backend's half-open circuit probe */
     uint32_t retry_after_ms; /* the last failure's Retry-After (429/503), 0 when none */

@@ -4,7 +4,12 @@
  * time spent in the backend's admission queue, 0 when not queued; attempts:
  * every try of every deployment, at most MAX_ATTEMPTS, with its result, the
  * backend's status or null, and its duration; key_id: the public id of the
- * caller's API key, null without auth; tool_call_violations: what
+ * caller's API key, null without auth; route: the alias requested, the model
+ * it resolved to, the A/B arm and the model that served, the balance
+ * policy, the priority class and the queue length (all classes, its own)
+ * the request last joined behind; each attempt's pick: why the balancer
+ * chose it (weight, outstanding requests, candidates), null when it was
+ * not a pick; tool_call_violations: what
  * policy.tool_calls found, only when it found something). The prompt is
  * kept per audit.prompt: "full" (the messages as sent), "hash" (SHA-256 of
  * the messages' JSON text, to correlate repeats without keeping private
@@ -128,9 +133,8 @@ static void attempts(lx_jw *w, struct lx_proxy *p, const struct exchange *ex)
     for (uint8_t i = 0; i < ex->n_attempts; i++) {
         const struct attempt *a = &ex->attempts[i];
         const struct lx_config_model *m = ex->model_cfg;
-        const char *um = m == NULL       ? ex->upstream_model
-                         : a->deployment ? m->fallbacks[a->deployment - 1].upstream_model
-                                         : m->upstream_model;
+        const char *um = m == NULL ? ex->upstream_model
+                                   : lx_config_model_deployment(m, a->deployment)->upstream_model;
         lx_jw_obj_open(w);
         opt_str(w, "backend", p->cfg->backends[a->backend].name);
         opt_str(w, "upstream_model", um);
@@ -142,9 +146,44 @@ static void attempts(lx_jw *w, struct lx_proxy *p, const struct exchange *ex)
             lx_jw_null(w);
         lx_jw_key(w, "ms");
         lx_jw_int(w, a->ms);
+        lx_jw_key(w, "pick");
+        if (a->candidates) {
+            /* why the balancer took this one */
+            lx_jw_obj_open(w);
+            lx_jw_key(w, "balance");
+            lx_jw_cstr(w, lx_balance_name(m->balance));
+            lx_jw_key(w, "weight");
+            lx_jw_uint(w, a->weight);
+            lx_jw_key(w, "outstanding");
+            lx_jw_uint(w, a->outstanding);
+            lx_jw_key(w, "candidates");
+            lx_jw_uint(w, a->candidates);
+            lx_jw_obj_close(w);
+        } else {
+            lx_jw_null(w);
+        }
         lx_jw_obj_close(w);
     }
     lx_jw_arr_close(w);
+}
+
+/* The routing decisions made once per request. */
+static void route(lx_jw *w, const struct exchange *ex)
+{
+    char arm[2] = {ex->ab_arm, 0};
+    lx_jw_key(w, "route");
+    lx_jw_obj_open(w);
+    opt_str(w, "alias", ex->alias);
+    opt_str(w, "resolved_model", ex->resolved ? ex->resolved->name : NULL);
+    opt_str(w, "ab_arm", arm);
+    opt_str(w, "served_model", ex->model_cfg ? ex->model_cfg->name : NULL);
+    opt_str(w, "balance", ex->model_cfg ? lx_balance_name(ex->model_cfg->balance) : NULL);
+    opt_str(w, "priority", lx_route_priority_str(ex->priority));
+    lx_jw_key(w, "queued_behind");
+    lx_jw_uint(w, ex->queued_behind);
+    lx_jw_key(w, "queued_behind_class");
+    lx_jw_uint(w, ex->queued_behind_class);
+    lx_jw_obj_close(w);
 }
 
 static void prompt(lx_jw *w, struct lx_proxy *p, const struct exchange *ex)
@@ -218,6 +257,7 @@ void lx_proxy_write_record(struct lx_proxy *p, const struct exchange *ex)
         lx_jw_key(&w, "rate_limited");
         lx_jw_cstr(&w, ex->rate_limited);
     }
+    route(&w, ex);
     attempts(&w, p, ex);
     tokens(&w, &ex->tally);
     tool_call_violations(&w, &ex->toolcheck);

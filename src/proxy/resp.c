@@ -245,8 +245,8 @@ void lx_proxy_resp_start(struct exchange *ex)
     id[inner.len] = '\0';
     int rc = lx_store_resp_get(ex->p->resp_store, ex->p->loop, id, ex->key_id, on_previous, ex);
     if (rc != LX_OK) {
-        lx_ex_respond_error(ex, 503, "The response store is busy; try again.", "server_error",
-                            NULL, "store_busy");
+        lx_ex_respond_error(ex, 503, "The response store is busy; try again.", "server_error", NULL,
+                            "store_busy");
         return;
     }
     ex->store_pending = true;
@@ -534,8 +534,9 @@ int lx_proxy_resp_event(struct exchange *ex, enum lx_chat_chunk kind, lx_str dat
         lx_resp_stream_chunk(ex->rs, data.ptr, data.len, &ex->whole) != LX_OK) {
         lx_buf_reset(&ex->whole);
         if (ex->rs && ex->client_started) {
-            lx_proxy_resp_stream_fail(ex, "The backend sent a stream event the gateway could "
-                                          "not translate.",
+            lx_proxy_resp_stream_fail(ex,
+                                      "The backend sent a stream event the gateway could "
+                                      "not translate.",
                                       "upstream_malformed_event");
         } else {
             lx_ex_respond_error(ex, 502,
@@ -550,8 +551,7 @@ int lx_proxy_resp_event(struct exchange *ex, enum lx_chat_chunk kind, lx_str dat
 /* The terminal event types: after one of them the stream is complete. */
 static const char *terminal_type(lx_str type)
 {
-    static const char *const t[] = {"response.completed", "response.incomplete",
-                                    "response.failed"};
+    static const char *const t[] = {"response.completed", "response.incomplete", "response.failed"};
     for (size_t i = 0; i < LX_ARRAY_LEN(t); i++)
         if (lx_str_eq_cstr(type, t[i]))
             return t[i] + 9;
@@ -569,9 +569,9 @@ int lx_proxy_resp_relay(struct exchange *ex, const lx_sse_event *ev)
         snprintf(ex->tally.finish_reason, sizeof(ex->tally.finish_reason), "%s", term);
     lx_buf *b = &ex->whole;
     lx_buf_reset(b);
-    if ((ev->event.len && (lx_buf_append(b, "event: ", 7) != LX_OK ||
-                           lx_buf_append_str(b, ev->event) != LX_OK ||
-                           lx_buf_append_char(b, '\n') != LX_OK)) ||
+    if ((ev->event.len &&
+         (lx_buf_append(b, "event: ", 7) != LX_OK || lx_buf_append_str(b, ev->event) != LX_OK ||
+          lx_buf_append_char(b, '\n') != LX_OK)) ||
         lx_buf_append(b, "data: ", 6) != LX_OK || lx_buf_append_str(b, ev->data) != LX_OK ||
         lx_buf_append(b, "\n\n", 2) != LX_OK)
         return LX_ERR;

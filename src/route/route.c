@@ -1,10 +1,15 @@
-/* route.c — see route.h. Model counts are small (tens), so lookups scan. */
+/* route.c — see route.h. Model counts are small (tens), so lookups scan.
+ *
+ * The admission queue of a backend is one FIFO per priority class; the
+ * random generator is splitmix64 (fast, 64-bit state, good enough to split
+ * traffic; never used for anything secret). */
 #include "route.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/clock.h"
+#include "../core/id.h"
 #include "../core/log.h"
 #include "../json/json.h"
 
@@ -23,9 +28,12 @@ struct backend_state {
     bool checked;
     char detail[160];
     uint32_t in_flight;
-    uint32_t n_queued;
-    struct lx_route_waiter *head, *tail; /* admission queue, oldest first */
-    char **models;                       /* discovered ids */
+    uint32_t n_queued; /* over all classes */
+    struct {
+        struct lx_route_waiter *head, *tail; /* oldest first */
+        uint32_t n;
+    } q[LX_ROUTE_PRIO_HIGH + 1]; /* by class; [UNSET] stays empty */
+    char **models;               /* discovered ids */
     size_t n_models;
     char **listed; /* ids the last check read from /models, for pinning */
     size_t n_listed;
@@ -36,7 +44,29 @@ struct backend_state {
 struct lx_route {
     struct lx_config *cfg;
     struct backend_state *b;
+    uint64_t rng; /* splitmix64 state */
 };
+
+static uint64_t next_random(struct lx_route *r)
+{
+    uint64_t z = (r->rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t initial_seed(void)
+{
+    const char *s = getenv("LLMUX_AB_SEED");
+    if (s && *s) {
+        char *end = NULL;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (end && *end == '\0')
+            return v;
+        lx_log_warn("LLMUX_AB_SEED is not a decimal number: ignored");
+    }
+    return lx_id_random64();
+}
 
 struct lx_route *lx_route_new(struct lx_config *cfg)
 {
@@ -49,6 +79,7 @@ struct lx_route *lx_route_new(struct lx_config *cfg)
         return NULL;
     }
     r->cfg = lx_config_ref(cfg);
+    r->rng = initial_seed();
     for (size_t i = 0; i < cfg->n_backends; i++) {
         const struct lx_config_backend *cb = &cfg->backends[i];
         if (!cb->health_check) {
@@ -107,6 +138,7 @@ static void fill(struct lx_route *r, size_t backend, const char *upstream, const
     out->upstream_model = upstream;
     out->public_name = public_name;
     out->model = NULL;
+    out->alias = NULL;
 }
 
 /* An announced id, either bare or as "BACKEND/ID". */
@@ -148,6 +180,14 @@ int lx_route_lookup(struct lx_route *r, lx_str model, struct lx_route_target *ou
             return LX_OK;
         }
     }
+    const struct lx_config_alias *a = lx_config_find_alias(r->cfg, model.ptr, model.len);
+    if (a) {
+        const struct lx_config_model *m = &r->cfg->models[a->model];
+        fill(r, m->backend, m->upstream_model, m->name, out);
+        out->model = m;
+        out->alias = a->name;
+        return LX_OK;
+    }
     return lookup_discovered(r, model, out);
 }
 
@@ -165,36 +205,78 @@ uint32_t lx_route_backoff_ms(const struct lx_config_retry *r, uint32_t retry,
 
 void lx_route_waiter_init(struct lx_route_waiter *w, void (*granted)(void *data), void *data)
 {
-    *w = (struct lx_route_waiter){.granted = granted, .data = data};
+    *w = (struct lx_route_waiter){
+        .granted = granted, .data = data, .priority = LX_ROUTE_PRIO_NORMAL};
+}
+
+static uint8_t prio_class(uint8_t p)
+{
+    return p == LX_ROUTE_PRIO_UNSET || p > LX_ROUTE_PRIO_HIGH ? LX_ROUTE_PRIO_NORMAL : p;
+}
+
+void lx_route_waiter_set_priority(struct lx_route_waiter *w, uint8_t priority)
+{
+    if (!w->queued)
+        w->priority = prio_class(priority);
+}
+
+const char *lx_route_priority_str(uint8_t p)
+{
+    static const char *const names[] = {"normal", "low", "normal", "high"};
+    return names[prio_class(p)];
+}
+
+int lx_route_priority_parse(lx_str s, uint8_t *out)
+{
+    static const char *const names[] = {"low", "normal", "high"};
+    for (size_t i = 0; i < LX_ARRAY_LEN(names); i++)
+        if (lx_str_eq_cstr(s, names[i])) {
+            *out = (uint8_t)(LX_ROUTE_PRIO_LOW + i);
+            return LX_OK;
+        }
+    return LX_ERR;
 }
 
 static void enqueue(struct backend_state *b, struct lx_route_waiter *w, size_t backend)
 {
+    uint8_t c = prio_class(w->priority);
     w->backend = backend;
     w->queued = true;
     w->next = NULL;
-    w->prev = b->tail;
-    if (b->tail)
-        b->tail->next = w;
+    w->prev = b->q[c].tail;
+    if (b->q[c].tail)
+        b->q[c].tail->next = w;
     else
-        b->head = w;
-    b->tail = w;
+        b->q[c].head = w;
+    b->q[c].tail = w;
+    b->q[c].n++;
     b->n_queued++;
 }
 
 static void unlink_waiter(struct backend_state *b, struct lx_route_waiter *w)
 {
+    uint8_t c = prio_class(w->priority);
     if (w->prev)
         w->prev->next = w->next;
     else
-        b->head = w->next;
+        b->q[c].head = w->next;
     if (w->next)
         w->next->prev = w->prev;
     else
-        b->tail = w->prev;
+        b->q[c].tail = w->prev;
     w->prev = w->next = NULL;
     w->queued = false;
+    b->q[c].n--;
     b->n_queued--;
+}
+
+/* The waiter a freed slot goes to: the oldest of the highest class. */
+static struct lx_route_waiter *next_waiter(const struct backend_state *b)
+{
+    for (int c = LX_ROUTE_PRIO_HIGH; c >= LX_ROUTE_PRIO_LOW; c--)
+        if (b->q[c].head)
+            return b->q[c].head;
+    return NULL;
 }
 
 int lx_route_acquire(struct lx_route *r, size_t backend, struct lx_route_waiter *w)
@@ -202,7 +284,7 @@ int lx_route_acquire(struct lx_route *r, size_t backend, struct lx_route_waiter 
     const struct lx_config_backend *cb = &r->cfg->backends[backend];
     struct backend_state *b = &r->b[backend];
     bool full = cb->max_in_flight && b->in_flight >= cb->max_in_flight;
-    if (!full && b->head == NULL) {
+    if (!full && b->n_queued == 0) {
         b->in_flight++;
         return LX_OK;
     }
@@ -215,7 +297,7 @@ int lx_route_acquire(struct lx_route *r, size_t backend, struct lx_route_waiter 
 void lx_route_release(struct lx_route *r, size_t backend)
 {
     struct backend_state *b = &r->b[backend];
-    struct lx_route_waiter *w = b->head;
+    struct lx_route_waiter *w = next_waiter(b);
     if (w) {
         /* the slot changes hands: in_flight stays as it is */
         unlink_waiter(b, w);
@@ -240,6 +322,11 @@ bool lx_route_waiting(const struct lx_route_waiter *w)
 uint32_t lx_route_queued(const struct lx_route *r, size_t backend)
 {
     return r->b[backend].n_queued;
+}
+
+uint32_t lx_route_queued_class(const struct lx_route *r, size_t backend, uint8_t priority)
+{
+    return r->b[backend].q[prio_class(priority)].n;
 }
 
 uint32_t lx_route_in_flight(const struct lx_route *r, size_t backend)
@@ -351,23 +438,33 @@ static void circuit_to(struct lx_route *r, size_t backend, enum lx_route_circuit
     c->state = to;
 }
 
-enum lx_route_avail lx_route_choose(struct lx_route *r, size_t backend, const char *upstream_model,
-                                    uint64_t now_ms, bool *probe)
+/* lx_route_choose without taking the probe: what it would answer. */
+static enum lx_route_avail peek(const struct lx_route *r, size_t backend,
+                                const char *upstream_model, uint64_t now_ms)
 {
-    struct backend_state *b = &r->b[backend];
-    *probe = false;
+    const struct backend_state *b = &r->b[backend];
     if (b->checked && !b->healthy)
         return LX_ROUTE_UNHEALTHY;
     if (pin_missing(b, upstream_model))
         return LX_ROUTE_PIN_MISSING;
     if (!r->cfg->backends[backend].circuit.enabled)
         return LX_ROUTE_AVAILABLE;
-    struct circuit *c = &b->circuit;
     enum lx_route_circuit st = lx_route_circuit_state(r, backend, now_ms);
-    if (st == LX_ROUTE_CLOSED)
-        return LX_ROUTE_AVAILABLE;
-    if (st == LX_ROUTE_OPEN || c->probing)
+    if (st == LX_ROUTE_OPEN || (st == LX_ROUTE_HALF_OPEN && b->circuit.probing))
         return LX_ROUTE_CIRCUIT_OPEN;
+    return LX_ROUTE_AVAILABLE;
+}
+
+enum lx_route_avail lx_route_choose(struct lx_route *r, size_t backend, const char *upstream_model,
+                                    uint64_t now_ms, bool *probe)
+{
+    *probe = false;
+    enum lx_route_avail a = peek(r, backend, upstream_model, now_ms);
+    if (a != LX_ROUTE_AVAILABLE || !r->cfg->backends[backend].circuit.enabled)
+        return a;
+    struct circuit *c = &r->b[backend].circuit;
+    if (lx_route_circuit_state(r, backend, now_ms) == LX_ROUTE_CLOSED)
+        return LX_ROUTE_AVAILABLE;
     if (c->state != LX_ROUTE_HALF_OPEN)
         circuit_to(r, backend, LX_ROUTE_HALF_OPEN, now_ms);
     c->probing = true;
@@ -405,13 +502,12 @@ void lx_route_circuit_record(struct lx_route *r, size_t backend, enum lx_route_o
         circuit_to(r, backend, LX_ROUTE_OPEN, now_ms);
 }
 
-/* The pinned upstream id of deployment d of m (0: its first), or NULL
- * when the id was not written in the config. */
+/* The pinned upstream id of deployment d of m (lx_config_model_deployment),
+ * or NULL when the id was not written in the config. */
 static const char *pinned_id(const struct lx_config_model *m, size_t d)
 {
-    if (d == 0)
-        return m->pinned ? m->upstream_model : NULL;
-    return m->fallbacks[d - 1].pinned ? m->fallbacks[d - 1].upstream_model : NULL;
+    const struct lx_config_deployment *dep = lx_config_model_deployment(m, d);
+    return dep->pinned ? dep->upstream_model : NULL;
 }
 
 /* Logs each deployment on backend whose pin state differs between the old
@@ -423,8 +519,8 @@ static void log_pin_changes(struct lx_route *r, size_t backend, bool was_known, 
     struct backend_state before = {.list_known = was_known, .listed = old, .n_listed = n_old};
     for (size_t i = 0; i < r->cfg->n_models; i++) {
         const struct lx_config_model *m = &r->cfg->models[i];
-        for (size_t d = 0; d <= m->n_fallbacks; d++) {
-            size_t be = d ? m->fallbacks[d - 1].backend : m->backend;
+        for (size_t d = 0; d < lx_config_model_n_deployments(m); d++) {
+            size_t be = lx_config_model_deployment(m, d)->backend;
             const char *id = pinned_id(m, d);
             if (be != backend || id == NULL || pin_missing(&before, id) == pin_missing(b, id))
                 continue;
@@ -470,8 +566,8 @@ static void write_pin_violations(lx_jw *w, const struct lx_route *r, size_t back
     lx_jw_arr_open(w);
     for (size_t i = 0; i < r->cfg->n_models; i++) {
         const struct lx_config_model *m = &r->cfg->models[i];
-        for (size_t d = 0; d <= m->n_fallbacks; d++) {
-            size_t be = d ? m->fallbacks[d - 1].backend : m->backend;
+        for (size_t d = 0; d < lx_config_model_n_deployments(m); d++) {
+            size_t be = lx_config_model_deployment(m, d)->backend;
             const char *id = pinned_id(m, d);
             if (be != backend || !pin_missing(b, id))
                 continue;
@@ -522,6 +618,8 @@ static bool listed_before(const struct lx_route *r, size_t backend, size_t k, co
     for (size_t i = 0; i < r->cfg->n_models; i++)
         if (strcmp(r->cfg->models[i].name, id) == 0)
             return true;
+    if (lx_config_find_alias(r->cfg, id, strlen(id)))
+        return true;
     for (size_t i = 0; i <= backend; i++)
         for (size_t m = 0; m < (i == backend ? k : r->b[i].n_models); m++)
             if (strcmp(r->b[i].models[m], id) == 0)
@@ -540,6 +638,9 @@ int lx_route_write_models(const struct lx_route *r, lx_buf *out)
     lx_jw_arr_open(&w);
     for (size_t i = 0; i < r->cfg->n_models; i++)
         write_model(&w, r->cfg->models[i].name, r->cfg->backends[r->cfg->models[i].backend].name);
+    for (size_t i = 0; i < r->cfg->n_aliases; i++)
+        write_model(&w, r->cfg->aliases[i].name,
+                    r->cfg->backends[r->cfg->models[r->cfg->aliases[i].model].backend].name);
     for (size_t i = 0; i < r->cfg->n_backends; i++)
         for (size_t k = 0; k < r->b[i].n_models; k++)
             if (!listed_before(r, i, k, r->b[i].models[k]))
@@ -574,6 +675,13 @@ int lx_route_write_status(const struct lx_route *r, lx_buf *out)
         lx_jw_uint(&w, b->in_flight);
         lx_jw_key(&w, "queued");
         lx_jw_uint(&w, b->n_queued);
+        lx_jw_key(&w, "queued_by_class");
+        lx_jw_obj_open(&w);
+        for (int c = LX_ROUTE_PRIO_HIGH; c >= LX_ROUTE_PRIO_LOW; c--) {
+            lx_jw_key(&w, lx_route_priority_str((uint8_t)c));
+            lx_jw_uint(&w, b->q[c].n);
+        }
+        lx_jw_obj_close(&w);
         lx_jw_key(&w, "circuit");
         lx_jw_cstr(&w, r->cfg->backends[i].circuit.enabled
                            ? lx_route_circuit_str(lx_route_circuit_state(r, i, now_ms))
@@ -590,4 +698,101 @@ int lx_route_write_status(const struct lx_route *r, lx_buf *out)
     lx_jw_arr_close(&w);
     lx_jw_obj_close(&w);
     return lx_jw_ok(&w) ? LX_OK : LX_ERR;
+}
+
+/* --- balancing and A/B ---------------------------------------------------- */
+
+int lx_route_balance(enum lx_balance policy, const struct lx_route_cand *c, size_t n,
+                     uint64_t random)
+{
+    int best = -1;
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!c[i].eligible)
+            continue;
+        total += c[i].weight;
+        if (best < 0 || c[i].outstanding < c[best].outstanding ||
+            (c[i].outstanding == c[best].outstanding && c[i].weight > c[best].weight))
+            best = (int)i;
+    }
+    if (policy != LX_BALANCE_WEIGHTED || best < 0 || total == 0)
+        return best;
+    uint64_t point = random % total;
+    for (size_t i = 0; i < n; i++) {
+        if (!c[i].eligible)
+            continue;
+        if (point < c[i].weight)
+            return (int)i;
+        point -= c[i].weight;
+    }
+    return best; /* not reached */
+}
+
+int lx_route_pick(struct lx_route *r, const struct lx_config_model *m, uint32_t *tried,
+                  enum lx_route_avail *skipped, uint64_t now_ms, struct lx_route_pick *out)
+{
+    struct lx_route_cand c[32];
+    size_t n = LX_MIN(m->n_deployments, LX_ARRAY_LEN(c));
+    uint32_t eligible = 0;
+    for (size_t k = 0; k < n; k++) {
+        const struct lx_config_deployment *d = &m->deployments[k];
+        skipped[k] = LX_ROUTE_AVAILABLE;
+        c[k] = (struct lx_route_cand){
+            .weight = d->weight,
+            .outstanding = r->b[d->backend].in_flight + r->b[d->backend].n_queued,
+        };
+        if (*tried & (1u << k))
+            continue;
+        enum lx_route_avail a = peek(r, d->backend, d->pinned ? d->upstream_model : NULL, now_ms);
+        if (a != LX_ROUTE_AVAILABLE) {
+            skipped[k] = a;
+            *tried |= 1u << k;
+            continue;
+        }
+        c[k].eligible = true;
+        eligible++;
+    }
+    bool draw = m->balance == LX_BALANCE_WEIGHTED && eligible > 1; /* only then it matters */
+    int k = lx_route_balance(m->balance, c, n, draw ? next_random(r) : 0);
+    if (k < 0)
+        return LX_ERR;
+    const struct lx_config_deployment *d = &m->deployments[k];
+    *tried |= 1u << k;
+    *out = (struct lx_route_pick){
+        .deployment = (size_t)k,
+        .weight = c[k].weight,
+        .outstanding = c[k].outstanding,
+        .candidates = eligible,
+    };
+    lx_route_choose(r, d->backend, d->pinned ? d->upstream_model : NULL, now_ms, &out->probe);
+    return LX_OK;
+}
+
+double lx_route_ab_point(lx_str value)
+{
+    /* FNV-1a, then splitmix64's finaliser to spread short, similar values */
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < value.len; i++)
+        h = (h ^ (unsigned char)value.ptr[i]) * 0x100000001b3ull;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    return (double)(h >> 11) / 9007199254740992.0; /* 53 bits over 2^53 */
+}
+
+const struct lx_config_model *lx_route_ab(struct lx_route *r, const struct lx_config_model *m,
+                                          lx_str sticky, char *arm)
+{
+    *arm = 0;
+    if (m == NULL || !m->ab.enabled)
+        return m;
+    double point = m->ab.sticky != LX_AB_STICKY_NONE && sticky.len
+                       ? lx_route_ab_point(sticky)
+                       : (double)(next_random(r) >> 11) / 9007199254740992.0;
+    if (point < m->ab.share) {
+        *arm = 'b';
+        return &r->cfg->models[m->ab.model];
+    }
+    *arm = 'a';
+    return m;
 }

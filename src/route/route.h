@@ -3,7 +3,8 @@
  * public model name goes to, and the live state of each backend (health,
  * models it announced, requests in flight).
  *
- * Names resolve in this order: a model of the config; the id of a model a
+ * Names resolve in this order: a model of the config; an alias of the
+ * config (to its model, following chains); the id of a model a
  * discovering backend announced (first backend in config order wins); the
  * form "BACKEND/ID" for any announced id. The registry holds a reference to
  * the config snapshot it was built from. Health checks themselves are run
@@ -26,8 +27,13 @@ struct lx_route_target {
     const char *public_name;
     const struct lx_config_model *model; /* the config's model (its fallbacks and retry
                                             policy); NULL for a discovered id */
+    const char *alias;                   /* the alias the name was, or NULL */
 };
 
+/* A new registry for cfg (it takes a reference). Its random generator,
+ * used for weighted balancing and A/B draws, is seeded from the
+ * environment variable LLMUX_AB_SEED (a decimal number) when set, so
+ * tests are reproducible, else from the system's randomness. */
 struct lx_route *lx_route_new(struct lx_config *cfg);
 void lx_route_free(struct lx_route *r);
 const struct lx_config *lx_route_config(const struct lx_route *r);
@@ -45,7 +51,25 @@ struct lx_route_waiter {
     void *data;                          /* private */
     size_t backend;                      /* private */
     bool queued;                         /* private */
+    uint8_t priority;                    /* private: enum lx_route_priority */
 };
+
+/* Priority classes of the admission queue: a freed slot goes to the oldest
+ * waiter of the highest class that has one (FIFO within a class). The
+ * values are those of lx_proxy_caller.priority; 0 is "not said", which
+ * queues as normal. */
+enum lx_route_priority {
+    LX_ROUTE_PRIO_UNSET = 0,
+    LX_ROUTE_PRIO_LOW = 1,
+    LX_ROUTE_PRIO_NORMAL = 2,
+    LX_ROUTE_PRIO_HIGH = 3,
+};
+/* "low", "normal", "high" (UNSET reads "normal"). */
+const char *lx_route_priority_str(uint8_t p);
+/* "high" | "normal" | "low" (exact, lowercase) to its class; LX_ERR otherwise. */
+int lx_route_priority_parse(lx_str s, uint8_t *out);
+/* The class a waiter queues in (default normal); set it before acquiring. */
+void lx_route_waiter_set_priority(struct lx_route_waiter *w, uint8_t priority);
 
 /* granted(data) is called, from inside lx_route_release, when the waiter
  * is handed a slot; the waiter then holds it (and releases it once) as if
@@ -69,8 +93,10 @@ void lx_route_release(struct lx_route *r, size_t backend);
 void lx_route_cancel_wait(struct lx_route *r, struct lx_route_waiter *w);
 bool lx_route_waiting(const struct lx_route_waiter *w);
 uint32_t lx_route_in_flight(const struct lx_route *r, size_t backend);
-/* Requests waiting in a backend's queue. */
+/* Requests waiting in a backend's queue, in all classes. */
 uint32_t lx_route_queued(const struct lx_route *r, size_t backend);
+/* Requests waiting in one class (LX_ROUTE_PRIO_*; UNSET counts as normal). */
+uint32_t lx_route_queued_class(const struct lx_route *r, size_t backend, uint8_t priority);
 
 /* The wait before retry number `retry` (0 for the first retry) of a
  * deployment under policy r: full jitter over an exponential window,
@@ -148,11 +174,55 @@ void lx_route_set_listed(struct lx_route *r, size_t backend, const char *const *
  * the backend does not list their pinned upstream model. */
 uint32_t lx_route_pin_violations(const struct lx_route *r, size_t backend);
 
+/* --- balancing and A/B ---------------------------------------------------- */
+
+/* One deployment of a set as the balancer sees it. */
+struct lx_route_cand {
+    uint32_t weight;
+    uint32_t outstanding; /* in flight + queued on its backend */
+    bool eligible;        /* in rotation and not tried yet */
+};
+/* Picks among the eligible candidates: least_outstanding takes the fewest
+ * outstanding, ties to the higher weight, then the earlier one; weighted
+ * draws in proportion to the weights with random. Pure. Returns the
+ * index, or -1 when none is eligible. */
+int lx_route_balance(enum lx_balance policy, const struct lx_route_cand *c, size_t n,
+                     uint64_t random);
+
+/* Why a deployment of a set was picked, for the audit record. */
+struct lx_route_pick {
+    size_t deployment;    /* index into m->deployments */
+    uint32_t weight;      /* its weight */
+    uint32_t outstanding; /* its backend's in flight + queued when picked */
+    uint32_t candidates;  /* deployments it was picked among */
+    bool probe;           /* as lx_route_choose's *probe: report its outcome */
+};
+/* Picks a deployment of m's balanced set (m->balance) among those whose
+ * bit in *tried is clear and that are in rotation (lx_route_choose). A
+ * member found out of rotation gets its bit set and its reason in
+ * skipped[k] (m->n_deployments entries, each LX_ROUTE_AVAILABLE unless
+ * skipped by this call), for the caller to record. LX_OK: *out filled and
+ * the chosen one's bit set; LX_ERR: no member is left. */
+int lx_route_pick(struct lx_route *r, const struct lx_config_model *m, uint32_t *tried,
+                  enum lx_route_avail *skipped, uint64_t now_ms, struct lx_route_pick *out);
+
+/* A point in [0, 1) for a sticky A/B value (a 64-bit hash of its bytes):
+ * the same value always lands on the same arm. Pure. */
+double lx_route_ab_point(lx_str value);
+/* The model that serves a request for m under m->ab: arm "b" (m->ab.model)
+ * when the request's point falls below share, else "a" (m itself).
+ * sticky is the key id or the header value m->ab.sticky names; empty (or
+ * sticky: none) draws a fresh random point. *arm gets 'a' or 'b', or 0
+ * (and m is returned) when m has no split. */
+const struct lx_config_model *lx_route_ab(struct lx_route *r, const struct lx_config_model *m,
+                                          lx_str sticky, char *arm);
+
 /* Writes the OpenAI model list {"object":"list","data":[...]} of every
- * public name. */
+ * public name: models, aliases (owned_by the target's first backend),
+ * discovered ids. */
 int lx_route_write_models(const struct lx_route *r, lx_buf *out);
 /* Writes {"ready":bool,"backends":[{"name","healthy","checked","detail",
- * "in_flight","queued","circuit","pin_violations":[{"model",
+ * "in_flight","queued","queued_by_class":{"high","normal","low"},"circuit","pin_violations":[{"model",
  * "upstream_model"}],"models"}]}; the circuit as of the monotonic clock. */
 int lx_route_write_status(const struct lx_route *r, lx_buf *out);
 

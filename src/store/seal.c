@@ -104,8 +104,8 @@ int lx_seal_open(const struct lx_seal *s, const char *ctx, lx_str sealed, lx_buf
     int rc = LX_ERR;
     if (n > 0) {
         /* EVP_DecodeBlock counts the padding's zero bytes: take them off */
-        size_t raw_len = (size_t)n - (sealed.ptr[sealed.len - 1] == '=') -
-                         (sealed.ptr[sealed.len - 2] == '=');
+        size_t raw_len =
+            (size_t)n - (sealed.ptr[sealed.len - 1] == '=') - (sealed.ptr[sealed.len - 2] == '=');
         if (raw_len >= OVERHEAD && memcmp(raw, magic, MAGIC_LEN) == 0) {
             size_t plain_len = raw_len - OVERHEAD;
             unsigned char *nonce = raw + MAGIC_LEN, *ct = nonce + NONCE_LEN, *tag = ct + plain_len;

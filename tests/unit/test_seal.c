@@ -101,9 +101,9 @@ Test(seal, refuses_foreign_and_malformed_input)
     lx_buf_init(&o, 1024);
     const char *bad[] = {
         "",
-        "abc",                                   /* not a multiple of 4 */
+        "abc",                                      /* not a multiple of 4 */
         "gAAAAABoX2x1c2VyLXN0YXRlLWZyb20tb3BlbmFp", /* Fernet-like, not ours */
-        "bHgx",                                  /* magic only */
+        "bHgx",                                     /* magic only */
         "****************************************************",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
