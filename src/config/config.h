@@ -38,9 +38,14 @@
  *     per_key_rpm: 0                 # requests per minute per API key (auth on)
  *     per_model_rpm: 0               # requests per minute per public model name
  *     burst: 0                       # 0: rpm / 6 rounded up, at least 1
+ *   admin:                           # the admin HTTP API (/admin/keys)
+ *     enabled: false                 # true: needs the key in key_env at start
+ *     key_env: LLMUX_ADMIN_KEY       # name of the variable holding the admin key
  *   policy:
  *     tool_calls: off                # off | flag | reject: check the tool calls of
  *                                    # non-streamed chat completions (toolcheck.h)
+ *     forbidden_tools: reject        # reject | strip: a request offering a tool
+ *                                    # its key or model does not allow (toolallow.h)
  *   backends:
  *     - name: local                  # [A-Za-z0-9._-]+, unique
  *       url: http://127.0.0.1:8080/v1  # base URL, endpoints are appended
@@ -60,6 +65,7 @@
  *     - name: local-chat             # the public name clients send
  *       backend: local
  *       upstream_model: qwen2.5-7b-instruct-q4_k_m   # pinned upstream id
+ *       tools_allowed: [get_weather] # tool names requests may offer; absent: any
  *       fallbacks:                   # deployments tried after it, in order
  *         - { backend: cloud, upstream_model: gpt-4o-mini }
  *       retry: { attempts: 1,        # tries per deployment
@@ -83,6 +89,9 @@ enum lx_audit_prompt { LX_AUDIT_PROMPT_OFF, LX_AUDIT_PROMPT_HASH, LX_AUDIT_PROMP
 /* What a tool call that fails its check becomes: nothing (not checked),
  * a note in the audit record, or a 502 instead of the response. */
 enum lx_tool_calls_policy { LX_TOOL_CALLS_OFF, LX_TOOL_CALLS_FLAG, LX_TOOL_CALLS_REJECT };
+/* What a request offering a forbidden tool gets: 403 tool_not_allowed, or
+ * the tool removed before the request goes upstream. */
+enum lx_forbidden_tools_policy { LX_FORBIDDEN_TOOLS_REJECT, LX_FORBIDDEN_TOOLS_STRIP };
 
 struct lx_config_listener {
     char *address; /* as written, "host:port" ("[::1]:7711" for IPv6) */
@@ -172,6 +181,8 @@ struct lx_config_model {
     struct lx_config_deployment *fallbacks; /* tried in order after the first */
     size_t n_fallbacks;
     struct lx_config_retry retry;
+    char **tools_allowed; /* NULL: any tool; else n_tools_allowed names */
+    size_t n_tools_allowed;
 };
 
 struct lx_config_limits {
@@ -214,7 +225,12 @@ struct lx_config {
     } rate_limits;
     struct {
         enum lx_tool_calls_policy tool_calls;
+        enum lx_forbidden_tools_policy forbidden_tools;
     } policy;
+    struct {
+        bool enabled;
+        char *key_env; /* the variable's name, never the key */
+    } admin;
     struct lx_config_backend *backends;
     size_t n_backends;
     struct lx_config_model *models;
