@@ -71,6 +71,20 @@ static bool key_allows(const void *key, lx_str model)
     return lx_store_key_allows(key, model);
 }
 
+/* Copies the key's settings into the caller (views into the keyring, which
+ * lives through this callback; the proxy copies what it keeps). */
+static void key_settings(struct lx_proxy_caller *c)
+{
+    const struct lx_store_key_settings *ks = lx_store_key_settings(c->key);
+    c->tools = ks->tools;
+    c->n_tools = ks->n_tools;
+    c->tags = ks->tags;
+    c->n_tags = ks->n_tags;
+    c->max_concurrent = ks->max_concurrent;
+    c->budget_usd = ks->budget_usd;
+    c->spent_usd = ks->spent_usd;
+}
+
 /* The caller's valid key, or NULL after answering 401. The message never
  * repeats what the client sent. */
 static const struct lx_store_key *authenticate(struct lx_api *a, struct lx_http_req *req,
@@ -173,6 +187,7 @@ void lx_api_handle(struct lx_http_req *req, void *data)
         if ((caller.key = authenticate(a, req, rid)) == NULL)
             return;
         caller.key_id = lx_store_key_id(caller.key);
+        key_settings(&caller);
         as = &caller;
     }
     bool get = lx_str_eq_cstr(method, "GET"), post = lx_str_eq_cstr(method, "POST");

@@ -63,7 +63,8 @@ struct lx_proxy *lx_proxy_new(uv_loop_t *loop, struct lx_config *cfg, struct lx_
         uv_unref((uv_handle_t *)p->watch_timer); /* never the reason the loop runs */
     }
     if (p->route == NULL || p->upstream == NULL || p->health_timer == NULL ||
-        p->watch_timer == NULL || new_limits(p, cfg) != LX_OK) {
+        p->watch_timer == NULL || new_limits(p, cfg) != LX_OK ||
+        lx_proxy_key_slots_new(p) != LX_OK) {
         lx_proxy_free(p);
         return NULL;
     }
@@ -89,6 +90,7 @@ void lx_proxy_free(struct lx_proxy *p)
     lx_route_free(p->route);
     lx_ratelimit_free(p->key_limit);
     lx_ratelimit_free(p->model_limit);
+    lx_proxy_key_slots_free(p);
     lx_config_unref(p->cfg);
     free(p);
 }
@@ -96,4 +98,9 @@ void lx_proxy_free(struct lx_proxy *p)
 struct lx_route *lx_proxy_route(struct lx_proxy *p)
 {
     return p->route;
+}
+
+struct lx_audit *lx_proxy_audit(struct lx_proxy *p)
+{
+    return p->audit;
 }
