@@ -8,12 +8,14 @@
 #include "../core/buf.h"
 #include "../core/id.h"
 #include "../dialect/chat.h"
+#include "admin.h"
 #include "auth.h"
 
 struct lx_api {
     struct lx_proxy *proxy;
     const struct lx_config *cfg;
-    struct lx_api_auth *auth; /* NULL when auth is off */
+    struct lx_api_auth *auth;   /* NULL when auth is off */
+    struct lx_api_admin *admin; /* NULL when admin.enabled is off */
 };
 
 struct lx_api *lx_api_new(uv_loop_t *loop, struct lx_proxy *proxy, const struct lx_config *cfg,
@@ -26,11 +28,19 @@ struct lx_api *lx_api_new(uv_loop_t *loop, struct lx_proxy *proxy, const struct 
     }
     a->proxy = proxy;
     a->cfg = cfg;
-    if (cfg->auth.enabled &&
-        (a->auth = lx_api_auth_new(loop, cfg->auth.store, err, errlen)) == NULL) {
+    /* first: it has no handles, so a failure here leaves nothing to close */
+    a->admin = lx_api_admin_new(loop, cfg, NULL, lx_proxy_audit(proxy), err, errlen);
+    if (a->admin == NULL && err[0]) {
         free(a);
         return NULL;
     }
+    if (cfg->auth.enabled &&
+        (a->auth = lx_api_auth_new(loop, cfg->auth.store, err, errlen)) == NULL) {
+        lx_api_admin_free(a->admin);
+        free(a);
+        return NULL;
+    }
+    lx_api_admin_set_auth(a->admin, a->auth);
     return a;
 }
 
@@ -45,6 +55,7 @@ void lx_api_free(struct lx_api *a)
     if (a == NULL)
         return;
     lx_api_auth_free(a->auth);
+    lx_api_admin_free(a->admin);
     free(a);
 }
 
@@ -182,6 +193,8 @@ void lx_api_handle(struct lx_http_req *req, void *data)
     }
     lx_str method = lx_http_req_method(req), full = lx_http_req_path(req);
     lx_str path = api_path(full);
+    if (lx_api_admin_handle(a->admin, req, rid, full, presented_key(req)))
+        return;
     struct lx_proxy_caller caller = {.model_allowed = key_allows}, *as = NULL;
     if (a->auth && !lx_config_path_public(a->cfg, full.ptr, full.len)) {
         if ((caller.key = authenticate(a, req, rid)) == NULL)
