@@ -117,7 +117,10 @@ static void set_error(struct job *j, int status, const char *message, const char
     j->status = status;
     snprintf(j->error_code, sizeof(j->error_code), "%s", code);
     lx_buf_reset(&j->body);
-    lx_chat_error_write(&j->body, message, lx_chat_error_type(status), param, code);
+    /* 401 as for virtual keys (api.c), the type OpenAI gives a bad key */
+    lx_chat_error_write(&j->body, message,
+                        status == 401 ? "invalid_request_error" : lx_chat_error_type(status), param,
+                        code);
 }
 
 /* A JSON array from the JSON text of a list column; "" gives null (every
