@@ -92,6 +92,7 @@ static void key_settings(struct lx_proxy_caller *c)
     c->tags = ks->tags;
     c->n_tags = ks->n_tags;
     c->max_concurrent = ks->max_concurrent;
+    c->rpm = ks->rpm;
     c->budget_usd = ks->budget_usd;
     c->spent_usd = ks->spent_usd;
 }

@@ -1059,10 +1059,12 @@ static int rate_limit(struct exchange *ex)
     struct lx_proxy *p = ex->p;
     struct lx_ratelimit_result k = {0}, m = {0}, *tight = NULL;
     uint64_t now = now_ms();
-    bool by_key = p->key_limit && ex->key_id[0];
+    /* the key's own rpm (govern.c) before the config's per_key_rpm */
+    uint32_t own = ex->key_rpm;
+    bool by_key = p->key_limit && ex->key_id[0] && (own || p->cfg->rate_limits.per_key_rpm);
     lx_str key = lx_str_from_cstr(ex->key_id), model = lx_str_from_cstr(ex->model);
     if (by_key) {
-        lx_ratelimit_check(p->key_limit, key, now, false, &k);
+        lx_ratelimit_check_rate(p->key_limit, key, own, now, false, &k);
         if (!k.allowed) {
             refuse_rate(ex, &k, "key");
             return LX_ERR;
@@ -1076,7 +1078,7 @@ static int rate_limit(struct exchange *ex)
         }
     }
     if (by_key) {
-        lx_ratelimit_check(p->key_limit, key, now, true, &k);
+        lx_ratelimit_check_rate(p->key_limit, key, own, now, true, &k);
         tight = &k;
     }
     if (p->model_limit) {

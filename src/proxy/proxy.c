@@ -23,9 +23,11 @@ enum { RATE_LIMIT_MAX_KEYS = 65536 };
 static int new_limits(struct lx_proxy *p, const struct lx_config *cfg)
 {
     uint32_t burst = cfg->rate_limits.burst;
-    if (cfg->rate_limits.per_key_rpm &&
-        (p->key_limit =
-             lx_ratelimit_new(cfg->rate_limits.per_key_rpm, burst, RATE_LIMIT_MAX_KEYS)) == NULL)
+    /* with auth, always: a key may carry its own rpm (keys.h) */
+    uint32_t key_rpm = cfg->rate_limits.per_key_rpm ? cfg->rate_limits.per_key_rpm : 60;
+    if ((cfg->rate_limits.per_key_rpm || cfg->auth.enabled) &&
+        (p->key_limit = lx_ratelimit_new(key_rpm, cfg->rate_limits.per_key_rpm ? burst : 0,
+                                         RATE_LIMIT_MAX_KEYS)) == NULL)
         return LX_ERR;
     if (cfg->rate_limits.per_model_rpm &&
         (p->model_limit =

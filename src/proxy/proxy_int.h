@@ -43,7 +43,7 @@ struct lx_proxy {
     struct health_check *checks; /* one per backend while a round runs */
     struct exchange *exchanges;  /* doubly linked, for drain and cancel */
     uint32_t n_exchanges;
-    struct lx_ratelimit *key_limit;   /* rate_limits.per_key_rpm; NULL when off */
+    struct lx_ratelimit *key_limit;   /* per_key_rpm, or keys' own rpm; NULL without auth */
     struct lx_ratelimit *model_limit; /* rate_limits.per_model_rpm; NULL when off */
     struct key_slots *key_slots;      /* requests in flight per key with max_concurrent */
     struct exchange *spare;           /* freed exchanges kept with their buffers */
@@ -127,6 +127,7 @@ struct exchange {
      * slots, what refused it ("concurrency", "budget"), the tool policy */
     const char **tags;
     size_t n_tags;
+    uint32_t key_rpm; /* the key's own rpm; 0: rate_limits.per_key_rpm */
     bool holds_key_slot;
     const char *key_limited;
     struct tool_policy *tools;

@@ -363,3 +363,22 @@ test('max_concurrent: 429 concurrency_limit_exceeded with Retry-After 1, slot ba
   const ok2 = await c.chat.completions.create({ model: 'plain', messages: USER('after error') });
   assert.equal(ok2.choices.length, 1);
 });
+
+test('a key\'s own rpm: the second request in the minute is 429 rate_limit_exceeded', async () => {
+  const k = await newKey({ name: 'rpm-1', rpm: 1 });
+  const c = client(k.secret);
+  const first = await c.chat.completions.create({ model: 'plain', messages: USER('one') }).withResponse();
+  assert.equal(first.response.headers.get('x-ratelimit-limit-requests'), '1');
+  assert.equal(first.response.headers.get('x-ratelimit-remaining-requests'), '0');
+  const e = await apiError(c.chat.completions.create({ model: 'plain', messages: USER('two') }));
+  assert.equal(e.status, 429);
+  assert.equal(e.code, 'rate_limit_exceeded');
+  assert.match(e.message, new RegExp(`API key ${k.id}: Limit 1`));
+  // another key, without its own rpm, is not limited (no per_key_rpm in this config)
+  const other = await newKey({ name: 'no-rpm' });
+  for (let i = 0; i < 3; i++) await client(other.secret).chat.completions.create({ model: 'plain', messages: USER('x') });
+  // raised at once through the admin API
+  assert.equal((await admin('PATCH', `/${k.id}`, { rpm: 1000 })).status, 200);
+  const ok = await c.chat.completions.create({ model: 'plain', messages: USER('three') });
+  assert.equal(ok.choices.length, 1);
+});
