@@ -462,8 +462,8 @@ static int split_models(char *list, const char **out, size_t max)
 }
 
 /* Splits one --models/--tools value into buf and list; 2 (usage) on error. */
-static int keys_split(const char *what, const char *value, char *buf, const char **list,
-                      size_t max, size_t *n)
+static int keys_split(const char *what, const char *value, char *buf, const char **list, size_t max,
+                      size_t *n)
 {
     snprintf(buf, KEYS_LIST_BYTES, "%s", value);
     int k = strlen(value) < KEYS_LIST_BYTES ? split_models(buf, list, max) : -1;

@@ -412,9 +412,8 @@ static bool read_body(struct job *j, lx_str body)
         set_error(j, 400, "The body must be a JSON object.", NULL, "invalid_json");
         return false;
     }
-    static const char *const known[] = {"name", "models",   "tools",          "tags",
-                                        "rpm",  "tpm",      "max_concurrent", "budget_usd",
-                                        "priority"};
+    static const char *const known[] = {"name", "models",         "tools",      "tags",    "rpm",
+                                        "tpm",  "max_concurrent", "budget_usd", "priority"};
     const cJSON *m;
     cJSON_ArrayForEach(m, j->doc)
     {
@@ -434,7 +433,8 @@ static bool read_body(struct job *j, lx_str body)
         }
     }
     if (j->op == OP_CREATE && !(j->f.set & LX_STORE_KEY_F_NAME)) {
-        set_error(j, 400, "Missing required parameter: 'name'.", "name", "missing_required_parameter");
+        set_error(j, 400, "Missing required parameter: 'name'.", "name",
+                  "missing_required_parameter");
         return false;
     }
     if (j->op == OP_UPDATE && j->f.set == 0) {

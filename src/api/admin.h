@@ -30,8 +30,8 @@
 #include "auth.h"
 
 enum {
-    LX_API_ADMIN_KEY_MIN = 16,           /* bytes of an admin key, at least */
-    LX_API_ADMIN_BODY_MAX = 64 * 1024,   /* bytes of an admin request body */
+    LX_API_ADMIN_KEY_MIN = 16,         /* bytes of an admin key, at least */
+    LX_API_ADMIN_BODY_MAX = 64 * 1024, /* bytes of an admin request body */
 };
 
 struct lx_api_admin;

@@ -1127,8 +1127,8 @@ static int read_model_tools_allowed(struct loader *ld, struct fy_node *seq, void
             return LX_ERR;
         bool ok = t && *t && strlen(t) <= 64;
         for (const char *p = t; ok && *p; p++)
-            ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                 (*p >= '0' && *p <= '9') || *p == '_' || *p == '-';
+            ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                 *p == '_' || *p == '-';
         if (!ok) {
             free(t);
             return fail(ld, item, "%s: a tool name is 1 to 64 of A-Z a-z 0-9 _ -", where(ld));
@@ -1867,8 +1867,9 @@ void lx_config_print(const struct lx_config *c, FILE *out)
     fprintf(out, "\npolicy:\n  tool_calls %s%s\n", tool_calls_names[c->policy.tool_calls],
             c->policy.tool_calls ? " (non-streamed chat completions)" : "");
     fprintf(out, "  forbidden_tools %s\n", forbidden_tools_names[c->policy.forbidden_tools]);
-    fprintf(out, "\nadmin:\n  enabled    %s\n  key_env    %s (%s)\n", c->admin.enabled ? "true" : "false",
-            c->admin.key_env, getenv(c->admin.key_env) && *getenv(c->admin.key_env) ? "set" : "not set");
+    fprintf(out, "\nadmin:\n  enabled    %s\n  key_env    %s (%s)\n",
+            c->admin.enabled ? "true" : "false", c->admin.key_env,
+            getenv(c->admin.key_env) && *getenv(c->admin.key_env) ? "set" : "not set");
     fprintf(out, "\nbackends (%zu):\n", c->n_backends);
     for (size_t i = 0; i < c->n_backends; i++)
         print_backend(&c->backends[i], out);

@@ -222,8 +222,8 @@ int lx_toolallow_response(lx_str body, const struct lx_toolallow_list *offered,
  * call has no name yet; LX_ERR on a refusal (in *bad). */
 static int stream_delta(struct lx_toolallow_stream *st, const lx_json *j, int call, int fallback,
                         const struct lx_toolallow_list *offered,
-                        const struct lx_toolallow_list *key,
-                        const struct lx_toolallow_list *model, struct lx_toolallow_finding *bad)
+                        const struct lx_toolallow_list *key, const struct lx_toolallow_list *model,
+                        struct lx_toolallow_finding *bad)
 {
     int64_t index = fallback;
     if (!lx_json_is_object(j, call))

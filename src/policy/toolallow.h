@@ -36,10 +36,10 @@ struct lx_toolallow_list {
 
 enum lx_toolallow_verdict {
     LX_TOOLALLOW_OK,
-    LX_TOOLALLOW_NOT_OFFERED,   /* a call to a tool the request did not offer */
-    LX_TOOLALLOW_DENIED_KEY,    /* the API key's allowlist lacks it */
-    LX_TOOLALLOW_DENIED_MODEL,  /* the model's allowlist lacks it */
-    LX_TOOLALLOW_NO_NAME,       /* a call without a function name */
+    LX_TOOLALLOW_NOT_OFFERED,  /* a call to a tool the request did not offer */
+    LX_TOOLALLOW_DENIED_KEY,   /* the API key's allowlist lacks it */
+    LX_TOOLALLOW_DENIED_MODEL, /* the model's allowlist lacks it */
+    LX_TOOLALLOW_NO_NAME,      /* a call without a function name */
 };
 /* "allowed", "not_offered", "not_allowed_by_key", "not_allowed_by_model",
  * "no_name". */
@@ -86,7 +86,7 @@ struct lx_toolallow_finding {
     enum lx_toolallow_verdict verdict;
 };
 struct lx_toolallow_result {
-    uint32_t n; /* findings kept (at most LX_TOOLALLOW_MAX_CALLS) */
+    uint32_t n;     /* findings kept (at most LX_TOOLALLOW_MAX_CALLS) */
     uint32_t n_bad; /* all calls that failed, kept or not */
     struct lx_toolallow_finding f[LX_TOOLALLOW_MAX_CALLS];
 };

@@ -155,8 +155,8 @@ int lx_proxy_key_settings(struct exchange *ex, const struct lx_proxy_caller *cal
             ex->tags[i] = tags.names[i].ptr;
         ex->n_tags = tags.n;
     }
-    if (caller->tools && (tool_policy(ex) == NULL ||
-                          copy_list(ex, caller->tools, caller->n_tools, &ex->tools->key) != LX_OK)) {
+    if (caller->tools && (tool_policy(ex) == NULL || copy_list(ex, caller->tools, caller->n_tools,
+                                                               &ex->tools->key) != LX_OK)) {
         lx_proxy_refuse(ex, 500, "The gateway ran out of memory for this request.", "server_error",
                         NULL, "out_of_memory", NULL);
         return LX_ERR;
@@ -192,8 +192,7 @@ static void refuse_offer(struct exchange *ex, const struct tool_policy *tp)
     lx_str n = tp->scan.names[i];
     char msg[320];
     snprintf(msg, sizeof(msg), "The tool `%.*s` is not allowed %s.", (int)LX_MIN(n.len, 64), n.ptr,
-             tp->scan.denied[i] == LX_TOOLALLOW_DENIED_KEY ? "for this API key"
-                                                           : "on this model");
+             tp->scan.denied[i] == LX_TOOLALLOW_DENIED_KEY ? "for this API key" : "on this model");
     lx_proxy_refuse(ex, 403, msg, "invalid_request_error", "tools", "tool_not_allowed", NULL);
 }
 
@@ -352,8 +351,9 @@ int lx_proxy_tools_gate(struct exchange *ex, lx_str data)
         return refuse_stream(ex, &bad);
     }
     lx_arena_reset(&ex->scratch);
-    enum lx_toolallow_gate g = lx_toolallow_stream_chunk(
-        &tp->gate, data, &ex->scratch, ex->p->cfg->limits.max_json_depth, offered, key, model, &bad);
+    enum lx_toolallow_gate g =
+        lx_toolallow_stream_chunk(&tp->gate, data, &ex->scratch, ex->p->cfg->limits.max_json_depth,
+                                  offered, key, model, &bad);
     lx_arena_reset(&ex->scratch);
     if (g == LX_TOOLALLOW_REFUSE)
         return refuse_stream(ex, &bad);

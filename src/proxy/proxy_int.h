@@ -26,7 +26,8 @@ struct tool_policy {
     struct lx_toolallow_list offered;    /* what went upstream; valid when scanned */
     bool scanned;
     struct lx_toolallow_scan scan;
-    const char *offer_action; /* static: "refused" or "stripped" when the request had denied tools */
+    const char
+        *offer_action; /* static: "refused" or "stripped" when the request had denied tools */
     struct lx_toolallow_stream gate;
     struct lx_toolallow_result calls; /* calls that did not reach the client */
     const char *call_action;          /* static: "refused" or "removed" */

@@ -227,8 +227,8 @@ static char *names_json(const char *const *models, size_t n)
     return text;
 }
 
-static int check_names(const char *what, const char *const *names, size_t n, size_t max,
-                       char *err, size_t errlen)
+static int check_names(const char *what, const char *const *names, size_t n, size_t max, char *err,
+                       size_t errlen)
 {
     if (n > max) {
         set_err(err, errlen, "at most %zu %ss per key", max, what);
@@ -363,10 +363,14 @@ static void update_sql(unsigned set, char *sql, size_t len)
         unsigned bit;
         const char *col;
     } cols[] = {
-        {LX_STORE_KEY_F_NAME, "name"},         {LX_STORE_KEY_F_MODELS, "allowed_models"},
-        {LX_STORE_KEY_F_TOOLS, "allowed_tools"}, {LX_STORE_KEY_F_RPM, "rpm"},
-        {LX_STORE_KEY_F_TPM, "tpm"},           {LX_STORE_KEY_F_MAX_CONCURRENT, "max_concurrent"},
-        {LX_STORE_KEY_F_BUDGET, "budget_usd"}, {LX_STORE_KEY_F_PRIORITY, "priority"},
+        {LX_STORE_KEY_F_NAME, "name"},
+        {LX_STORE_KEY_F_MODELS, "allowed_models"},
+        {LX_STORE_KEY_F_TOOLS, "allowed_tools"},
+        {LX_STORE_KEY_F_RPM, "rpm"},
+        {LX_STORE_KEY_F_TPM, "tpm"},
+        {LX_STORE_KEY_F_MAX_CONCURRENT, "max_concurrent"},
+        {LX_STORE_KEY_F_BUDGET, "budget_usd"},
+        {LX_STORE_KEY_F_PRIORITY, "priority"},
         {LX_STORE_KEY_F_TAGS, "tags"},
     };
     size_t used = (size_t)snprintf(sql, len, "UPDATE keys SET id = id");
@@ -402,8 +406,8 @@ static int update_bind(sqlite3_stmt *st, const struct lx_store_key_fields *f, co
     return sqlite3_bind_text(st, i, id, -1, SQLITE_STATIC);
 }
 
-int lx_store_keys_update(struct lx_store_keys *s, const char *id, const struct lx_store_key_fields *f,
-                         char *err, size_t errlen)
+int lx_store_keys_update(struct lx_store_keys *s, const char *id,
+                         const struct lx_store_key_fields *f, char *err, size_t errlen)
 {
     if (check_fields(f, err, errlen) != LX_OK)
         return LX_ERR;
@@ -480,8 +484,8 @@ static const char *column_text(sqlite3_stmt *st, int i)
     return t ? (const char *)t : NULL;
 }
 
-#define INFO_COLUMNS                                                                       \
-    "id, name, created_at, revoked_at, allowed_models, allowed_tools, tags, priority, rpm, tpm, " \
+#define INFO_COLUMNS                                                                               \
+    "id, name, created_at, revoked_at, allowed_models, allowed_tools, tags, priority, rpm, tpm, "  \
     "max_concurrent, budget_usd, spent_usd FROM keys "
 
 static const char *text_or_empty(sqlite3_stmt *st, int i)
@@ -624,8 +628,7 @@ static int parse_settings(struct lx_store_key *k, sqlite3_stmt *st)
     struct lx_store_key_settings *ks = &k->settings;
     if (parse_names(column_text(st, 2), LX_STORE_KEY_MAX_MODELS, &k->models, &k->n_models) !=
             LX_OK ||
-        parse_names(column_text(st, 3), LX_STORE_KEY_MAX_TOOLS, &k->tools, &ks->n_tools) !=
-            LX_OK ||
+        parse_names(column_text(st, 3), LX_STORE_KEY_MAX_TOOLS, &k->tools, &ks->n_tools) != LX_OK ||
         parse_names(column_text(st, 4), LX_STORE_KEY_MAX_TAGS, &k->tags, &ks->n_tags) != LX_OK)
         return LX_ERR;
     ks->tools = (const char *const *)k->tools;
@@ -681,8 +684,7 @@ struct lx_store_keyring *lx_store_keyring_load(struct lx_store_keys *s, char *er
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         int added = keyring_add(r, &cap, st);
         if (added == LX_ERR) {
-            set_err(err, errlen, "key store %s: out of memory or a bad list value",
-                    s->path);
+            set_err(err, errlen, "key store %s: out of memory or a bad list value", s->path);
             goto fail;
         }
         rc = SQLITE_OK;

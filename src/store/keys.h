@@ -38,13 +38,13 @@
 
 #define LX_STORE_KEY_PREFIX "llmux-sk-"
 enum {
-    LX_STORE_KEY_SECRET_LEN = 9 + 32, /* the prefix and 32 base62 characters */
-    LX_STORE_KEY_ID_LEN = 12,         /* "key_" and 8 hex digits */
-    LX_STORE_KEY_MAX_MODELS = 256,    /* allowed models per key */
-    LX_STORE_KEY_MAX_NAME = 128,      /* bytes of a key's name or a model name */
-    LX_STORE_KEYRING_MAX = 100000,    /* valid keys loaded into a keyring */
-    LX_STORE_KEY_MAX_TOOLS = 256,     /* allowed tools per key */
-    LX_STORE_KEY_MAX_TAGS = 32,       /* tags per key */
+    LX_STORE_KEY_SECRET_LEN = 9 + 32,   /* the prefix and 32 base62 characters */
+    LX_STORE_KEY_ID_LEN = 12,           /* "key_" and 8 hex digits */
+    LX_STORE_KEY_MAX_MODELS = 256,      /* allowed models per key */
+    LX_STORE_KEY_MAX_NAME = 128,        /* bytes of a key's name or a model name */
+    LX_STORE_KEYRING_MAX = 100000,      /* valid keys loaded into a keyring */
+    LX_STORE_KEY_MAX_TOOLS = 256,       /* allowed tools per key */
+    LX_STORE_KEY_MAX_TAGS = 32,         /* tags per key */
     LX_STORE_KEY_MAX_LIMIT = 100000000, /* rpm, tpm, max_concurrent */
 };
 
@@ -110,8 +110,8 @@ int lx_store_keys_create_with(struct lx_store_keys *s, const struct lx_store_key
 /* Changes the fields f->set names of the valid key id. Returns LX_OK,
  * LX_AGAIN when no valid key has that id, LX_ERR with a message in err
  * (bad values included). */
-int lx_store_keys_update(struct lx_store_keys *s, const char *id, const struct lx_store_key_fields *f,
-                         char *err, size_t errlen);
+int lx_store_keys_update(struct lx_store_keys *s, const char *id,
+                         const struct lx_store_key_fields *f, char *err, size_t errlen);
 
 /* Adds usd (>= 0) to the key's spent_usd. LX_AGAIN when id is unknown. */
 int lx_store_keys_add_spend(struct lx_store_keys *s, const char *id, double usd, char *err,

@@ -382,3 +382,15 @@ test('a key\'s own rpm: the second request in the minute is 429 rate_limit_excee
   const ok = await c.chat.completions.create({ model: 'plain', messages: USER('three') });
   assert.equal(ok.choices.length, 1);
 });
+
+test('admin.enabled without an admin key (or a short one): serve exits 1 and says which variable', () => {
+  const d = tempDir();
+  const cfg = path.join(d, 'c.yaml');
+  fs.writeFileSync(cfg, `listeners: [{address: "127.0.0.1:1"}]\naudit: {path: off}\nadmin: {enabled: true, key_env: MY_ADMIN}\nauth: {store: ${d}/k.db}\n`);
+  for (const env of [{}, { MY_ADMIN: 'short' }]) {
+    const r = spawnSync(LLMUX_BIN, ['serve', '-c', cfg], { env: childEnv(env), encoding: 'utf8', timeout: 20000 });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /admin key of at least 16 bytes in the environment variable MY_ADMIN/);
+    assert.ok(!r.stderr.includes('short'));
+  }
+});

@@ -32,8 +32,7 @@ Test(toolallow, decision_table)
     } rows[] = {
         /* name          offered   key   model   offer verdict   call verdict */
         {"get_weather", &offered, &key, &model, LX_TOOLALLOW_OK, LX_TOOLALLOW_OK},
-        {"get_time", &offered, &key, &model, LX_TOOLALLOW_DENIED_MODEL,
-         LX_TOOLALLOW_DENIED_MODEL},
+        {"get_time", &offered, &key, &model, LX_TOOLALLOW_DENIED_MODEL, LX_TOOLALLOW_DENIED_MODEL},
         {"get_time", &offered, &key, &any, LX_TOOLALLOW_OK, LX_TOOLALLOW_OK},
         {"delete_all", &offered, &key, &model, LX_TOOLALLOW_DENIED_KEY, LX_TOOLALLOW_DENIED_KEY},
         {"delete_all", &offered, &any, &model, LX_TOOLALLOW_OK, LX_TOOLALLOW_OK},
@@ -81,9 +80,10 @@ static void strip_case(const char *body, size_t want_denied, const char *want)
 
 Test(toolallow, strip_request_exact_bytes)
 {
-    strip_case("{\"model\":\"m\",\"tools\":[" TOOL("get_weather") ", " TOOL("delete_all") "," TOOL(
-                   "get_time") "],\"n\":1}",
-               1, "{\"model\":\"m\",\"tools\":[" TOOL("get_weather") "," TOOL("get_time") "],\"n\":1}");
+    strip_case(
+        "{\"model\":\"m\",\"tools\":[" TOOL("get_weather") ", " TOOL("delete_all") "," TOOL(
+            "get_time") "],\"n\":1}",
+        1, "{\"model\":\"m\",\"tools\":[" TOOL("get_weather") "," TOOL("get_time") "],\"n\":1}");
     /* none left: the member goes, with the comma after it */
     strip_case("{\"tools\" : [" TOOL("rm") "], \"model\":\"m\"}", 1, "{ \"model\":\"m\"}");
     /* none left and last: the comma before it goes */
@@ -94,8 +94,9 @@ Test(toolallow, strip_request_exact_bytes)
 
 Test(toolallow, scan_names_and_cap)
 {
-    const char *body = "{\"tools\":[" TOOL("get_weather") ",{\"type\":\"custom\",\"custom\":{"
-                       "\"name\":\"get_time\"}},{\"type\":\"function\"}]}";
+    const char *body =
+        "{\"tools\":[" TOOL("get_weather") ",{\"type\":\"custom\",\"custom\":{"
+                                           "\"name\":\"get_time\"}},{\"type\":\"function\"}]}";
     lx_arena a;
     lx_arena_init(&a, 1 << 22);
     lx_json j;
@@ -118,17 +119,19 @@ Test(toolallow, scan_names_and_cap)
     lx_arena_release(&a);
 }
 
-#define CALL(n) "{\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":\"" n "\",\"arguments\":\"{}\"}}"
+#define CALL(n)                                                                                    \
+    "{\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":\"" n "\",\"arguments\":\"{}\"}}"
 
 Test(toolallow, response_removes_failing_calls)
 {
     static const lx_str off[] = {S("get_weather"), S("get_time")};
     struct lx_toolallow_list o = {off, 2};
-    const char *body = "{\"id\":\"x\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
-                       "\"content\":null,\"tool_calls\":[" CALL("rm_rf") "," CALL(
-                           "get_weather") "]},\"finish_reason\":\"tool_calls\"},{\"index\":1,"
-                       "\"message\":{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[" CALL(
-                           "get_time") "]},\"finish_reason\":\"tool_calls\"}]}";
+    const char *body =
+        "{\"id\":\"x\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+        "\"content\":null,\"tool_calls\":[" CALL("rm_rf") "," CALL(
+            "get_weather") "]},\"finish_reason\":\"tool_calls\"},{\"index\":1,"
+                           "\"message\":{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":"
+                           "[" CALL("get_time") "]},\"finish_reason\":\"tool_calls\"}]}";
     struct lx_toolallow_result r;
     lx_buf out;
     lx_buf_init(&out, 1 << 16);
@@ -138,11 +141,12 @@ Test(toolallow, response_removes_failing_calls)
     cr_expect_eq(r.f[0].verdict, LX_TOOLALLOW_NOT_OFFERED);
     cr_expect_str_eq(r.f[1].name, "get_time");
     cr_expect_eq(r.f[1].verdict, LX_TOOLALLOW_DENIED_MODEL);
-    const char *want = "{\"id\":\"x\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
-                       "\"content\":null,\"tool_calls\":[" CALL(
-                           "get_weather") "]},\"finish_reason\":\"tool_calls\"},{\"index\":1,"
-                                          "\"message\":{\"role\":\"assistant\",\"content\":\"\"},"
-                                          "\"finish_reason\":\"stop\"}]}";
+    const char *want =
+        "{\"id\":\"x\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+        "\"content\":null,\"tool_calls\":[" CALL(
+            "get_weather") "]},\"finish_reason\":\"tool_calls\"},{\"index\":1,"
+                           "\"message\":{\"role\":\"assistant\",\"content\":\"\"},"
+                           "\"finish_reason\":\"stop\"}]}";
     cr_expect_str_eq(lx_buf_str(&out).ptr ? (lx_buf_append_char(&out, 0), out.data) : "", want);
     /* all allowed: nothing written */
     lx_buf_reset(&out);
@@ -175,12 +179,14 @@ Test(toolallow, stream_gate)
     struct lx_toolallow_finding bad;
     cr_expect_eq(feed(&st, DELTA("{\"content\":\"hi\"}"), &bad), LX_TOOLALLOW_PASS);
     /* named in its first delta, allowed: passes */
-    cr_expect_eq(feed(&st, DELTA("{\"tool_calls\":[{\"index\":0,\"id\":\"a\",\"function\":{"
-                                 "\"name\":\"get_weather\",\"arguments\":\"\"}}]}"),
+    cr_expect_eq(feed(&st,
+                      DELTA("{\"tool_calls\":[{\"index\":0,\"id\":\"a\",\"function\":{"
+                            "\"name\":\"get_weather\",\"arguments\":\"\"}}]}"),
                       &bad),
                  LX_TOOLALLOW_PASS);
-    cr_expect_eq(feed(&st, DELTA("{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{}\"}}"
-                                 "]}"),
+    cr_expect_eq(feed(&st,
+                      DELTA("{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{}\"}}"
+                            "]}"),
                       &bad),
                  LX_TOOLALLOW_PASS);
     /* a second call without a name yet: held, and what follows with it */
@@ -190,22 +196,25 @@ Test(toolallow, stream_gate)
     cr_expect_eq(lx_toolallow_stream_end(&st, &bad), LX_TOOLALLOW_REFUSE);
     cr_expect_eq(bad.verdict, LX_TOOLALLOW_NO_NAME);
     /* its name arrives and is allowed: everything goes */
-    cr_expect_eq(feed(&st, DELTA("{\"tool_calls\":[{\"index\":1,\"function\":{\"name\":"
-                                 "\"get_weather\"}}]}"),
+    cr_expect_eq(feed(&st,
+                      DELTA("{\"tool_calls\":[{\"index\":1,\"function\":{\"name\":"
+                            "\"get_weather\"}}]}"),
                       &bad),
                  LX_TOOLALLOW_PASS);
     cr_expect_eq(lx_toolallow_stream_end(&st, &bad), LX_TOOLALLOW_PASS);
     /* a call to a tool not offered: refused, named */
-    cr_expect_eq(feed(&st, DELTA("{\"tool_calls\":[{\"index\":2,\"function\":{\"name\":"
-                                 "\"rm_rf\",\"arguments\":\"\"}}]}"),
+    cr_expect_eq(feed(&st,
+                      DELTA("{\"tool_calls\":[{\"index\":2,\"function\":{\"name\":"
+                            "\"rm_rf\",\"arguments\":\"\"}}]}"),
                       &bad),
                  LX_TOOLALLOW_REFUSE);
     cr_expect_str_eq(bad.name, "rm_rf");
     cr_expect_eq(bad.verdict, LX_TOOLALLOW_NOT_OFFERED);
     /* an index past what the gate tracks is refused */
     struct lx_toolallow_stream st2 = {0};
-    cr_expect_eq(feed(&st2, DELTA("{\"tool_calls\":[{\"index\":99,\"function\":{\"name\":"
-                                  "\"get_weather\"}}]}"),
+    cr_expect_eq(feed(&st2,
+                      DELTA("{\"tool_calls\":[{\"index\":99,\"function\":{\"name\":"
+                            "\"get_weather\"}}]}"),
                       &bad),
                  LX_TOOLALLOW_REFUSE);
     /* not JSON: the gate passes it on to the caller's own checks */
