@@ -33,7 +33,7 @@ static const char usage_main[] =
     "Usage:\n"
     "  llmux serve [options]     run the gateway (see llmux serve --help)\n"
     "  llmux check -c FILE       validate a config file and print the routing table\n"
-    "  llmux keys create|list|revoke\n"
+    "  llmux keys create|list|update|revoke\n"
     "                            manage the virtual API keys (see llmux keys --help)\n"
     "  llmux version             print the version\n"
     "  llmux --help              this text\n"
@@ -397,26 +397,49 @@ static int cmd_check(int argc, char **argv)
 
 static const char usage_keys[] =
     "Usage:\n"
-    "  llmux keys create --name NAME [--models a,b] [options]\n"
+    "  llmux keys create --name NAME [settings] [options]\n"
     "                         create a key; its secret is printed once, on stdout,\n"
     "                         and stored nowhere (the store keeps its SHA-256)\n"
     "  llmux keys list [options]\n"
-    "                         id, name, created, revoked and models of every key\n"
+    "                         id, name, created, revoked and settings of every key\n"
+    "  llmux keys update ID [settings] [options]\n"
+    "                         change a valid key's settings (a running gateway sees\n"
+    "                         them within 2 s)\n"
     "  llmux keys revoke ID [options]\n"
     "                         revoke a key; a running gateway refuses it within 2 s\n"
+    "\n"
+    "Settings:\n"
+    "  -n, --name NAME        the key's name (create; update renames)\n"
+    "  -m, --models LIST      comma-separated public model names the key may use\n"
+    "                         (default: every model; \"\" on update: every model)\n"
+    "      --tools LIST       comma-separated tool names its requests may offer and\n"
+    "                         the model may call (default: any; \"\" on update: any)\n"
+    "      --rpm N            requests per minute (0: the config's per_key_rpm)\n"
+    "      --tpm N            tokens per minute (0: none; stored, not yet enforced)\n"
+    "      --max-concurrent N requests in flight at once (0: no cap)\n"
+    "      --budget USD       spend budget in US dollars (0: none)\n"
+    "      --priority P       high, normal (default) or low\n"
+    "      --tag T            a tag for the audit record; repeat for more (on update\n"
+    "                         the tags given replace the old ones; --tag \"\" clears)\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE      read auth.store from FILE (env LLMUX_CONFIG)\n"
     "  -s, --store PATH       the key store (env LLMUX_AUTH_STORE; default llmux-keys.db)\n"
-    "  -n, --name NAME        the key's name (create)\n"
-    "  -m, --models LIST      comma-separated public model names the key may use\n"
-    "                         (create; default: every model)\n"
     "  -h, --help             this text\n"
     "\n"
     "Clients send the key as \"Authorization: Bearer KEY\" or \"x-api-key: KEY\".\n";
 
+enum { KEYS_LIST_BYTES = 8192 };
+
 struct keys_opts {
-    const char *config, *store, *name, *models;
+    const char *config, *store, *name, *models, *tools;
+    const char *tags[LX_STORE_KEY_MAX_TAGS + 1];
+    size_t n_tags;
+    bool clear_tags;
+    struct lx_store_key_fields f;
+    /* split copies of --models and --tools, and the lists they point into */
+    char models_buf[KEYS_LIST_BYTES], tools_buf[KEYS_LIST_BYTES];
+    const char *model_list[LX_STORE_KEY_MAX_MODELS], *tool_list[LX_STORE_KEY_MAX_TOOLS];
 };
 
 /* The store path: --store > LLMUX_AUTH_STORE > the config's auth.store >
@@ -439,7 +462,8 @@ static int keys_store_path(const struct keys_opts *o, char *out, size_t outlen)
     return LX_OK;
 }
 
-/* Splits "a,b" in place into at most max names; -1 on an empty name. */
+/* Splits "a,b" in place into at most max names; -1 on an empty name. "" is
+ * an empty list (0). */
 static int split_models(char *list, const char **out, size_t max)
 {
     size_t n = 0;
@@ -456,25 +480,60 @@ static int split_models(char *list, const char **out, size_t max)
     return (int)n;
 }
 
-static int keys_create(struct lx_store_keys *s, const struct keys_opts *o)
+/* Splits one --models/--tools value into buf and list; 2 (usage) on error. */
+static int keys_split(const char *what, const char *value, char *buf, const char **list, size_t max,
+                      size_t *n)
 {
-    static const char *models[LX_STORE_KEY_MAX_MODELS];
-    char list[8192], id[LX_STORE_KEY_ID_LEN + 1], secret[LX_STORE_KEY_SECRET_LEN + 1], err[512];
-    int n = 0;
+    snprintf(buf, KEYS_LIST_BYTES, "%s", value);
+    int k = strlen(value) < KEYS_LIST_BYTES ? split_models(buf, list, max) : -1;
+    if (k < 0) {
+        fprintf(stderr, "llmux keys: --%s is a comma-separated list of names\n", what);
+        return 2;
+    }
+    *n = (size_t)k;
+    return 0;
+}
+
+/* Fills o->f from the flags. 0, or 2 after a usage message. */
+static int keys_fields(struct keys_opts *o)
+{
+    struct lx_store_key_fields *f = &o->f;
+    if (o->name) {
+        f->set |= LX_STORE_KEY_F_NAME;
+        f->name = o->name;
+    }
+    if (o->models) {
+        f->set |= LX_STORE_KEY_F_MODELS;
+        f->models = o->model_list;
+        if (keys_split("models", o->models, o->models_buf, o->model_list, LX_STORE_KEY_MAX_MODELS,
+                       &f->n_models))
+            return 2;
+    }
+    if (o->tools) {
+        f->set |= LX_STORE_KEY_F_TOOLS;
+        f->tools = o->tool_list;
+        if (keys_split("tools", o->tools, o->tools_buf, o->tool_list, LX_STORE_KEY_MAX_TOOLS,
+                       &f->n_tools))
+            return 2;
+    }
+    if (o->n_tags || o->clear_tags) {
+        f->set |= LX_STORE_KEY_F_TAGS;
+        f->tags = o->tags;
+        f->n_tags = o->n_tags;
+    }
+    return 0;
+}
+
+static int keys_create(struct lx_store_keys *s, struct keys_opts *o)
+{
+    char id[LX_STORE_KEY_ID_LEN + 1], secret[LX_STORE_KEY_SECRET_LEN + 1], err[512];
     if (o->name == NULL) {
         fprintf(stderr, "llmux keys create: --name is required\n");
         return 2;
     }
-    if (o->models) {
-        snprintf(list, sizeof(list), "%s", o->models);
-        if (strlen(o->models) >= sizeof(list) ||
-            (n = split_models(list, models, LX_ARRAY_LEN(models))) <= 0) {
-            fprintf(stderr, "llmux keys create: --models is a comma-separated list of names\n");
-            return 2;
-        }
-    }
-    if (lx_store_keys_create(s, o->name, models, (size_t)n, id, secret, err, sizeof(err)) !=
-        LX_OK) {
+    if (keys_fields(o) != 0)
+        return 2;
+    if (lx_store_keys_create_with(s, &o->f, id, secret, err, sizeof(err)) != LX_OK) {
         fprintf(stderr, "llmux: %s\n", err);
         return 1;
     }
@@ -486,13 +545,37 @@ static int keys_create(struct lx_store_keys *s, const struct keys_opts *o)
     return 0;
 }
 
-static void print_key(void *data, const struct lx_store_key_info *k)
+static int keys_update(struct lx_store_keys *s, struct keys_opts *o, const char *id)
 {
-    printf("%-14s %-24s %-26s %-26s %s\n", k->id, k->name, k->created_at,
-           k->revoked_at ? k->revoked_at : "-", k->allowed_models[0] ? k->allowed_models : "*");
+    char err[512];
+    if (keys_fields(o) != 0)
+        return 2;
+    if (o->f.set == 0) {
+        fprintf(stderr, "llmux keys update: nothing to change\n");
+        return 2;
+    }
+    int r = lx_store_keys_update(s, id, &o->f, err, sizeof(err));
+    if (r == LX_OK)
+        printf("updated %s\n", id);
+    else if (r == LX_AGAIN)
+        fprintf(stderr, "llmux: no valid key with id '%s'\n", id);
+    else
+        fprintf(stderr, "llmux: %s\n", err);
+    return r == LX_OK ? 0 : 1;
 }
 
-static int keys_run(const char *sub, const char *arg, const struct keys_opts *o)
+static void print_key(void *data, const struct lx_store_key_info *k)
+{
+    (void)data;
+    printf("%-14s %-24s %-26s %-26s %s\n", k->id, k->name, k->created_at,
+           k->revoked_at ? k->revoked_at : "-", k->allowed_models[0] ? k->allowed_models : "*");
+    printf("    tools=%s rpm=%u tpm=%u max_concurrent=%u budget_usd=%.4f spent_usd=%.4f "
+           "priority=%s tags=%s\n",
+           k->allowed_tools[0] ? k->allowed_tools : "*", k->rpm, k->tpm, k->max_concurrent,
+           k->budget_usd, k->spent_usd, k->priority, k->tags[0] ? k->tags : "[]");
+}
+
+static int keys_run(const char *sub, const char *arg, struct keys_opts *o)
 {
     char path[4096], err[512];
     if (keys_store_path(o, path, sizeof(path)) != LX_OK)
@@ -505,6 +588,8 @@ static int keys_run(const char *sub, const char *arg, const struct keys_opts *o)
     int rc = 0;
     if (strcmp(sub, "create") == 0) {
         rc = keys_create(s, o);
+    } else if (strcmp(sub, "update") == 0) {
+        rc = keys_update(s, o, arg);
     } else if (strcmp(sub, "list") == 0) {
         printf("%-14s %-24s %-26s %-26s %s\n", "ID", "NAME", "CREATED", "REVOKED", "MODELS");
         if (lx_store_keys_list(s, print_key, NULL, err, sizeof(err)) != LX_OK) {
@@ -525,14 +610,96 @@ static int keys_run(const char *sub, const char *arg, const struct keys_opts *o)
     return rc;
 }
 
+/* A whole number 0 .. LX_STORE_KEY_MAX_LIMIT from a flag; false if not. */
+static bool keys_number(const char *flag, const char *v, uint32_t *out)
+{
+    char *end = NULL;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (!*v || *end || v[0] == '-' || n > LX_STORE_KEY_MAX_LIMIT) {
+        fprintf(stderr, "llmux keys: --%s takes a whole number from 0 to %d\n", flag,
+                LX_STORE_KEY_MAX_LIMIT);
+        return false;
+    }
+    *out = (uint32_t)n;
+    return true;
+}
+
+enum { OPT_TOOLS = 1000, OPT_RPM, OPT_TPM, OPT_MAX_CONCURRENT, OPT_BUDGET, OPT_PRIORITY, OPT_TAG };
+
+/* One setting flag (not -c, -s, -h) into o. False on a bad value. */
+static bool keys_flag(struct keys_opts *o, int c, const char *v)
+{
+    struct lx_store_key_fields *f = &o->f;
+    char *end = NULL;
+    switch (c) {
+    case 'n':
+        o->name = v;
+        return true;
+    case 'm':
+        o->models = v;
+        return true;
+    case OPT_TOOLS:
+        o->tools = v;
+        return true;
+    case OPT_RPM:
+        f->set |= LX_STORE_KEY_F_RPM;
+        return keys_number("rpm", v, &f->rpm);
+    case OPT_TPM:
+        f->set |= LX_STORE_KEY_F_TPM;
+        return keys_number("tpm", v, &f->tpm);
+    case OPT_MAX_CONCURRENT:
+        f->set |= LX_STORE_KEY_F_MAX_CONCURRENT;
+        return keys_number("max-concurrent", v, &f->max_concurrent);
+    case OPT_BUDGET:
+        f->set |= LX_STORE_KEY_F_BUDGET;
+        f->budget_usd = strtod(v, &end);
+        if (!*v || *end || !(f->budget_usd >= 0 && f->budget_usd <= 1e12)) {
+            fprintf(stderr, "llmux keys: --budget takes US dollars, 0 or more\n");
+            return false;
+        }
+        return true;
+    case OPT_PRIORITY: {
+        int p = lx_store_key_priority_parse(v);
+        f->set |= LX_STORE_KEY_F_PRIORITY;
+        f->priority = p < 0 ? LX_STORE_KEY_PRIORITY_NORMAL : (enum lx_store_key_priority)p;
+        if (p < 0)
+            fprintf(stderr, "llmux keys: --priority is high, normal or low\n");
+        return p >= 0;
+    }
+    case OPT_TAG:
+        if (!*v) {
+            o->clear_tags = true;
+            return true;
+        }
+        if (o->n_tags == LX_STORE_KEY_MAX_TAGS) {
+            fprintf(stderr, "llmux keys: at most %d tags\n", LX_STORE_KEY_MAX_TAGS);
+            return false;
+        }
+        o->tags[o->n_tags++] = v;
+        return true;
+    }
+    return false;
+}
+
 static int cmd_keys(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"store", required_argument, NULL, 's'},
-        {"name", required_argument, NULL, 'n'},   {"models", required_argument, NULL, 'm'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"store", required_argument, NULL, 's'},
+        {"name", required_argument, NULL, 'n'},
+        {"models", required_argument, NULL, 'm'},
+        {"tools", required_argument, NULL, OPT_TOOLS},
+        {"rpm", required_argument, NULL, OPT_RPM},
+        {"tpm", required_argument, NULL, OPT_TPM},
+        {"max-concurrent", required_argument, NULL, OPT_MAX_CONCURRENT},
+        {"budget", required_argument, NULL, OPT_BUDGET},
+        {"priority", required_argument, NULL, OPT_PRIORITY},
+        {"tag", required_argument, NULL, OPT_TAG},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    struct keys_opts o = {0};
+    static struct keys_opts o; /* big: not on the stack */
+    memset(&o, 0, sizeof(o));
     int c;
     while ((c = getopt_long(argc, argv, "c:s:n:m:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -542,24 +709,21 @@ static int cmd_keys(int argc, char **argv)
         case 's':
             o.store = optarg;
             break;
-        case 'n':
-            o.name = optarg;
-            break;
-        case 'm':
-            o.models = optarg;
-            break;
         case 'h':
             fputs(usage_keys, stdout);
             return 0;
-        default:
+        case '?':
             fputs(usage_keys, stderr);
             return 2;
+        default:
+            if (!keys_flag(&o, c, optarg))
+                return 2;
         }
     }
     const char *sub = optind < argc ? argv[optind] : NULL;
-    int want = sub && strcmp(sub, "revoke") == 0 ? 2 : 1;
+    int want = sub && (strcmp(sub, "revoke") == 0 || strcmp(sub, "update") == 0) ? 2 : 1;
     bool known = sub && (strcmp(sub, "create") == 0 || strcmp(sub, "list") == 0 ||
-                         strcmp(sub, "revoke") == 0);
+                         strcmp(sub, "revoke") == 0 || strcmp(sub, "update") == 0);
     if (!known || argc - optind != want) {
         fputs(usage_keys, stderr);
         return 2;

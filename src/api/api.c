@@ -8,6 +8,8 @@
 #include "../core/buf.h"
 #include "../core/id.h"
 #include "../dialect/chat.h"
+#include "../route/route.h"
+#include "admin.h"
 #include "auth.h"
 #include "responses_api.h"
 
@@ -16,6 +18,7 @@ struct lx_api {
     const struct lx_config *cfg;
     struct lx_api_auth *auth; /* NULL when auth is off */
     struct lx_api_responses *responses;
+    struct lx_api_admin *admin; /* NULL when admin.enabled is off */
 };
 
 struct lx_api *lx_api_new(uv_loop_t *loop, struct lx_proxy *proxy, const struct lx_config *cfg,
@@ -28,17 +31,26 @@ struct lx_api *lx_api_new(uv_loop_t *loop, struct lx_proxy *proxy, const struct 
     }
     a->proxy = proxy;
     a->cfg = cfg;
+    /* first: it has no handles, so a failure here leaves nothing to close */
+    a->admin = lx_api_admin_new(loop, cfg, NULL, lx_proxy_audit(proxy), err, errlen);
+    if (a->admin == NULL && err[0]) {
+        free(a);
+        return NULL;
+    }
     if ((a->responses = lx_api_responses_new(loop, proxy)) == NULL) {
         snprintf(err, errlen, "out of memory");
+        lx_api_admin_free(a->admin);
         free(a);
         return NULL;
     }
     if (cfg->auth.enabled &&
         (a->auth = lx_api_auth_new(loop, cfg->auth.store, err, errlen)) == NULL) {
         lx_api_responses_free(a->responses);
+        lx_api_admin_free(a->admin);
         free(a);
         return NULL;
     }
+    lx_api_admin_set_auth(a->admin, a->auth);
     return a;
 }
 
@@ -54,6 +66,7 @@ void lx_api_free(struct lx_api *a)
         return;
     lx_api_auth_free(a->auth);
     lx_api_responses_free(a->responses);
+    lx_api_admin_free(a->admin);
     free(a);
 }
 
@@ -83,6 +96,25 @@ static lx_str presented_key(struct lx_http_req *req)
 static bool key_allows(const void *key, lx_str model)
 {
     return lx_store_key_allows(key, model);
+}
+
+/* Copies the key's settings into the caller (views into the keyring, which
+ * lives through this callback; the proxy copies what it keeps). */
+static void key_settings(struct lx_proxy_caller *c)
+{
+    const struct lx_store_key_settings *ks = lx_store_key_settings(c->key);
+    c->tools = ks->tools;
+    c->n_tools = ks->n_tools;
+    c->tags = ks->tags;
+    c->n_tags = ks->n_tags;
+    c->max_concurrent = ks->max_concurrent;
+    c->rpm = ks->rpm;
+    c->budget_usd = ks->budget_usd;
+    c->spent_usd = ks->spent_usd;
+    /* the admission queue's classes (route.h): the key's own, never unset */
+    c->priority = ks->priority == LX_STORE_KEY_PRIORITY_HIGH  ? LX_ROUTE_PRIO_HIGH
+                  : ks->priority == LX_STORE_KEY_PRIORITY_LOW ? LX_ROUTE_PRIO_LOW
+                                                              : LX_ROUTE_PRIO_NORMAL;
 }
 
 /* The caller's valid key, or NULL after answering 401. The message never
@@ -195,11 +227,14 @@ void lx_api_handle(struct lx_http_req *req, void *data)
     }
     lx_str method = lx_http_req_method(req), full = lx_http_req_path(req);
     lx_str path = api_path(full);
+    if (lx_api_admin_handle(a->admin, req, rid, full, presented_key(req)))
+        return;
     struct lx_proxy_caller caller = {.model_allowed = key_allows}, *as = NULL;
     if (a->auth && !lx_config_path_public(a->cfg, full.ptr, full.len)) {
         if ((caller.key = authenticate(a, req, rid)) == NULL)
             return;
         caller.key_id = lx_store_key_id(caller.key);
+        key_settings(&caller);
         as = &caller;
     }
     bool get = lx_str_eq_cstr(method, "GET"), post = lx_str_eq_cstr(method, "POST");

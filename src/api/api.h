@@ -9,6 +9,7 @@
  *   GET|DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items,
  *   POST /v1/responses/{id}/cancel   stored responses (responses_api.h)
  *   GET  /metrics               Prometheus text format 0.0.4 (docs/metrics.md)
+ *   /admin/keys[/{id}]          the admin API (admin.h), with admin.enabled
  *
  * The /v1 prefix is optional on the proxied routes, as for the OpenAI
  * API. Every answer carries x-request-id: the client's when it sent a
@@ -17,7 +18,9 @@
  * With auth.enabled, every path but auth.public_paths needs a valid key
  * from the key store, as "Authorization: Bearer KEY" or "x-api-key: KEY":
  * none, an unknown or a revoked one is answered 401 invalid_api_key; a key
- * that does not allow the requested model, 403 model_not_allowed.
+ * that does not allow the requested model, 403 model_not_allowed; the
+ * key's other settings (tools, max_concurrent, budget, tags) go to the
+ * proxy with the request (struct lx_proxy_caller).
  */
 #ifndef LX_API_H
 #define LX_API_H

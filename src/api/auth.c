@@ -14,6 +14,7 @@ struct lx_api_auth {
     bool working;                   /* a refresh is on the worker thread */
     struct lx_store_keyring *fresh; /* the worker's result, NULL when unchanged */
     char err[256];                  /* the worker's error, "" when none */
+    uint64_t gen, work_gen;         /* replacements so far; gen when the refresh began */
 };
 
 static void on_tick(uv_timer_t *t);
@@ -53,7 +54,10 @@ static void refresh_done(uv_work_t *w, int status)
 {
     struct lx_api_auth *a = w->data;
     a->working = false;
-    if (a->fresh) {
+    if (a->fresh && a->work_gen != a->gen) {
+        lx_store_keyring_free(a->fresh); /* older than a replacement made meanwhile */
+        a->fresh = NULL;
+    } else if (a->fresh) {
         lx_store_keyring_free(a->ring);
         a->ring = a->fresh;
         a->fresh = NULL;
@@ -66,7 +70,10 @@ static void refresh_done(uv_work_t *w, int status)
 static void on_tick(uv_timer_t *t)
 {
     struct lx_api_auth *a = t->data;
-    if (!a->working && uv_queue_work(t->loop, &a->work, refresh_work, refresh_done) == 0)
+    if (a->working)
+        return;
+    a->work_gen = a->gen;
+    if (uv_queue_work(t->loop, &a->work, refresh_work, refresh_done) == 0)
         a->working = true;
 }
 
@@ -83,6 +90,14 @@ void lx_api_auth_free(struct lx_api_auth *a)
     lx_store_keyring_free(a->ring);
     lx_store_keys_close(a->store);
     free(a);
+}
+
+void lx_api_auth_replace(struct lx_api_auth *a, struct lx_store_keyring *ring)
+{
+    lx_store_keyring_free(a->ring);
+    a->ring = ring;
+    a->gen++;
+    lx_log(LX_LOG_DEBUG, "auth: replaced, %zu valid keys", lx_store_keyring_count(a->ring));
 }
 
 const struct lx_store_key *lx_api_auth_find(const struct lx_api_auth *a, lx_str secret)

@@ -27,6 +27,10 @@ struct lx_api_auth *lx_api_auth_new(uv_loop_t *loop, const char *path, char *err
 void lx_api_auth_stop(struct lx_api_auth *a);
 /* Frees a; the loop must have closed its handles and finished its work. */
 void lx_api_auth_free(struct lx_api_auth *a);
+/* Replaces the keyring by ring (taken over) at once — the admin API's
+ * change is seen by the next request. A periodic refresh running now is
+ * discarded when it ends (it may have read the store before the change). */
+void lx_api_auth_replace(struct lx_api_auth *a, struct lx_store_keyring *ring);
 /* The valid key whose secret is secret, or NULL. The key lives until the
  * next refresh: use it within the current callback only. */
 const struct lx_store_key *lx_api_auth_find(const struct lx_api_auth *a, lx_str secret);

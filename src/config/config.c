@@ -32,6 +32,7 @@ static const char *const audit_prompt_names[] = {"off", "hash", "full"};
 static const char *const tool_calls_names[] = {"off", "flag", "reject"};
 static const char *const reasoning_events_names[] = {"items", "openai", "open_responses"};
 static const char *const balance_names[] = {"least_outstanding", "weighted"};
+static const char *const forbidden_tools_names[] = {"reject", "strip"};
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -263,7 +264,11 @@ static void config_free(struct lx_config *c)
             free(m->fallbacks[k].upstream_model);
         free(m->fallbacks);
         free(m->ab.header);
+        for (size_t k = 0; k < m->n_tools_allowed; k++)
+            free(m->tools_allowed[k]);
+        free(m->tools_allowed);
     }
+    free(c->admin.key_env);
     free(c->models);
     for (size_t i = 0; i < c->n_aliases; i++) {
         free(c->aliases[i].name);
@@ -334,7 +339,8 @@ static struct lx_config *config_new(const char *source)
     c->responses.max_stored_bytes = LX_CONFIG_DEFAULT_RESPONSES_MAX_BYTES;
     c->responses.reasoning_events = LX_REASONING_EVENTS_ITEMS;
     c->responses.default_store = true; /* as OpenAI (RESPONSES.md 8) */
-    if (c->auth.store &&
+    c->admin.key_env = dup_str("LLMUX_ADMIN_KEY");
+    if (c->auth.store && c->responses.store && c->admin.key_env &&
         set_public_paths(c, default_public_paths, LX_ARRAY_LEN(default_public_paths)) != LX_OK) {
         config_free(c);
         return NULL;
@@ -1141,10 +1147,77 @@ static int read_policy_tool_calls(struct loader *ld, struct fy_node *value, void
     return fail(ld, value, "%s: expected off, flag or reject", where(ld));
 }
 
+static int read_policy_forbidden_tools(struct loader *ld, struct fy_node *value, void *target)
+{
+    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
+    if (is_null(value))
+        return LX_OK;
+    for (size_t i = 0; s && i < LX_ARRAY_LEN(forbidden_tools_names); i++)
+        if (strcmp(s, forbidden_tools_names[i]) == 0) {
+            ld->c->policy.forbidden_tools = (enum lx_forbidden_tools_policy)i;
+            return LX_OK;
+        }
+    return fail(ld, value, "%s: expected reject or strip", where(ld));
+}
+
+static int read_admin_key_env(struct loader *ld, struct fy_node *value, void *target)
+{
+    char *name = NULL;
+    if (read_string(ld, value, &name) != LX_OK)
+        return LX_ERR;
+    if (!name || !*name || strlen(name) > LX_CONFIG_MAX_NAME_LEN) {
+        free(name);
+        return fail(ld, value, "%s: expected the name of an environment variable", where(ld));
+    }
+    free(ld->c->admin.key_env);
+    ld->c->admin.key_env = name;
+    return LX_OK;
+}
+
+static int read_admin(struct loader *ld, struct fy_node *value, void *target)
+{
+    static const struct field fields[] = {
+        FIELD_AT("enabled", FIELD_BOOL, struct lx_config, admin.enabled),
+        FIELD_FN("key_env", read_admin_key_env),
+    };
+    return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
+}
+
+/* models[].tools_allowed: tool names, [A-Za-z0-9_-] as every dialect
+ * allows. An empty list allows no tool. */
+static int read_model_tools_allowed(struct loader *ld, struct fy_node *seq, void *target)
+{
+    struct lx_config_model *m = target;
+    size_t n;
+    int rc = sequence_length(ld, seq, LX_CONFIG_MAX_TOOLS_ALLOWED, "tools", &n);
+    if (rc != LX_OK)
+        return rc == LX_AGAIN ? LX_OK : LX_ERR;
+    if (!(m->tools_allowed = calloc(n + 1, sizeof(char *))))
+        return fail(ld, seq, "out of memory");
+    void *iter = NULL;
+    struct fy_node *item;
+    while (rc == LX_OK && (item = fy_node_sequence_iterate(seq, &iter))) {
+        char *t = NULL;
+        if (read_string(ld, item, &t) != LX_OK)
+            return LX_ERR;
+        bool ok = t && *t && strlen(t) <= 64;
+        for (const char *p = t; ok && *p; p++)
+            ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                 *p == '_' || *p == '-';
+        if (!ok) {
+            free(t);
+            return fail(ld, item, "%s: a tool name is 1 to 64 of A-Z a-z 0-9 _ -", where(ld));
+        }
+        m->tools_allowed[m->n_tools_allowed++] = t;
+    }
+    return LX_OK;
+}
+
 static int read_policy(struct loader *ld, struct fy_node *value, void *target)
 {
     static const struct field fields[] = {
         FIELD_FN("tool_calls", read_policy_tool_calls),
+        FIELD_FN("forbidden_tools", read_policy_forbidden_tools),
     };
     return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
 }
@@ -1672,6 +1745,7 @@ static int read_models(struct loader *ld, struct fy_node *seq, void *target)
         FIELD_FN("deployments", read_model_deployments),
         FIELD_FN("balance", read_model_balance),
         FIELD_FN("ab", read_model_ab),
+        FIELD_FN("tools_allowed", read_model_tools_allowed),
     };
     struct lx_config *c = ld->c;
     size_t n;
@@ -1897,6 +1971,7 @@ static int read_document(struct loader *ld, struct fy_node *root)
         FIELD_FN("rate_limits", read_rate_limits),
         FIELD_FN("policy", read_policy),
         FIELD_FN("responses", read_responses),
+        FIELD_FN("admin", read_admin),
         FIELD_FN("backends", read_backends),
         FIELD_FN("models", read_models),
         FIELD_FN("aliases", read_aliases),
@@ -2188,6 +2263,10 @@ void lx_config_print(const struct lx_config *c, FILE *out)
     print_rate_limits(c, out);
     fprintf(out, "\npolicy:\n  tool_calls %s%s\n", tool_calls_names[c->policy.tool_calls],
             c->policy.tool_calls ? " (non-streamed chat completions)" : "");
+    fprintf(out, "  forbidden_tools %s\n", forbidden_tools_names[c->policy.forbidden_tools]);
+    fprintf(out, "\nadmin:\n  enabled    %s\n  key_env    %s (%s)\n",
+            c->admin.enabled ? "true" : "false", c->admin.key_env,
+            getenv(c->admin.key_env) && *getenv(c->admin.key_env) ? "set" : "not set");
     fprintf(out,
             "\nresponses:\n  store      %s\n  ttl        %" PRIu32 " h%s\n  max_bytes  %zu\n"
             "  reasoning  %s\n  default    %s\n",

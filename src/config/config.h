@@ -44,9 +44,14 @@
  *     max_stored_bytes: 33554432     # response + input + output of one stored response
  *     reasoning_events: items        # items | openai | open_responses
  *     default_store: true            # what a request without "store" means
+ *   admin:                           # the admin HTTP API (/admin/keys)
+ *     enabled: false                 # true: needs the key in key_env at start
+ *     key_env: LLMUX_ADMIN_KEY       # name of the variable holding the admin key
  *   policy:
  *     tool_calls: off                # off | flag | reject: check the tool calls of
  *                                    # non-streamed chat completions (toolcheck.h)
+ *     forbidden_tools: reject        # reject | strip: a request offering a tool
+ *                                    # its key or model does not allow (toolallow.h)
  *   backends:
  *     - name: local                  # [A-Za-z0-9._-]+, unique
  *       url: http://127.0.0.1:8080/v1  # base URL, endpoints are appended
@@ -66,6 +71,7 @@
  *     - name: local-chat             # the public name clients send
  *       backend: local
  *       upstream_model: qwen2.5-7b-instruct-q4_k_m   # pinned upstream id
+ *       tools_allowed: [get_weather] # tool names requests may offer; absent: any
  *       fallbacks:                   # deployments tried after it, in order
  *         - { backend: cloud, upstream_model: gpt-4o-mini }
  *       retry: { attempts: 1,        # tries per deployment
@@ -107,6 +113,9 @@ enum lx_reasoning_events {
     LX_REASONING_EVENTS_OPENAI,
     LX_REASONING_EVENTS_OPEN_RESPONSES
 };
+/* What a request offering a forbidden tool gets: 403 tool_not_allowed, or
+ * the tool removed before the request goes upstream. */
+enum lx_forbidden_tools_policy { LX_FORBIDDEN_TOOLS_REJECT, LX_FORBIDDEN_TOOLS_STRIP };
 
 struct lx_config_listener {
     char *address; /* as written, "host:port" ("[::1]:7711" for IPv6) */
@@ -234,6 +243,8 @@ struct lx_config_model {
     size_t n_fallbacks;
     struct lx_config_retry retry;
     struct lx_config_ab ab;
+    char **tools_allowed; /* NULL: any tool; else n_tools_allowed names */
+    size_t n_tools_allowed;
 };
 
 /* The deployments of m in try order: index 0..n_deployments-1 is the
@@ -282,6 +293,7 @@ struct lx_config {
     } rate_limits;
     struct {
         enum lx_tool_calls_policy tool_calls;
+        enum lx_forbidden_tools_policy forbidden_tools;
     } policy;
     /* The Responses API's state (store/responses.h). */
     struct {
@@ -291,6 +303,10 @@ struct lx_config {
         enum lx_reasoning_events reasoning_events;
         bool default_store; /* a request without "store" is stored */
     } responses;
+    struct {
+        bool enabled;
+        char *key_env; /* the variable's name, never the key */
+    } admin;
     struct lx_config_backend *backends;
     size_t n_backends;
     struct lx_config_model *models;

@@ -8,7 +8,8 @@
  * exact enough at high rates (rpm 1000000: T = 60 us). */
 struct entry {
     struct entry *next;
-    uint64_t tat_us; /* theoretical arrival time of the next request */
+    uint64_t tat_us;      /* theoretical arrival time of the next request */
+    uint64_t interval_us; /* the T that TAT was computed with */
     uint16_t len;
     char key[];
 };
@@ -120,15 +121,28 @@ static uint64_t ceil_ms(uint64_t us)
 int lx_ratelimit_check(struct lx_ratelimit *rl, lx_str key, uint64_t now_ms, bool charge,
                        struct lx_ratelimit_result *out)
 {
+    return lx_ratelimit_check_rate(rl, key, 0, now_ms, charge, out);
+}
+
+int lx_ratelimit_check_rate(struct lx_ratelimit *rl, lx_str key, uint32_t rpm, uint64_t now_ms,
+                            bool charge, struct lx_ratelimit_result *out)
+{
     if (key.len > LX_RATELIMIT_MAX_KEY_LEN)
         key.len = LX_RATELIMIT_MAX_KEY_LEN;
+    rpm = LX_MIN(rpm, (uint32_t)LX_RATELIMIT_MAX_RPM);
+    uint32_t burst = rpm ? LX_MAX((rpm + 5) / 6, 1u) : rl->burst;
     rl->latest_ms = LX_MAX(rl->latest_ms, now_ms);
-    uint64_t now_us = rl->latest_ms * 1000, t = rl->interval_us;
-    uint64_t window = (uint64_t)rl->burst * t; /* burst × T: how far TAT may run ahead */
+    uint64_t now_us = rl->latest_ms * 1000, t = rpm ? 60000000ull / rpm : rl->interval_us;
+    uint64_t window = (uint64_t)burst * t; /* burst × T: how far TAT may run ahead */
     struct entry **at = find(rl, key);
     uint64_t tat = *at ? LX_MAX((*at)->tat_us, now_us) : now_us;
+    if (*at && (*at)->interval_us != t && (*at)->interval_us) {
+        /* the key's rate changed: keep the share of its bucket in use, not the time */
+        long double debt = (long double)(tat - now_us) * t / (*at)->interval_us;
+        tat = now_us + (uint64_t)debt;
+    }
     uint64_t next = tat + t;
-    *out = (struct lx_ratelimit_result){.limit = rl->rpm};
+    *out = (struct lx_ratelimit_result){.limit = rpm ? rpm : rl->rpm};
     if (next > now_us + window) {
         out->retry_after_ms = ceil_ms(next - window - now_us);
         out->reset_ms = ceil_ms(tat - now_us);
@@ -146,7 +160,7 @@ int lx_ratelimit_check(struct lx_ratelimit *rl, lx_str key, uint64_t now_ms, boo
         }
         struct entry *e = malloc(sizeof(*e) + key.len);
         if (e == NULL) {
-            out->remaining = rl->burst - 1;
+            out->remaining = burst - 1;
             return LX_ERR;
         }
         memcpy(e->key, key.ptr, key.len);
@@ -156,6 +170,7 @@ int lx_ratelimit_check(struct lx_ratelimit *rl, lx_str key, uint64_t now_ms, boo
         rl->count++;
     }
     (*at)->tat_us = next;
+    (*at)->interval_us = t;
     return LX_OK;
 }
 

@@ -65,6 +65,14 @@ void lx_ratelimit_free(struct lx_ratelimit *rl);
 int lx_ratelimit_check(struct lx_ratelimit *rl, lx_str key, uint64_t now_ms, bool charge,
                        struct lx_ratelimit_result *out);
 
+/* lx_ratelimit_check() at rpm requests per minute for this key (an API
+ * key's own limit) instead of the limiter's; rpm 0: the limiter's. The
+ * burst is then rpm / 6 rounded up, at least 1. When a key's rate changes,
+ * the share of its bucket in use is kept (its TAT's lead over now is
+ * scaled by new T / old T), so a raised or lowered limit applies at once. */
+int lx_ratelimit_check_rate(struct lx_ratelimit *rl, lx_str key, uint32_t rpm, uint64_t now_ms,
+                            bool charge, struct lx_ratelimit_result *out);
+
 /* Keys held now (for tests and status). */
 size_t lx_ratelimit_count(const struct lx_ratelimit *rl);
 /* The burst in effect (the default resolved). */

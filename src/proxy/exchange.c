@@ -188,6 +188,26 @@ static void stream_fail(struct exchange *ex, const char *message, const char *co
     lx_buf_release(&b);
 }
 
+/* For govern.c: the same answers, under proxy-internal names. */
+void lx_proxy_refuse(struct exchange *ex, int status, const char *message, const char *type,
+                     const char *param, const char *code, const lx_http_header *extra)
+{
+    respond_error_with(ex, status, message, type, param, code, extra);
+}
+
+void lx_proxy_stream_fail(struct exchange *ex, const char *message, const char *code)
+{
+    if (ex->client_started)
+        stream_fail(ex, message, code);
+    else
+        respond_error(ex, 502, message, "server_error", NULL, code);
+}
+
+int lx_proxy_client_write(struct exchange *ex, const char *p, size_t n)
+{
+    return client_write(ex, p, n);
+}
+
 /* --- the upstream side --------------------------------------------------- */
 
 static void on_head(void *data, int status, lx_str content_type)
@@ -201,6 +221,18 @@ static void on_head(void *data, int status, lx_str content_type)
 }
 
 enum { EVENT_STOP = 1 }; /* the stream to the client has ended: stop reading */
+
+/* A data event through the tool gate (govern.c): sent, held, or the end of
+ * the stream when it calls a tool that may not reach the client. */
+static int gated_event(struct exchange *ex, lx_str data)
+{
+    int g = lx_proxy_tools_gate(ex, data);
+    if (g == LX_AGAIN)
+        return LX_OK;
+    if (g != LX_OK)
+        return EVENT_STOP;
+    return client_event(ex, data);
+}
 
 static int on_event(void *data, const lx_sse_event *ev)
 {
@@ -225,6 +257,8 @@ static int on_event(void *data, const lx_sse_event *ev)
     case LX_CHAT_CHUNK_DONE:
         /* read on to the end of the upstream body so its connection is reused */
         ex->saw_done = true;
+        if (lx_proxy_tools_gate_end(ex) != LX_OK)
+            return LX_OK;
         if (client_event(ex, ev->data) != LX_OK)
             return LX_ERR;
         client_end(ex);
@@ -250,7 +284,7 @@ static int on_event(void *data, const lx_sse_event *ev)
     case LX_CHAT_CHUNK_DATA:
         break;
     }
-    return client_event(ex, ev->data);
+    return gated_event(ex, ev->data);
 }
 
 static int on_data(void *data, const char *p, size_t n)
@@ -404,6 +438,8 @@ static void finish_clean(struct exchange *ex)
     if (ex->mode == MODE_SSE) {
         if (ex->client_started && ex->tally.finish_reason[0]) {
             /* a complete stream without [DONE]: end it as OpenAI does */
+            if (lx_proxy_tools_gate_end(ex) != LX_OK)
+                return;
             client_write(ex, "data: [DONE]\n\n", 14);
             client_end(ex);
         } else if (ex->client_started) {
@@ -428,7 +464,7 @@ static void finish_clean(struct exchange *ex)
             return;
         }
         ex->t_first_token_us = lx_clock_mono_us();
-        if (check_tool_calls(ex, body) != LX_OK)
+        if (lx_proxy_tools_check_answer(ex, &body) != LX_OK || check_tool_calls(ex, body) != LX_OK)
             return;
         respond(ex, ex->upstream_status, body.ptr, body.len);
         return;
@@ -613,6 +649,7 @@ enum { SPARE_MAX = 256, SPARE_KEEP_BYTES = 64 * 1024 };
 static void release_parts(struct exchange *ex)
 {
     lx_proxy_resp_reset(ex);
+    lx_buf_release(&ex->held);
     lx_sse_release(&ex->sse);
     lx_buf_release(&ex->upstream_body);
     lx_buf_release(&ex->whole);
@@ -713,6 +750,8 @@ static void maybe_free(struct exchange *ex)
     ex->freeing = true;
     if (ex->t_end_us == 0)
         ex->t_end_us = lx_clock_mono_us();
+    lx_proxy_key_slot_give(ex);
+    lx_buf_release(&ex->held);
     lx_proxy_write_record(ex->p, ex);
     lx_proxy_observe(ex->p, ex);
     uv_close((uv_handle_t *)&ex->free_handle, on_handle_closed);
@@ -1116,10 +1155,12 @@ static int rate_limit(struct exchange *ex)
     struct lx_proxy *p = ex->p;
     struct lx_ratelimit_result k = {0}, m = {0}, *tight = NULL;
     uint64_t now = now_ms();
-    bool by_key = p->key_limit && ex->key_id[0];
+    /* the key's own rpm (govern.c) before the config's per_key_rpm */
+    uint32_t own = ex->key_rpm;
+    bool by_key = p->key_limit && ex->key_id[0] && (own || p->cfg->rate_limits.per_key_rpm);
     lx_str key = lx_str_from_cstr(ex->key_id), model = lx_str_from_cstr(ex->model);
     if (by_key) {
-        lx_ratelimit_check(p->key_limit, key, now, false, &k);
+        lx_ratelimit_check_rate(p->key_limit, key, own, now, false, &k);
         if (!k.allowed) {
             refuse_rate(ex, &k, "key");
             return LX_ERR;
@@ -1133,7 +1174,7 @@ static int rate_limit(struct exchange *ex)
         }
     }
     if (by_key) {
-        lx_ratelimit_check(p->key_limit, key, now, true, &k);
+        lx_ratelimit_check_rate(p->key_limit, key, own, now, true, &k);
         tight = &k;
     }
     if (p->model_limit) {
@@ -1180,6 +1221,23 @@ static int route_request(struct exchange *ex, const struct lx_route_target *t,
     return LX_OK;
 }
 
+static uint32_t max_concurrent(const struct lx_proxy_caller *caller)
+{
+    return caller ? caller->max_concurrent : 0;
+}
+
+/* True after answering 429 when the caller's key has no concurrency slot
+ * left: looked at before the rate limits so that a refused request costs
+ * none of them (the slot itself is taken after them). */
+static bool key_concurrency_full(struct exchange *ex, const struct lx_proxy_caller *caller)
+{
+    uint32_t max = max_concurrent(caller);
+    if (max == 0 || lx_proxy_key_in_flight(ex->p, ex->key_id) < max)
+        return false;
+    lx_proxy_key_slot_take(ex, max); /* answers the 429 */
+    return true;
+}
+
 void lx_proxy_handle(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx_http_req *req,
                      const char *request_id)
 {
@@ -1196,10 +1254,12 @@ void lx_proxy_handle_as(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx
     }
     struct lx_route_target t;
     if (read_request(ex, &ex->cr) != LX_OK || authorize(ex, caller) != LX_OK ||
-        resolve(ex, &t) != LX_OK || rate_limit(ex) != LX_OK)
+        lx_proxy_key_settings(ex, caller) != LX_OK || resolve(ex, &t) != LX_OK)
         return;
     ex->model_cfg = t.model;
-    if (route_request(ex, &t, caller) != LX_OK)
+    if (route_request(ex, &t, caller) != LX_OK || lx_proxy_tools_check_request(ex) != LX_OK ||
+        key_concurrency_full(ex, caller) || rate_limit(ex) != LX_OK ||
+        lx_proxy_key_slot_take(ex, max_concurrent(caller)) != LX_OK)
         return;
     lx_proxy_capture_prompt(p, ex,
                             ep == LX_PROXY_RESPONSES

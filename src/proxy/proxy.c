@@ -23,9 +23,11 @@ enum { RATE_LIMIT_MAX_KEYS = 65536 };
 static int new_limits(struct lx_proxy *p, const struct lx_config *cfg)
 {
     uint32_t burst = cfg->rate_limits.burst;
-    if (cfg->rate_limits.per_key_rpm &&
-        (p->key_limit =
-             lx_ratelimit_new(cfg->rate_limits.per_key_rpm, burst, RATE_LIMIT_MAX_KEYS)) == NULL)
+    /* with auth, always: a key may carry its own rpm (keys.h) */
+    uint32_t key_rpm = cfg->rate_limits.per_key_rpm ? cfg->rate_limits.per_key_rpm : 60;
+    if ((cfg->rate_limits.per_key_rpm || cfg->auth.enabled) &&
+        (p->key_limit = lx_ratelimit_new(key_rpm, cfg->rate_limits.per_key_rpm ? burst : 0,
+                                         RATE_LIMIT_MAX_KEYS)) == NULL)
         return LX_ERR;
     if (cfg->rate_limits.per_model_rpm &&
         (p->model_limit =
@@ -64,7 +66,7 @@ struct lx_proxy *lx_proxy_new(uv_loop_t *loop, struct lx_config *cfg, struct lx_
     }
     if (p->route == NULL || p->upstream == NULL || p->health_timer == NULL ||
         p->watch_timer == NULL || new_limits(p, cfg) != LX_OK ||
-        lx_proxy_metrics_init(p) != LX_OK) {
+        lx_proxy_metrics_init(p) != LX_OK || lx_proxy_key_slots_new(p) != LX_OK) {
         lx_proxy_free(p);
         return NULL;
     }
@@ -91,6 +93,7 @@ void lx_proxy_free(struct lx_proxy *p)
     lx_ratelimit_free(p->key_limit);
     lx_ratelimit_free(p->model_limit);
     lx_proxy_metrics_release(p);
+    lx_proxy_key_slots_free(p);
     lx_config_unref(p->cfg);
     free(p);
 }
@@ -108,4 +111,9 @@ void lx_proxy_set_resp_store(struct lx_proxy *p, struct lx_store_resp *s)
 struct lx_store_resp *lx_proxy_resp_store(const struct lx_proxy *p)
 {
     return p->resp_store;
+}
+
+struct lx_audit *lx_proxy_audit(struct lx_proxy *p)
+{
+    return p->audit;
 }

@@ -51,6 +51,15 @@ struct lx_proxy_caller {
      * priority.header is on). The header may lower a key's class, never
      * raise it. */
     uint8_t priority;
+    /* The key's settings (store/keys.h); the proxy copies what it keeps.
+     * tools NULL: any tool; tags: recorded in the audit record. */
+    const char *const *tools;
+    size_t n_tools;
+    const char *const *tags;
+    size_t n_tags;
+    uint32_t max_concurrent;      /* 0: no cap; else 429 concurrency_limit_exceeded */
+    uint32_t rpm;                 /* 0: rate_limits.per_key_rpm; else the key's own rpm */
+    double budget_usd, spent_usd; /* budget 0: none; spent >= budget: 429 insufficient_quota */
 };
 /* lx_proxy_handle() for an authenticated caller (NULL: none). caller and
  * what it points to need to live only during the call. */
@@ -68,6 +77,12 @@ uint32_t lx_proxy_in_flight(const struct lx_proxy *p);
 void lx_proxy_cancel_all(struct lx_proxy *p);
 
 struct lx_route *lx_proxy_route(struct lx_proxy *p);
+/* The audit log the proxy writes to (NULL when off), for the api's own
+ * records (admin calls). */
+struct lx_audit *lx_proxy_audit(struct lx_proxy *p);
+/* Requests of the key key_id in flight now (those counted against its
+ * max_concurrent). */
+uint32_t lx_proxy_key_in_flight(const struct lx_proxy *p, const char *key_id);
 
 struct lx_store_resp;
 /* Gives the proxy the stored-responses store (NULL: storing is off). The

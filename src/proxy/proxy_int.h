@@ -12,12 +12,28 @@
 #include "../dialect/chat.h"
 #include "../dialect/responses.h"
 #include "../policy/ratelimit.h"
+#include "../policy/toolallow.h"
 #include "../policy/toolcheck.h"
 #include "../upstream/sse.h"
 #include "../upstream/upstream.h"
 
 struct exchange;
 struct lx_resp_stream;
+struct key_slots;
+
+/* What the tool allowlists decided for one chat exchange (toolallow.h);
+ * in the exchange's arena, made when first needed. */
+struct tool_policy {
+    struct lx_toolallow_list key, model; /* names == NULL: no list */
+    struct lx_toolallow_list offered;    /* what went upstream; valid when scanned */
+    bool scanned;
+    struct lx_toolallow_scan scan;
+    const char
+        *offer_action; /* static: "refused" or "stripped" when the request had denied tools */
+    struct lx_toolallow_stream gate;
+    struct lx_toolallow_result calls; /* calls that did not reach the client */
+    const char *call_action;          /* static: "refused" or "removed" */
+};
 
 struct lx_proxy {
     uv_loop_t *loop;
@@ -30,9 +46,10 @@ struct lx_proxy {
     struct health_check *checks; /* one per backend while a round runs */
     struct exchange *exchanges;  /* doubly linked, for drain and cancel */
     uint32_t n_exchanges;
-    struct lx_ratelimit *key_limit;   /* rate_limits.per_key_rpm; NULL when off */
+    struct lx_ratelimit *key_limit;   /* per_key_rpm, or keys' own rpm; NULL without auth */
     struct lx_ratelimit *model_limit; /* rate_limits.per_model_rpm; NULL when off */
     struct lx_store_resp *resp_store; /* stored responses; NULL when off (borrowed) */
+    struct key_slots *key_slots;      /* requests in flight per key with max_concurrent */
     struct exchange *spare;           /* freed exchanges kept with their buffers */
     struct proxy_metrics *obs;        /* observe.c; NULL when it could not start */
     uint32_t n_spare;
@@ -135,6 +152,16 @@ struct exchange {
     /* x-ratelimit-* values of the tightest rate limit that applied; "" when none */
     char rl_limit[12], rl_remaining[12], rl_reset[LX_RATELIMIT_DURATION_LEN];
     const char *rate_limited; /* static: "key" or "model" when refused, else NULL */
+    /* key governance (govern.c): the key's tags (in arena) for
+     * the record, whether the exchange holds one of its key's concurrency
+     * slots, what refused it ("concurrency", "budget"), the tool policy */
+    const char **tags;
+    size_t n_tags;
+    uint32_t key_rpm; /* the key's own rpm; 0: rate_limits.per_key_rpm */
+    bool holds_key_slot;
+    const char *key_limited;
+    struct tool_policy *tools;
+    lx_buf held; /* framed stream events the tool gate holds; released in maybe_free */
 };
 
 /* exchange.c: frees the spare exchanges. */
@@ -185,6 +212,37 @@ void lx_proxy_resp_stream_fail(struct exchange *ex, const char *message, const c
 void lx_proxy_resp_whole(struct exchange *ex, lx_str body);
 /* Frees the per-attempt stream state. */
 void lx_proxy_resp_reset(struct exchange *ex);
+/* govern.c: per-key governance and tool allowlists in the exchange. */
+int lx_proxy_key_slots_new(struct lx_proxy *p);
+void lx_proxy_key_slots_free(struct lx_proxy *p);
+/* Takes a concurrency slot for ex's key when its key has max_concurrent;
+ * LX_ERR after answering 429 concurrency_limit_exceeded. */
+int lx_proxy_key_slot_take(struct exchange *ex, uint32_t max_concurrent);
+/* Gives the slot back (every end of an exchange comes through here once). */
+void lx_proxy_key_slot_give(struct exchange *ex);
+/* Copies the caller's tags and tool list; refuses a spent budget (429
+ * insufficient_quota). LX_ERR when it answered. */
+int lx_proxy_key_settings(struct exchange *ex, const struct lx_proxy_caller *caller);
+/* Checks the request's tools against the key's and the model's
+ * allowlists: 403 tool_not_allowed, or strips them (policy.forbidden_tools).
+ * LX_ERR when it answered. */
+int lx_proxy_tools_check_request(struct exchange *ex);
+/* A whole 2xx chat answer: LX_OK with *body unchanged or pointing at an
+ * edited copy (failing calls removed), or LX_ERR after answering 502. */
+int lx_proxy_tools_check_answer(struct exchange *ex, lx_str *body);
+/* One stream event's data: LX_OK to send it now (after the held ones),
+ * LX_AGAIN when it was held, LX_ERR after ending the stream. */
+int lx_proxy_tools_gate(struct exchange *ex, lx_str data);
+/* The stream ends: LX_ERR after ending it when a held call never got a name. */
+int lx_proxy_tools_gate_end(struct exchange *ex);
+
+/* exchange.c, for govern.c: answer with an error (status, OpenAI's shape,
+ * extra may be NULL); end a started stream with an error chunk; write to
+ * a started stream. */
+void lx_proxy_refuse(struct exchange *ex, int status, const char *message, const char *type,
+                     const char *param, const char *code, const lx_http_header *extra);
+void lx_proxy_stream_fail(struct exchange *ex, const char *message, const char *code);
+int lx_proxy_client_write(struct exchange *ex, const char *p, size_t n);
 
 /* health.c */
 void lx_proxy_health_cancel(struct lx_proxy *p);

@@ -111,6 +111,65 @@ static void tool_call_violations(lx_jw *w, const struct lx_toolcheck_result *r)
     lx_jw_arr_close(w);
 }
 
+/* Key governance and tool allowlists (govern.c): the key's tags, what
+ * refused the request for its key ("concurrency", "budget"), and what the
+ * allowlists did — to the tools the request offered ("refused" or
+ * "stripped", with the names and why) and to the model's calls ("refused"
+ * or "removed"). Names only, never arguments. */
+static void findings(lx_jw *w, const char *key, const struct lx_toolallow_finding *f, size_t n)
+{
+    lx_jw_key(w, key);
+    lx_jw_arr_open(w);
+    for (size_t i = 0; i < n; i++) {
+        lx_jw_obj_open(w);
+        opt_str(w, "name", f[i].name);
+        opt_str(w, "why", lx_toolallow_verdict_str(f[i].verdict));
+        lx_jw_obj_close(w);
+    }
+    lx_jw_arr_close(w);
+}
+
+static void governance(lx_jw *w, const struct exchange *ex)
+{
+    if (ex->n_tags) {
+        lx_jw_key(w, "key_tags");
+        lx_jw_arr_open(w);
+        for (size_t i = 0; i < ex->n_tags; i++)
+            lx_jw_cstr(w, ex->tags[i]);
+        lx_jw_arr_close(w);
+    }
+    if (ex->key_limited) {
+        lx_jw_key(w, "key_limited");
+        lx_jw_cstr(w, ex->key_limited);
+    }
+    const struct tool_policy *tp = ex->tools;
+    if (tp == NULL || (!tp->scanned && tp->call_action == NULL))
+        return;
+    lx_jw_key(w, "tool_policy");
+    lx_jw_obj_open(w);
+    if (tp->scanned) {
+        lx_jw_key(w, "offered");
+        lx_jw_int(w, (int64_t)tp->scan.n);
+        opt_str(w, "offer_action", tp->offer_action ? tp->offer_action : "allowed");
+        struct lx_toolallow_finding f[LX_TOOLALLOW_MAX_CALLS];
+        size_t n = 0;
+        for (size_t i = 0; i < tp->scan.n && n < LX_ARRAY_LEN(f); i++) {
+            if (tp->scan.denied[i] == LX_TOOLALLOW_OK)
+                continue;
+            lx_str nm = tp->scan.names[i];
+            snprintf(f[n].name, sizeof(f[n].name), "%.*s",
+                     (int)LX_MIN(nm.len, sizeof(f[n].name) - 1), nm.ptr ? nm.ptr : "");
+            f[n++].verdict = tp->scan.denied[i];
+        }
+        findings(w, "denied_tools", f, n);
+    }
+    if (tp->call_action) {
+        opt_str(w, "call_action", tp->call_action);
+        findings(w, "denied_calls", tp->calls.f, tp->calls.n);
+    }
+    lx_jw_obj_close(w);
+}
+
 static void error(lx_jw *w, const struct exchange *ex)
 {
     lx_jw_key(w, "error");
@@ -262,6 +321,7 @@ void lx_proxy_write_record(struct lx_proxy *p, const struct exchange *ex)
     tokens(&w, &ex->tally);
     tool_call_violations(&w, &ex->toolcheck);
     responses(&w, ex);
+    governance(&w, ex);
     error(&w, ex);
     prompt(&w, p, ex);
     lx_jw_obj_close(&w);

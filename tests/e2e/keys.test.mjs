@@ -77,7 +77,7 @@ test('keys --help and llmux --help document the commands', () => {
   assert.equal(r.status, 0);
   for (const s of ['create', 'list', 'revoke', '--name', '--models', 'LLMUX_AUTH_STORE']) assert.ok(r.stdout.includes(s), s);
   const m = spawnSync(LLMUX_BIN, ['--help'], { env: childEnv(), encoding: 'utf8' });
-  assert.match(m.stdout, /keys create\|list\|revoke/);
+  assert.match(m.stdout, /keys create\|list\|update\|revoke/);
   assert.notEqual(keysCli(['frobnicate']).status, 0);
   assert.notEqual(keysCli(['create', '--store', store]).status, 0, 'create without --name');
 });

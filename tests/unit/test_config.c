@@ -1081,3 +1081,33 @@ Test(config_responses, errors)
     expect_error("responses: {default_store: 1}\n",
                  "t.yaml:1:28: responses.default_store: expected true or false");
 }
+
+Test(config_file, governance_keys)
+{
+    struct lx_config *c = load("");
+    cr_assert_eq(c->policy.forbidden_tools, LX_FORBIDDEN_TOOLS_REJECT, "reject by default");
+    cr_assert(!c->admin.enabled);
+    cr_assert_str_eq(c->admin.key_env, "LLMUX_ADMIN_KEY");
+    lx_config_unref(c);
+    c = load("policy: {forbidden_tools: strip}\nadmin: {enabled: true, key_env: ADM}\n"
+             "backends: [{name: b, url: 'http://x'}]\n"
+             "models:\n  - {name: m, backend: b, tools_allowed: [get_weather, get-time]}\n"
+             "  - {name: n, backend: b, tools_allowed: []}\n  - {name: o, backend: b}\n");
+    cr_assert_not_null(c, "%s", err);
+    cr_assert_eq(c->policy.forbidden_tools, LX_FORBIDDEN_TOOLS_STRIP);
+    cr_assert(c->admin.enabled);
+    cr_assert_str_eq(c->admin.key_env, "ADM");
+    cr_assert_eq(c->models[0].n_tools_allowed, 2);
+    cr_assert_str_eq(c->models[0].tools_allowed[1], "get-time");
+    cr_assert_not_null(c->models[1].tools_allowed, "[] allows none: a list of 0");
+    cr_assert_eq(c->models[1].n_tools_allowed, 0);
+    cr_assert_null(c->models[2].tools_allowed, "absent: any tool");
+    lx_config_unref(c);
+    expect_error("policy: {forbidden_tools: drop}\n",
+                 "t.yaml:1:27: policy.forbidden_tools: expected reject or strip");
+    expect_error("backends: [{name: b, url: 'http://x'}]\n"
+                 "models: [{name: m, backend: b, tools_allowed: ['rm -rf']}]\n",
+                 "t.yaml:2:48: models[0].tools_allowed: a tool name is 1 to 64 of A-Z a-z 0-9 _ -");
+    expect_error("admin: {key_env: ''}\n",
+                 "t.yaml:1:18: admin.key_env: expected the name of an environment variable");
+}

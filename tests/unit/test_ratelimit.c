@@ -198,3 +198,30 @@ Test(ratelimit, peek_does_not_charge)
     cr_assert_gt(r.retry_after_ms, 0);
     lx_ratelimit_free(rl);
 }
+
+Test(ratelimit, a_keys_own_rate_overrides_the_limiters)
+{
+    /* the limiter allows 600/min (burst 100); key "slow" has its own 6/min (burst 1) */
+    struct lx_ratelimit *rl = lx_ratelimit_new(600, 0, 16);
+    struct lx_ratelimit_result r;
+    lx_str slow = LX_STR_LIT("slow"), fast = LX_STR_LIT("fast");
+    cr_assert_eq(lx_ratelimit_check_rate(rl, slow, 6, 1000, true, &r), LX_OK);
+    cr_expect(r.allowed);
+    cr_expect_eq(r.limit, 6);
+    cr_expect_eq(r.remaining, 0);
+    lx_ratelimit_check_rate(rl, slow, 6, 1001, true, &r);
+    cr_expect(!r.allowed);
+    cr_expect_eq(r.retry_after_ms, 9999); /* T = 10 s after the first */
+    lx_ratelimit_check_rate(rl, slow, 6, 11000, true, &r);
+    cr_expect(r.allowed);
+    /* raised to 600/min: the 10 s of debt are 0.1 s now, within the new burst */
+    lx_ratelimit_check_rate(rl, slow, 600, 11001, true, &r);
+    cr_expect(r.allowed);
+    cr_expect_eq(r.limit, 600);
+    /* rpm 0: the limiter's own rate */
+    lx_ratelimit_check_rate(rl, fast, 0, 1000, true, &r);
+    cr_expect(r.allowed);
+    cr_expect_eq(r.limit, 600);
+    cr_expect_eq(r.remaining, 99);
+    lx_ratelimit_free(rl);
+}
