@@ -192,6 +192,15 @@ static void on_head(void *data, int status, lx_str content_type)
 
 enum { EVENT_STOP = 1 }; /* the stream to the client has ended: stop reading */
 
+/* Redaction: sends the text it still holds back, before the stream ends. */
+static int send_held_redaction(struct exchange *ex)
+{
+    lx_str chunk;
+    if (lx_proxy_redact_stream_end(ex, &chunk) != LX_OK)
+        return LX_ERR;
+    return chunk.len ? client_event(ex, chunk) : LX_OK;
+}
+
 static int on_event(void *data, const lx_sse_event *ev)
 {
     struct exchange *ex = data;
@@ -209,7 +218,7 @@ static int on_event(void *data, const lx_sse_event *ev)
     case LX_CHAT_CHUNK_DONE:
         /* read on to the end of the upstream body so its connection is reused */
         ex->saw_done = true;
-        if (client_event(ex, ev->data) != LX_OK)
+        if (send_held_redaction(ex) != LX_OK || client_event(ex, ev->data) != LX_OK)
             return LX_ERR;
         client_end(ex);
         return LX_OK;
@@ -234,7 +243,13 @@ static int on_event(void *data, const lx_sse_event *ev)
     case LX_CHAT_CHUNK_DATA:
         break;
     }
-    return client_event(ex, ev->data);
+    lx_str out = ev->data;
+    if (lx_proxy_redact_chunk(ex, &out) != LX_OK) {
+        stream_fail(ex, "The gateway could not apply its redaction policy to the stream.",
+                    "redaction_failed");
+        return EVENT_STOP;
+    }
+    return client_event(ex, out);
 }
 
 static int on_data(void *data, const char *p, size_t n)
@@ -376,6 +391,7 @@ static void finish_clean(struct exchange *ex)
     if (ex->mode == MODE_SSE) {
         if (ex->client_started && ex->tally.finish_reason[0]) {
             /* a complete stream without [DONE]: end it as OpenAI does */
+            send_held_redaction(ex);
             client_write(ex, "data: [DONE]\n\n", 14);
             client_end(ex);
         } else if (ex->client_started) {
@@ -398,6 +414,11 @@ static void finish_clean(struct exchange *ex)
         ex->t_first_token_us = lx_clock_mono_us();
         if (check_tool_calls(ex, body) != LX_OK)
             return;
+        if (lx_proxy_redact_response(ex, &body) != LX_OK) {
+            respond_error(ex, 502, "The gateway could not apply its redaction policy to the answer.",
+                          "server_error", NULL, "redaction_failed");
+            return;
+        }
         respond(ex, ex->upstream_status, body.ptr, body.len);
         return;
     }
@@ -596,6 +617,7 @@ static void trim(lx_buf *b)
 static void exchange_free(struct exchange *ex)
 {
     struct lx_proxy *p = ex->p;
+    lx_proxy_redact_release(ex);
     if (ex->prev)
         ex->prev->next = ex->next;
     else
@@ -896,6 +918,7 @@ static void reset_attempt(struct exchange *ex)
     lx_buf_reset(&ex->whole);
     lx_sse_reset(&ex->sse);
     lx_arena_reset(&ex->scratch);
+    lx_proxy_redact_reset_attempt(ex);
 }
 
 /* Names ex->deployment of a configured model as the exchange's target. */
@@ -925,14 +948,18 @@ static bool choose_deployment(struct exchange *ex)
         const struct lx_config_model *m = ex->model_cfg;
         bool pinned = m && (ex->deployment ? m->fallbacks[ex->deployment - 1].pinned : m->pinned);
         const char *pin = pinned ? ex->upstream_model : NULL;
-        enum lx_route_avail a =
-            lx_route_choose(ex->p->route, ex->backend_index, pin, now_ms(), &ex->probe);
-        if (a == LX_ROUTE_AVAILABLE)
-            return true;
+        const char *skip = "not_local"; /* redaction tagged the request sensitive */
+        if (lx_proxy_redact_backend_ok(ex, ex->backend_index)) {
+            enum lx_route_avail a =
+                lx_route_choose(ex->p->route, ex->backend_index, pin, now_ms(), &ex->probe);
+            if (a == LX_ROUTE_AVAILABLE)
+                return true;
+            skip = lx_route_avail_str(a);
+        }
         ex->t_attempt_us = lx_clock_mono_us();
-        record_attempt(ex, lx_route_avail_str(a), 0);
+        record_attempt(ex, skip, 0);
         int n = snprintf(why + used, sizeof(why) - used, "%s'%s' %s", used ? ", " : "", ex->backend,
-                         lx_route_avail_str(a));
+                         skip);
         if (n > 0)
             used = LX_MIN(used + (size_t)n, sizeof(why) - 1);
         if (m == NULL || ex->deployment >= m->n_fallbacks || ex->n_attempts >= MAX_ATTEMPTS)
@@ -940,7 +967,15 @@ static bool choose_deployment(struct exchange *ex)
         ex->deployment++;
         ex->tries = 0;
     }
-    char msg[400];
+    char msg[512];
+    if (lx_proxy_redact_sensitive(ex)) {
+        snprintf(msg, sizeof(msg),
+                 "The request was tagged sensitive by the gateway's redaction policy and no local "
+                 "deployment of model `%s` is available: %s.",
+                 ex->model, why);
+        respond_error(ex, 503, msg, "server_error", NULL, "no_local_backend");
+        return false;
+    }
     snprintf(msg, sizeof(msg), "No deployment of model `%s` is available: %s.", ex->model, why);
     respond_error(ex, 503, msg, "server_error", NULL, "no_healthy_backend");
     return false;
@@ -981,6 +1016,23 @@ static int authorize(struct exchange *ex, const struct lx_proxy_caller *caller)
     snprintf(msg, sizeof(msg), "This API key is not allowed to use the model `%s`.", ex->model);
     respond_error(ex, 403, msg, "invalid_request_error", "model", "model_not_allowed");
     return LX_ERR;
+}
+
+/* Redaction of the prompt (redaction.c): 400 content_blocked when a block
+ * detector matched, 413 when the redacted body is over its cap. */
+static int redact_request(struct exchange *ex)
+{
+    char msg[256];
+    switch (lx_proxy_redact_request(ex, msg, sizeof(msg))) {
+    case LX_OK:
+        return LX_OK;
+    case LX_AGAIN:
+        respond_error(ex, 400, msg, "invalid_request_error", "messages", "content_blocked");
+        return LX_ERR;
+    default:
+        respond_error(ex, 413, msg, "invalid_request_error", NULL, "request_too_large");
+        return LX_ERR;
+    }
 }
 
 /* Notes r's values for the x-ratelimit-* headers. */
@@ -1067,7 +1119,8 @@ void lx_proxy_handle_as(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx
     }
     struct lx_route_target t;
     if (read_request(ex, &ex->cr) != LX_OK || authorize(ex, caller) != LX_OK ||
-        resolve(ex, &ex->cr, &t) != LX_OK || rate_limit(ex) != LX_OK)
+        resolve(ex, &ex->cr, &t) != LX_OK || rate_limit(ex) != LX_OK ||
+        redact_request(ex) != LX_OK)
         return;
     ex->model_cfg = t.model;
     lx_proxy_capture_prompt(p, ex, lx_json_value_text(&ex->cr.json, ex->cr.messages));
