@@ -148,36 +148,49 @@ static int rewrite_message(struct splice *sp, int msg)
     return LX_OK;
 }
 
-/* Parses body and runs fn over the elements of root[array_key], then
- * copies the rest. */
-static int rewrite_document(lx_redact_ctx *redact, lx_redact_ctx *restore, const char *body,
-                            size_t len, lx_arena *scratch, uint32_t max_depth, lx_buf *out,
-                            const char *array_key, const char *member)
+/* Runs rewrite_message over the elements of root[array_key] (or their
+ * member), then copies the rest. */
+static int rewrite_parsed(lx_redact_ctx *redact, lx_redact_ctx *restore, const lx_json *j,
+                          lx_buf *out, const char *array_key, const char *member)
 {
-    lx_json j;
-    if (lx_json_parse(&j, body, len, scratch, max_depth) != LX_JSON_OK || !lx_json_is_object(&j, 0))
+    if (j->ntok < 1 || !lx_json_is_object(j, 0))
         return LX_ERR;
     struct splice sp;
-    splice_init(&sp, &j, out, redact, restore);
-    int rc = LX_OK, arr = lx_json_get(&j, 0, array_key);
-    if (arr >= 0 && lx_json_is_array(&j, arr)) {
-        int n = lx_json_size(&j, arr), e = arr + 1;
-        for (int k = 0; k < n && rc == LX_OK; k++, e = lx_json_skip(&j, e)) {
-            int msg = member ? (lx_json_is_object(&j, e) ? lx_json_get(&j, e, member) : -1) : e;
+    splice_init(&sp, j, out, redact, restore);
+    int rc = LX_OK, arr = lx_json_get(j, 0, array_key);
+    if (arr >= 0 && lx_json_is_array(j, arr)) {
+        int n = lx_json_size(j, arr), e = arr + 1;
+        for (int k = 0; k < n && rc == LX_OK; k++, e = lx_json_skip(j, e)) {
+            int msg = member ? (lx_json_is_object(j, e) ? lx_json_get(j, e, member) : -1) : e;
             if (msg >= 0)
                 rc = rewrite_message(&sp, msg);
         }
     }
     if (rc == LX_OK)
-        rc = copy_to(&sp, len);
+        rc = copy_to(&sp, j->len);
     splice_release(&sp);
     return rc;
+}
+
+static int rewrite_document(lx_redact_ctx *redact, lx_redact_ctx *restore, const char *body,
+                            size_t len, lx_arena *scratch, uint32_t max_depth, lx_buf *out,
+                            const char *array_key, const char *member)
+{
+    lx_json j;
+    if (lx_json_parse(&j, body, len, scratch, max_depth) != LX_JSON_OK)
+        return LX_ERR;
+    return rewrite_parsed(redact, restore, &j, out, array_key, member);
 }
 
 int lx_redact_chat_request(lx_redact_ctx *ctx, const char *body, size_t len, lx_arena *scratch,
                            uint32_t max_depth, lx_buf *out)
 {
     return rewrite_document(ctx, NULL, body, len, scratch, max_depth, out, "messages", NULL);
+}
+
+int lx_redact_chat_request_parsed(lx_redact_ctx *ctx, const lx_json *req, lx_buf *out)
+{
+    return rewrite_parsed(ctx, NULL, req, out, "messages", NULL);
 }
 
 int lx_redact_chat_response(lx_redact_ctx *redact, lx_redact_ctx *restore, const char *body,

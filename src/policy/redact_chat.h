@@ -29,6 +29,7 @@
 
 #include "../core/arena.h"
 #include "../core/buf.h"
+#include "../json/json.h"
 #include "redact.h"
 
 /* Choices a stream may carry (a chunk with a larger index is an error). */
@@ -40,6 +41,10 @@ enum { LX_REDACT_CHAT_MAX_CHOICES = 8 };
  * LX_REDACT_BLOCKED / LX_REDACT_TAGGED from ctx afterwards. */
 int lx_redact_chat_request(lx_redact_ctx *ctx, const char *body, size_t len, lx_arena *scratch,
                            uint32_t max_depth, lx_buf *out);
+
+/* The same over a request the caller has parsed already (req's tokens and
+ * bytes are only read): what the gateway calls, to parse a body once. */
+int lx_redact_chat_request_parsed(lx_redact_ctx *ctx, const lx_json *req, lx_buf *out);
 
 /* Writes a non-streamed chat.completion with its assistant texts redacted
  * (redact) and pseudonyms restored (restore) into out. Same errors. */

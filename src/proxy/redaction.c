@@ -76,11 +76,9 @@ int lx_proxy_redact_request(struct exchange *ex, char *msg, size_t msglen)
     }
     if (r->in == NULL)
         return LX_OK;
-    lx_str body = lx_json_value_text(&ex->cr.json, 0);
+    lx_str body = {ex->cr.json.src, ex->cr.json.len};
     uint32_t depth = cfg->limits.max_json_depth;
-    int rc = lx_redact_chat_request(r->in, body.ptr, body.len, &ex->scratch, depth, &r->body);
-    lx_arena_reset(&ex->scratch);
-    if (rc != LX_OK) {
+    if (lx_redact_chat_request_parsed(r->in, &ex->cr.json, &r->body) != LX_OK) {
         snprintf(msg, msglen, "The request is too large after redaction.");
         return LX_ERR;
     }

@@ -338,3 +338,24 @@ Test(redact_chat, stream_choice_index_past_cap_fails)
     lx_redact_ctx_free(ctx);
     lx_redact_set_free(s);
 }
+
+Test(redact_chat, request_parsed_equals_request)
+{
+    lx_redact_set *s = set_of("email,phone", LX_REDACT_PSEUDONYM);
+    lx_redact_ctx *a = lx_redact_ctx_new(s), *b = lx_redact_ctx_new(s);
+    const char *in = "{\"messages\":[{\"role\":\"user\",\"content\":\"call +44 20 7946 0958 or "
+                     "x@y.org\\t\\u0041\"}],\"n\":1}";
+    lx_json j;
+    cr_assert_eq(lx_json_parse(&j, in, strlen(in), &arena, 64), LX_JSON_OK);
+    lx_buf via_tokens;
+    lx_buf_init(&via_tokens, 4096);
+    cr_assert_eq(lx_redact_chat_request_parsed(a, &j, &via_tokens), LX_OK);
+    request_golden(b, in,
+                   "{\"messages\":[{\"role\":\"user\",\"content\":\"call <PHONE_1> or "
+                   "<EMAIL_1>\\tA\"}],\"n\":1}");
+    cr_assert_str_eq(via_tokens.data, out.data);
+    lx_buf_release(&via_tokens);
+    lx_redact_ctx_free(a);
+    lx_redact_ctx_free(b);
+    lx_redact_set_free(s);
+}
