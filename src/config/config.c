@@ -572,7 +572,7 @@ struct loader {
     struct fy_node *red_detectors;      /* redaction.detectors, read after the limits */
     struct fy_node *red_custom;         /* redaction.custom */
     struct lx_redact_limits red_limits; /* redaction.max_hold, max_pseudonyms */
-    char path[256]; /* "backends[0].timeouts" */
+    char path[256];                     /* "backends[0].timeouts" */
     size_t path_len;
     char *err;
     size_t errlen;
@@ -1085,7 +1085,6 @@ static int read_policy(struct loader *ld, struct fy_node *value, void *target)
     return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
 }
 
-
 /* ---- redaction ------------------------------------------------------------ */
 
 static const char *const redact_action_names[] = {"mask", "pseudonym", "block", "tag"};
@@ -1224,8 +1223,7 @@ static int read_redaction(struct loader *ld, struct fy_node *value, void *target
         FIELD_FN("custom", keep_custom),
         FIELD_AT("restore", FIELD_BOOL, struct lx_config, redaction.restore),
         FIELD_NUM("max_hold", FIELD_SIZE, struct lx_redact_limits, max_hold, 64, 1u << 20),
-        FIELD_NUM("max_pseudonyms", FIELD_SIZE, struct lx_redact_limits, max_pseudonyms, 1,
-                  65536),
+        FIELD_NUM("max_pseudonyms", FIELD_SIZE, struct lx_redact_limits, max_pseudonyms, 1, 65536),
     };
     /* restore goes to the snapshot, the limits to the loader; the rules are
      * read last, so their sets are made with the final limits */

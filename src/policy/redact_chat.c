@@ -349,7 +349,8 @@ static int write_choice(struct splice *sp, const struct chunk_choice *cc, lx_str
     return LX_OK;
 }
 
-static int rewrite_choice(lx_redact_chat_stream *s, struct splice *sp, const struct chunk_choice *cc)
+static int rewrite_choice(lx_redact_chat_stream *s, struct splice *sp,
+                          const struct chunk_choice *cc)
 {
     const lx_json *j = sp->j;
     struct choice *c = choice_at(s, cc->index);

@@ -415,7 +415,8 @@ static void finish_clean(struct exchange *ex)
         if (check_tool_calls(ex, body) != LX_OK)
             return;
         if (lx_proxy_redact_response(ex, &body) != LX_OK) {
-            respond_error(ex, 502, "The gateway could not apply its redaction policy to the answer.",
+            respond_error(ex, 502,
+                          "The gateway could not apply its redaction policy to the answer.",
                           "server_error", NULL, "redaction_failed");
             return;
         }
@@ -1119,8 +1120,7 @@ void lx_proxy_handle_as(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx
     }
     struct lx_route_target t;
     if (read_request(ex, &ex->cr) != LX_OK || authorize(ex, caller) != LX_OK ||
-        resolve(ex, &ex->cr, &t) != LX_OK || rate_limit(ex) != LX_OK ||
-        redact_request(ex) != LX_OK)
+        resolve(ex, &ex->cr, &t) != LX_OK || rate_limit(ex) != LX_OK || redact_request(ex) != LX_OK)
         return;
     ex->model_cfg = t.model;
     lx_proxy_capture_prompt(p, ex, lx_json_value_text(&ex->cr.json, ex->cr.messages));

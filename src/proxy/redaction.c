@@ -49,9 +49,8 @@ static struct lx_proxy_redaction *state_new(const struct lx_config *cfg)
     }
     /* masks make a body longer; past twice the body cap it is refused */
     lx_buf_init(&r->body, cfg->limits.max_body_bytes * 2 + 4096);
-    lx_buf_init(&r->answer, LX_MAX(cfg->limits.max_response_bytes, cfg->limits.max_sse_event_bytes) *
-                                2 +
-                            4096);
+    lx_buf_init(&r->answer,
+                LX_MAX(cfg->limits.max_response_bytes, cfg->limits.max_sse_event_bytes) * 2 + 4096);
     return r;
 }
 

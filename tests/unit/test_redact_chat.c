@@ -54,7 +54,8 @@ Test(redact_chat, request_string_content_with_escapes)
         ctx,
         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"Mail \\\"Zo\\u00e9\\\" at "
         "zoe@example.com\\nthanks\"}],\"temperature\":0.5}",
-        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"Mail \\\"Zo\xc3\xa9\\\" at "
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"Mail \\\"Zo\xc3\xa9\\\" "
+        "at "
         "[REDACTED:EMAIL]\\nthanks\"}],\"temperature\":0.5}");
     cr_assert_eq(lx_redact_ctx_matches(ctx, 0), 1);
     lx_redact_ctx_free(ctx);
@@ -131,7 +132,8 @@ Test(redact_chat, response_redacts_then_restores)
     const char *body =
         "{\"id\":\"c\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
         "\"content\":\"Hi <EMAIL_1>, card 4111111111111111 \\u00e9\",\"tool_calls\":[{\"id\":\"t\","
-        "\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"to\\\":\\\"<EMAIL_1>"
+        "\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"to\\\":\\\"<EMAIL_"
+        "1>"
         "\\\",\\\"x\\\":\\\"<EMAIL_9>\\\"}\"}}]},\"finish_reason\":\"stop\"}],\"usage\":{}}";
     lx_buf_reset(&out);
     cr_assert_eq(lx_redact_chat_response(octx, ictx, body, strlen(body), &arena, 64, &out), LX_OK);
@@ -149,8 +151,9 @@ Test(redact_chat, response_redacts_then_restores)
 
 /* ---- streams ------------------------------------------------------------- */
 
-static const char chunk_head[] = "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":7,"
-                                 "\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{";
+static const char chunk_head[] =
+    "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":7,"
+    "\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{";
 static const char chunk_tail[] = "},\"finish_reason\":null}]}";
 
 /* A content chunk with text (already JSON-escaped). */
@@ -195,8 +198,7 @@ Test(redact_chat, stream_golden_chunks)
     content_chunk(in, sizeof(in), " x@y.");
     content_chunk(want, sizeof(want), "bye ");
     feed(st, in, want);
-    feed(st,
-         "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}",
+    feed(st, "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}",
          "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x@y.\"},"
          "\"finish_reason\":\"stop\"}]}");
     /* the usage chunk has no choices */
@@ -307,8 +309,8 @@ Test(redact_chat, stream_card_split_at_every_byte)
 Test(redact_chat, stream_email_with_accent_split_at_every_byte)
 {
     lx_redact_set *s = set_of("email", LX_REDACT_MASK);
-    every_split(s, NULL, "\xc3\xa9t\xc3\xa9: ana@example.org!", "\xc3\xa9t\xc3\xa9: [REDACTED:EMAIL]!",
-                "ana@");
+    every_split(s, NULL, "\xc3\xa9t\xc3\xa9: ana@example.org!",
+                "\xc3\xa9t\xc3\xa9: [REDACTED:EMAIL]!", "ana@");
     lx_redact_set_free(s);
 }
 

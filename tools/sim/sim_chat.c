@@ -47,8 +47,8 @@ struct sim_chat {
     struct piece *pieces;
     size_t npieces, pieces_cap;
     const char *finish;
-    struct sim_buf scratch;  /* one delta or message while rendering */
-    const cJSON *messages;   /* the request's, while sim_chat_new plans */
+    struct sim_buf scratch; /* one delta or message while rendering */
+    const cJSON *messages;  /* the request's, while sim_chat_new plans */
 };
 
 /* ---- reading the request ---- */
