@@ -1146,7 +1146,10 @@ static int add_rule(struct loader *ld, struct fy_node *item, const struct redact
         if (*sets[k] == NULL && !(*sets[k] = lx_redact_set_new(&ld->red_limits)))
             return fail(ld, item, "out of memory");
         lx_redact_action a = (lx_redact_action)r->action;
-        if (k == 1 && (a == LX_REDACT_BLOCK || a == LX_REDACT_TAG))
+        /* with restore, an answer's own <LABEL_N> would be read as the
+         * prompt's pseudonym N and "restored" to another value: mask */
+        if (k == 1 && (a == LX_REDACT_BLOCK || a == LX_REDACT_TAG ||
+                       (a == LX_REDACT_PSEUDONYM && ld->c->redaction.restore)))
             a = LX_REDACT_MASK;
         char why[256] = "";
         lx_buf err;
@@ -1990,6 +1993,31 @@ static void print_retry(const struct lx_config_retry *r, FILE *out)
             r->max_backoff_ms, r->deadline_ms);
 }
 
+static void print_redact_set(const char *dir, const struct lx_redact_set *s, FILE *out)
+{
+    fprintf(out, "  %-9s ", dir);
+    for (size_t i = 0; s && i < lx_redact_set_count(s); i++)
+        fprintf(out, "%s%s:%s", i ? ", " : "", lx_redact_set_name(s, i),
+                redact_action_names[lx_redact_set_action(s, i)]);
+    fprintf(out, "%s\n", s ? "" : "(none)");
+}
+
+/* Only when a detector is configured: the table stays as it was without. */
+static void print_redaction(const struct lx_config *c, FILE *out)
+{
+    if (!c->redaction.input && !c->redaction.output)
+        return;
+    fprintf(out, "\nredaction:\n");
+    print_redact_set("input", c->redaction.input, out);
+    print_redact_set("output", c->redaction.output, out);
+    fprintf(out, "  restore   %s\n  local     ", c->redaction.restore ? "true" : "false");
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_backends; i++)
+        if (c->backends[i].local)
+            fprintf(out, "%s%s", n++ ? ", " : "", c->backends[i].name);
+    fprintf(out, "%s\n", n ? "" : "(no backend: tagged requests get 503)");
+}
+
 void lx_config_print(const struct lx_config *c, FILE *out)
 {
     fprintf(out, "config: %s\n\nlisteners:\n", c->source);
@@ -2023,6 +2051,7 @@ void lx_config_print(const struct lx_config *c, FILE *out)
     print_rate_limits(c, out);
     fprintf(out, "\npolicy:\n  tool_calls %s%s\n", tool_calls_names[c->policy.tool_calls],
             c->policy.tool_calls ? " (non-streamed chat completions)" : "");
+    print_redaction(c, out);
     fprintf(out, "\nbackends (%zu):\n", c->n_backends);
     for (size_t i = 0; i < c->n_backends; i++)
         print_backend(&c->backends[i], out);

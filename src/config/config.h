@@ -233,7 +233,9 @@ struct lx_config {
     /* redaction: detectors compiled at load, read-only afterwards, freed
      * with the snapshot. input applies to prompts, output to answers (a
      * block or tag detector acts there as mask: an answer cannot be
-     * refused after the fact); NULL when no detector has that direction. */
+     * refused after the fact; so does pseudonym with restore, whose tokens
+     * restoration would mistake for the prompt's); NULL when no detector
+     * has that direction. */
     struct {
         struct lx_redact_set *input;
         struct lx_redact_set *output;

@@ -1040,8 +1040,20 @@ Test(config_redaction, sets_by_direction)
     cr_assert_eq(lx_redact_set_action(in, 1), LX_REDACT_BLOCK);
     cr_assert_eq(lx_redact_set_action(in, 4), LX_REDACT_TAG);
     cr_assert_eq(lx_redact_set_count(out), 3); /* email card ssn */
+    cr_assert_eq(lx_redact_set_action(out, 0), LX_REDACT_MASK, "pseudonym masks with restore");
     cr_assert_eq(lx_redact_set_action(out, 1), LX_REDACT_MASK, "block masks in output");
     cr_assert_str_eq(lx_redact_set_name(out, 2), "ssn");
+    lx_config_unref(c);
+}
+
+Test(config_redaction, output_pseudonym_without_restore)
+{
+    struct lx_config *c = load("redaction:\n"
+                               "  detectors: [{ name: email, action: pseudonym }]\n");
+    cr_assert_not_null(c, "%s", err);
+    cr_assert_not(c->redaction.restore);
+    cr_assert_eq(lx_redact_set_action(c->redaction.input, 0), LX_REDACT_PSEUDONYM);
+    cr_assert_eq(lx_redact_set_action(c->redaction.output, 0), LX_REDACT_PSEUDONYM);
     lx_config_unref(c);
 }
 
@@ -1090,4 +1102,29 @@ Test(config_redaction, backend_local_default_and_value)
     cr_assert_not(lx_config_url_is_local("http://127.0.0.1.evil.com/v1"));
     expect_error("backends:\n  - { name: a, url: http://x/v1, local: yes }\n",
                  "t.yaml:2:41: backends[0].local: expected true or false");
+}
+
+Test(config_redaction, printed)
+{
+    struct lx_config *c = load("redaction:\n"
+                               "  restore: true\n"
+                               "  detectors: [{ name: ip, action: tag, direction: input },\n"
+                               "              { name: card, direction: output }]\n"
+                               "backends:\n"
+                               "  - { name: gpu, url: http://10.1.2.3/v1 }\n"
+                               "  - { name: cloud, url: https://api.example.com/v1 }\n");
+    cr_assert_not_null(c, "%s", err);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    lx_config_print(c, f);
+    fclose(f);
+    cr_assert_not_null(strstr(text, "\nredaction:\n"
+                                    "  input     ipv4:tag, ipv6:tag\n"
+                                    "  output    card:mask\n"
+                                    "  restore   true\n"
+                                    "  local     gpu\n\n"),
+                       "%s", text);
+    free(text);
+    lx_config_unref(c);
 }
