@@ -202,20 +202,30 @@ int lx_redact_chat_response(lx_redact_ctx *redact, lx_redact_ctx *restore, const
 
 /* ---- streams ------------------------------------------------------------- */
 
-/* One choice's pipeline: redaction, then restoration, each with hold-back. */
-struct choice {
+/* One text's pipeline (a choice's content, or one tool call's arguments):
+ * redaction, then restoration, each with its hold-back, and what the
+ * current chunk decided. */
+struct pipe {
     lx_redact_stream *redact, *restore;
-    bool used;
+    lx_buf decided;
+    bool open, changed; /* changed: decided differs from the chunk's text */
+};
+
+struct choice {
+    struct pipe content;
+    struct pipe *tools[LX_REDACT_CHAT_MAX_TOOLS]; /* by tool_calls[].index, made on use */
 };
 
 struct lx_redact_chat_stream {
     lx_redact_ctx *redact, *restore;
     struct choice ch[LX_REDACT_CHAT_MAX_CHOICES];
-    lx_buf text, mid, res;
+    lx_buf text, mid;
     /* the last chunk's "id", "model" (raw JSON values) and "created" */
     char id[NAME_COPY_MAX], model[NAME_COPY_MAX], created[32];
     bool failed;
 };
+
+enum { TEXT_CAP = 64u << 20 }; /* one chunk's text; the sets cap it further */
 
 lx_redact_chat_stream *lx_redact_chat_stream_new(lx_redact_ctx *redact, lx_redact_ctx *restore)
 {
@@ -224,11 +234,16 @@ lx_redact_chat_stream *lx_redact_chat_stream_new(lx_redact_ctx *redact, lx_redac
         return NULL;
     s->redact = redact;
     s->restore = restore;
-    size_t cap = 64u << 20; /* each holds one chunk's text; the sets cap it further */
-    lx_buf_init(&s->text, cap);
-    lx_buf_init(&s->mid, cap);
-    lx_buf_init(&s->res, cap);
+    lx_buf_init(&s->text, TEXT_CAP);
+    lx_buf_init(&s->mid, TEXT_CAP);
     return s;
+}
+
+static void pipe_release(struct pipe *p)
+{
+    lx_redact_stream_free(p->redact);
+    lx_redact_stream_free(p->restore);
+    lx_buf_release(&p->decided);
 }
 
 void lx_redact_chat_stream_free(lx_redact_chat_stream *s)
@@ -236,52 +251,64 @@ void lx_redact_chat_stream_free(lx_redact_chat_stream *s)
     if (s == NULL)
         return;
     for (size_t i = 0; i < LX_REDACT_CHAT_MAX_CHOICES; i++) {
-        lx_redact_stream_free(s->ch[i].redact);
-        lx_redact_stream_free(s->ch[i].restore);
+        pipe_release(&s->ch[i].content);
+        for (size_t k = 0; k < LX_REDACT_CHAT_MAX_TOOLS; k++) {
+            if (s->ch[i].tools[k])
+                pipe_release(s->ch[i].tools[k]);
+            free(s->ch[i].tools[k]);
+        }
     }
     lx_buf_release(&s->text);
     lx_buf_release(&s->mid);
-    lx_buf_release(&s->res);
     free(s);
 }
 
-static struct choice *choice_at(lx_redact_chat_stream *s, int64_t index)
+static int pipe_open(lx_redact_chat_stream *s, struct pipe *p)
 {
-    if (index < 0 || index >= LX_REDACT_CHAT_MAX_CHOICES)
-        return NULL;
-    struct choice *c = &s->ch[index];
-    if (!c->used) {
-        c->used = true;
-        if (s->redact && !(c->redact = lx_redact_stream_new(s->redact, false)))
-            return NULL;
-        if (s->restore && !(c->restore = lx_redact_stream_new(s->restore, true)))
-            return NULL;
-    }
-    return c;
+    if (p->open)
+        return LX_OK;
+    p->open = true;
+    lx_buf_init(&p->decided, TEXT_CAP);
+    if (s->redact && !(p->redact = lx_redact_stream_new(s->redact, false)))
+        return LX_ERR;
+    if (s->restore && !(p->restore = lx_redact_stream_new(s->restore, true)))
+        return LX_ERR;
+    return LX_OK;
 }
 
-/* Runs text through the choice's pipeline (flushing it at the end when
- * finish) and leaves the decided text in s->res. */
-static int choice_feed(lx_redact_chat_stream *s, struct choice *c, lx_str text, bool finish)
+/* Runs text through the pipeline (flushing it when finish) into p->decided. */
+static int pipe_feed(lx_redact_chat_stream *s, struct pipe *p, lx_str text, bool finish)
 {
+    if (pipe_open(s, p) != LX_OK)
+        return LX_ERR;
     lx_buf_reset(&s->mid);
-    lx_buf_reset(&s->res);
-    lx_buf *stage = &s->mid;
-    if (c->redact) {
-        if (lx_redact_stream_feed(c->redact, text, &s->mid) != LX_OK ||
-            (finish && lx_redact_stream_flush(c->redact, &s->mid) != LX_OK))
+    lx_buf_reset(&p->decided);
+    if (p->redact) {
+        if (lx_redact_stream_feed(p->redact, text, &s->mid) != LX_OK ||
+            (finish && lx_redact_stream_flush(p->redact, &s->mid) != LX_OK))
             return LX_ERR;
     } else if (lx_buf_append_str(&s->mid, text) != LX_OK) {
         return LX_ERR;
     }
-    if (c->restore) {
-        if (lx_redact_stream_feed(c->restore, view(stage), &s->res) != LX_OK ||
-            (finish && lx_redact_stream_flush(c->restore, &s->res) != LX_OK))
+    if (p->restore) {
+        if (lx_redact_stream_feed(p->restore, view(&s->mid), &p->decided) != LX_OK ||
+            (finish && lx_redact_stream_flush(p->restore, &p->decided) != LX_OK))
             return LX_ERR;
-    } else if (lx_buf_append_str(&s->res, view(stage)) != LX_OK) {
+    } else if (lx_buf_append_str(&p->decided, view(&s->mid)) != LX_OK) {
         return LX_ERR;
     }
+    p->changed = !lx_str_eq(view(&p->decided), text);
     return LX_OK;
+}
+
+/* Feeds string token i (or nothing when i is not a string) to p. */
+static int pipe_feed_token(lx_redact_chat_stream *s, struct pipe *p, const lx_json *j, int i,
+                           bool finish)
+{
+    lx_buf_reset(&s->text);
+    if (i >= 0 && lx_json_is_string(j, i) && lx_json_unescape(j, i, &s->text) != LX_OK)
+        return LX_ERR;
+    return pipe_feed(s, p, view(&s->text), finish);
 }
 
 /* Copies the raw value of root[key] (a string with quotes, or a number)
@@ -301,70 +328,202 @@ static void remember(const lx_json *j, const char *key, char *dst, size_t n)
 /* What one choice object of a chunk holds. */
 struct chunk_choice {
     int64_t index;
-    int delta, content; /* tokens, -1 when absent */
+    int delta, content, tool_calls; /* tokens, -1 when absent */
     bool finish;
+    bool extra[LX_REDACT_CHAT_MAX_TOOLS]; /* a tool call's held text, with no element here */
+    bool any_extra;
 };
 
 static void read_choice(const lx_json *j, int obj, int64_t pos, struct chunk_choice *cc)
 {
-    *cc = (struct chunk_choice){pos, -1, -1, false};
+    memset(cc, 0, sizeof(*cc));
+    cc->index = pos;
+    cc->delta = cc->content = cc->tool_calls = -1;
     int idx = lx_json_get(j, obj, "index");
     if (idx >= 0)
         lx_json_int64(j, idx, &cc->index);
     int fr = lx_json_get(j, obj, "finish_reason");
     cc->finish = fr >= 0 && !lx_json_is_null(j, fr);
-    cc->delta = lx_json_get(j, obj, "delta");
-    if (cc->delta >= 0 && lx_json_is_object(j, cc->delta))
-        cc->content = lx_json_get(j, cc->delta, "content");
-    else
-        cc->delta = -1;
+    int d = lx_json_get(j, obj, "delta");
+    if (d < 0 || !lx_json_is_object(j, d))
+        return;
+    cc->delta = d;
+    cc->content = lx_json_get(j, d, "content");
+    cc->tool_calls = lx_json_get(j, d, "tool_calls");
+    if (cc->tool_calls >= 0 && !lx_json_is_array(j, cc->tool_calls))
+        cc->tool_calls = -1;
 }
 
-/* Writes the decided text of one choice into its delta: over the content
- * string, over a null content, or as a new first key. */
-static int write_choice(struct splice *sp, const struct chunk_choice *cc, lx_str text,
-                        lx_str original)
+/* The tool_calls[].index of element e (its position k when absent), and
+ * its arguments token (-1). */
+static int64_t tool_index(const lx_json *j, int e, int k, int *args)
+{
+    int64_t index = k;
+    *args = -1;
+    if (!lx_json_is_object(j, e))
+        return index;
+    int idx = lx_json_get(j, e, "index");
+    if (idx >= 0)
+        lx_json_int64(j, idx, &index);
+    int fn = lx_json_get(j, e, "function");
+    if (fn >= 0 && lx_json_is_object(j, fn))
+        *args = lx_json_get(j, fn, "arguments");
+    return index;
+}
+
+static struct pipe *tool_pipe(struct choice *c, int64_t index)
+{
+    if (index < 0 || index >= LX_REDACT_CHAT_MAX_TOOLS)
+        return NULL;
+    if (c->tools[index] == NULL)
+        c->tools[index] = calloc(1, sizeof(struct pipe));
+    return c->tools[index];
+}
+
+/* Runs every text of the choice through its pipeline; on finish, also
+ * flushes the tool calls this chunk does not mention (cc->extra). */
+static int feed_choice(lx_redact_chat_stream *s, const lx_json *j, struct choice *c,
+                       struct chunk_choice *cc)
+{
+    bool seen[LX_REDACT_CHAT_MAX_TOOLS] = {false};
+    if (pipe_feed_token(s, &c->content, j, cc->content, cc->finish) != LX_OK)
+        return LX_ERR;
+    if (cc->tool_calls >= 0) {
+        int n = lx_json_size(j, cc->tool_calls), e = cc->tool_calls + 1, args;
+        for (int k = 0; k < n; k++, e = lx_json_skip(j, e)) {
+            int64_t ix = tool_index(j, e, k, &args);
+            struct pipe *p = tool_pipe(c, ix);
+            /* one element per call and chunk: a pipe decides one text per chunk */
+            if (p == NULL || seen[ix])
+                return LX_ERR;
+            if (args < 0)
+                continue; /* held text, if any, goes in as an extra element */
+            seen[ix] = true;
+            if (pipe_feed_token(s, p, j, args, cc->finish) != LX_OK)
+                return LX_ERR;
+        }
+    }
+    for (int i = 0; cc->finish && i < LX_REDACT_CHAT_MAX_TOOLS; i++) {
+        struct pipe *p = c->tools[i];
+        if (p == NULL || seen[i] || pipe_feed(s, p, LX_STR_LIT(""), true) != LX_OK)
+            continue;
+        cc->extra[i] = p->decided.len > 0;
+        cc->any_extra |= cc->extra[i];
+    }
+    return LX_OK;
+}
+
+static int write_quoted(lx_buf *out, const lx_buf *text)
+{
+    if (lx_buf_append_char(out, '"') != LX_OK || lx_json_escape(out, text->data, text->len) ||
+        lx_buf_append_char(out, '"') != LX_OK)
+        return LX_ERR;
+    return LX_OK;
+}
+
+/* The held tool-call texts as array elements, comma-separated. */
+static int write_extras(lx_buf *out, const struct choice *c, const struct chunk_choice *cc)
+{
+    bool first = true;
+    for (int i = 0; i < LX_REDACT_CHAT_MAX_TOOLS; i++) {
+        if (!cc->extra[i])
+            continue;
+        if ((!first && lx_buf_append_char(out, ',') != LX_OK) ||
+            lx_buf_printf(out, "{\"index\":%d,\"function\":{\"arguments\":", i) != LX_OK ||
+            write_quoted(out, &c->tools[i]->decided) != LX_OK ||
+            lx_buf_append_cstr(out, "}}") != LX_OK)
+            return LX_ERR;
+        first = false;
+    }
+    return LX_OK;
+}
+
+/* At the start of the delta object: the keys the chunk lacks but the
+ * decided text needs. */
+static int write_delta_head(struct splice *sp, const struct choice *c,
+                            const struct chunk_choice *cc)
 {
     const lx_json *j = sp->j;
-    if (cc->content >= 0 && lx_json_is_string(j, cc->content))
-        return lx_str_eq(text, original) ? LX_OK : replace_inside(sp, cc->content, text);
-    if (text.len == 0)
+    bool content = cc->content < 0 && c->content.decided.len > 0;
+    bool tools = cc->tool_calls < 0 && cc->any_extra;
+    if (!content && !tools)
         return LX_OK;
-    if (cc->content >= 0) { /* null or another type: the text takes its place */
-        lx_str v = lx_json_value_text(j, cc->content);
-        if (copy_to(sp, (size_t)(v.ptr - j->src)) != LX_OK)
-            return LX_ERR;
-        sp->done = (size_t)(v.ptr - j->src) + v.len;
-    } else {
-        if (copy_to(sp, (size_t)j->tok[cc->delta].start + 1) != LX_OK ||
-            lx_buf_append_cstr(sp->out, "\"content\":") != LX_OK)
-            return LX_ERR;
-    }
-    if (lx_buf_append_char(sp->out, '"') != LX_OK ||
-        lx_json_escape(sp->out, text.ptr, text.len) != LX_OK ||
-        lx_buf_append_char(sp->out, '"') != LX_OK)
+    if (copy_to(sp, (size_t)j->tok[cc->delta].start + 1) != LX_OK)
         return LX_ERR;
-    if (cc->content < 0 && lx_json_size(j, cc->delta) > 0)
+    if (content && (lx_buf_append_cstr(sp->out, "\"content\":") != LX_OK ||
+                    write_quoted(sp->out, &c->content.decided) != LX_OK))
+        return LX_ERR;
+    if (tools && ((content && lx_buf_append_char(sp->out, ',') != LX_OK) ||
+                  lx_buf_append_cstr(sp->out, "\"tool_calls\":[") != LX_OK ||
+                  write_extras(sp->out, c, cc) != LX_OK || lx_buf_append_char(sp->out, ']')))
+        return LX_ERR;
+    if (lx_json_size(j, cc->delta) > 0)
         return lx_buf_append_char(sp->out, ',');
     return LX_OK;
 }
 
-static int rewrite_choice(lx_redact_chat_stream *s, struct splice *sp,
-                          const struct chunk_choice *cc)
+/* Writes a decided text over token i: inside a string, or in place of a
+ * null (or other) value. */
+static int write_over(struct splice *sp, int i, const struct pipe *p)
 {
     const lx_json *j = sp->j;
-    struct choice *c = choice_at(s, cc->index);
-    if (c == NULL)
+    if (lx_json_is_string(j, i))
+        return p->changed ? replace_inside(sp, i, view(&p->decided)) : LX_OK;
+    if (p->decided.len == 0)
+        return LX_OK;
+    lx_str v = lx_json_value_text(j, i);
+    if (copy_to(sp, (size_t)(v.ptr - j->src)) != LX_OK)
         return LX_ERR;
-    lx_buf_reset(&s->text);
-    if (cc->content >= 0 && lx_json_is_string(j, cc->content) &&
-        lx_json_unescape(j, cc->content, &s->text) != LX_OK)
+    sp->done = (size_t)(v.ptr - j->src) + v.len;
+    return write_quoted(sp->out, &p->decided);
+}
+
+static int write_tool_calls(struct splice *sp, const struct choice *c,
+                            const struct chunk_choice *cc)
+{
+    const lx_json *j = sp->j;
+    int arr = cc->tool_calls, n = lx_json_size(j, arr), e = arr + 1, args;
+    if (cc->any_extra) {
+        if (copy_to(sp, (size_t)j->tok[arr].start + 1) != LX_OK ||
+            write_extras(sp->out, c, cc) != LX_OK ||
+            (n > 0 && lx_buf_append_char(sp->out, ',') != LX_OK))
+            return LX_ERR;
+    }
+    for (int k = 0; k < n; k++, e = lx_json_skip(j, e)) {
+        int64_t ix = tool_index(j, e, k, &args);
+        if (args >= 0 && write_over(sp, args, c->tools[ix]) != LX_OK)
+            return LX_ERR;
+    }
+    return LX_OK;
+}
+
+/* Writes the decided texts into the delta, in document order. */
+static int write_choice(struct splice *sp, const struct choice *c, const struct chunk_choice *cc)
+{
+    const lx_json *j = sp->j;
+    if (write_delta_head(sp, c, cc) != LX_OK)
         return LX_ERR;
-    if (choice_feed(s, c, view(&s->text), cc->finish) != LX_OK)
+    int n = lx_json_size(j, cc->delta), k = cc->delta + 1;
+    for (int m = 0; m < n; m++, k = lx_json_skip(j, k + 1)) {
+        int rc = k + 1 == cc->content      ? write_over(sp, cc->content, &c->content)
+                 : k + 1 == cc->tool_calls ? write_tool_calls(sp, c, cc)
+                                           : LX_OK;
+        if (rc != LX_OK)
+            return LX_ERR;
+    }
+    return LX_OK;
+}
+
+static int rewrite_choice(lx_redact_chat_stream *s, struct splice *sp, struct chunk_choice *cc)
+{
+    if (cc->index < 0 || cc->index >= LX_REDACT_CHAT_MAX_CHOICES)
         return LX_ERR;
-    if (cc->delta < 0)
-        return s->res.len == 0 ? LX_OK : LX_ERR; /* text with nowhere to go */
-    return write_choice(sp, cc, view(&s->res), view(&s->text));
+    struct choice *c = &s->ch[cc->index];
+    if (feed_choice(s, sp->j, c, cc) != LX_OK)
+        return LX_ERR;
+    if (cc->delta < 0) /* text with nowhere to go */
+        return c->content.decided.len == 0 && !cc->any_extra ? LX_OK : LX_ERR;
+    return write_choice(sp, c, cc);
 }
 
 int lx_redact_chat_stream_chunk(lx_redact_chat_stream *s, lx_str data, lx_arena *scratch,
@@ -400,38 +559,59 @@ failed:
     return LX_ERR;
 }
 
+/* The held texts of choice i as one choices[] element (nothing when none). */
+static int end_choice(lx_redact_chat_stream *s, int i, bool *any, lx_buf *out)
+{
+    struct choice *c = &s->ch[i];
+    struct chunk_choice cc = {.finish = true};
+    if (c->content.open && pipe_feed(s, &c->content, LX_STR_LIT(""), true) != LX_OK)
+        return LX_ERR;
+    for (int k = 0; k < LX_REDACT_CHAT_MAX_TOOLS; k++) {
+        if (c->tools[k] == NULL || pipe_feed(s, c->tools[k], LX_STR_LIT(""), true) != LX_OK)
+            continue;
+        cc.extra[k] = c->tools[k]->decided.len > 0;
+        cc.any_extra |= cc.extra[k];
+    }
+    bool content = c->content.open && c->content.decided.len > 0;
+    if (!content && !cc.any_extra)
+        return LX_OK;
+    int rc = LX_OK;
+    if (!*any) {
+        rc |= lx_buf_append_cstr(out, "{");
+        if (s->id[0])
+            rc |= lx_buf_printf(out, "\"id\":%s,", s->id);
+        rc |= lx_buf_append_cstr(out, "\"object\":\"chat.completion.chunk\",");
+        if (s->created[0])
+            rc |= lx_buf_printf(out, "\"created\":%s,", s->created);
+        if (s->model[0])
+            rc |= lx_buf_printf(out, "\"model\":%s,", s->model);
+        rc |= lx_buf_append_cstr(out, "\"choices\":[");
+    } else {
+        rc |= lx_buf_append_char(out, ',');
+    }
+    *any = true;
+    rc |= lx_buf_printf(out, "{\"index\":%d,\"delta\":{", i);
+    if (content) {
+        rc |= lx_buf_append_cstr(out, "\"content\":");
+        rc |= write_quoted(out, &c->content.decided);
+    }
+    if (cc.any_extra) {
+        rc |= lx_buf_append_cstr(out, content ? ",\"tool_calls\":[" : "\"tool_calls\":[");
+        rc |= write_extras(out, c, &cc);
+        rc |= lx_buf_append_char(out, ']');
+    }
+    rc |= lx_buf_append_cstr(out, "},\"finish_reason\":null}");
+    return rc == LX_OK ? LX_OK : LX_ERR;
+}
+
 int lx_redact_chat_stream_end(lx_redact_chat_stream *s, lx_buf *out)
 {
     bool any = false;
     if (s->failed)
         return LX_ERR;
-    for (int i = 0; i < LX_REDACT_CHAT_MAX_CHOICES; i++) {
-        struct choice *c = &s->ch[i];
-        if (!c->used || choice_feed(s, c, LX_STR_LIT(""), true) != LX_OK)
-            continue;
-        if (s->res.len == 0)
-            continue;
-        int rc = LX_OK;
-        if (!any) {
-            rc |= lx_buf_append_cstr(out, "{");
-            if (s->id[0])
-                rc |= lx_buf_printf(out, "\"id\":%s,", s->id);
-            rc |= lx_buf_append_cstr(out, "\"object\":\"chat.completion.chunk\",");
-            if (s->created[0])
-                rc |= lx_buf_printf(out, "\"created\":%s,", s->created);
-            if (s->model[0])
-                rc |= lx_buf_printf(out, "\"model\":%s,", s->model);
-            rc |= lx_buf_append_cstr(out, "\"choices\":[");
-        } else {
-            rc |= lx_buf_append_char(out, ',');
-        }
-        any = true;
-        rc |= lx_buf_printf(out, "{\"index\":%d,\"delta\":{\"content\":\"", i);
-        rc |= lx_json_escape(out, s->res.data, s->res.len);
-        rc |= lx_buf_append_cstr(out, "\"},\"finish_reason\":null}");
-        if (rc != LX_OK)
+    for (int i = 0; i < LX_REDACT_CHAT_MAX_CHOICES; i++)
+        if (end_choice(s, i, &any, out) != LX_OK)
             return LX_ERR;
-    }
     if (any && lx_buf_append_cstr(out, "]}") != LX_OK)
         return LX_ERR;
     return LX_OK;

@@ -13,10 +13,13 @@
  *             the content of role "tool" messages
  *   response  choices[].message.content, choices[].message.tool_calls[]
  *             .function.arguments
- *   chunk     choices[].delta.content, through one lx_redact_stream per
- *             choice index so a value split across chunks is still caught;
- *             held text is flushed into the chunk carrying the choice's
- *             finish_reason (as delta.content, added when absent), or by
+ *   chunk     choices[].delta.content and choices[].delta.tool_calls[]
+ *             .function.arguments, each through its own lx_redact_stream
+ *             pair (per choice index, and per tool_calls index) so a value
+ *             split across chunks is still caught; held text is flushed
+ *             into the chunk carrying the choice's finish_reason (as
+ *             delta.content, or a tool_calls element {"index","function":
+ *             {"arguments"}}, added when absent), or by
  *             lx_redact_chat_stream_end() when the stream ends without one
  *
  * Redaction (ctx "redact") runs before restoration (ctx "restore"): the
@@ -32,8 +35,9 @@
 #include "../json/json.h"
 #include "redact.h"
 
-/* Choices a stream may carry (a chunk with a larger index is an error). */
-enum { LX_REDACT_CHAT_MAX_CHOICES = 8 };
+/* Choices a stream may carry, and tool calls per choice (a chunk with a
+ * larger index is an error). */
+enum { LX_REDACT_CHAT_MAX_CHOICES = 8, LX_REDACT_CHAT_MAX_TOOLS = 16 };
 
 /* Writes the request body with every prompt text redacted by ctx into out
  * (which caps it). Tokens come from scratch. LX_ERR when the body is not
@@ -60,9 +64,10 @@ void lx_redact_chat_stream_free(lx_redact_chat_stream *s);
 
 /* Rewrites one chunk (an SSE data payload, a chat.completion.chunk object)
  * into out. A chunk without choices is copied. A chunk whose text is held
- * back goes out with "content":"" (clients accept empty deltas). LX_ERR for
- * a chunk that is not JSON, an index past LX_REDACT_CHAT_MAX_CHOICES, or a
- * full out; the stream then only fails. */
+ * back goes out with "content":"" (clients accept empty deltas; so for
+ * "arguments":""). LX_ERR for a chunk that is not JSON, an index past
+ * LX_REDACT_CHAT_MAX_CHOICES or LX_REDACT_CHAT_MAX_TOOLS, one tool index
+ * twice in a chunk, or a full out; the stream then only fails. */
 int lx_redact_chat_stream_chunk(lx_redact_chat_stream *s, lx_str data, lx_arena *scratch,
                                 uint32_t max_depth, lx_buf *out);
 

@@ -361,3 +361,149 @@ Test(redact_chat, request_parsed_equals_request)
     lx_redact_ctx_free(b);
     lx_redact_set_free(s);
 }
+
+/* ---- streamed tool-call arguments ---------------------------------------- */
+
+static const char tool_head[] =
+    "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+    "\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":"
+    "\"send\",\"arguments\":\"\"}}]},\"finish_reason\":null}]}";
+
+/* A chunk with an arguments piece (already escaped) for tool index i. */
+static void args_chunk(char *dst, size_t n, int i, const char *escaped)
+{
+    snprintf(dst, n,
+             "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":%d,\"function\":"
+             "{\"arguments\":\"%s\"}}]},\"finish_reason\":null}]}",
+             i, escaped);
+}
+
+Test(redact_chat, stream_tool_arguments_golden)
+{
+    lx_redact_set *s = set_of("email", LX_REDACT_MASK);
+    lx_redact_ctx *ctx = lx_redact_ctx_new(s);
+    lx_redact_chat_stream *st = lx_redact_chat_stream_new(ctx, NULL);
+    char in[512], want[512];
+    feed(st, tool_head, tool_head);
+    args_chunk(in, sizeof(in), 0, "{\\\"to\\\":\\\"ana@ex");
+    args_chunk(want, sizeof(want), 0, "{\\\"to\\\":\\\"");
+    feed(st, in, want);
+    args_chunk(in, sizeof(in), 0, "ample.org\\\",\\\"cc\\\":\\\"bo");
+    args_chunk(want, sizeof(want), 0, "[REDACTED:EMAIL]\\\",\\\"cc\\\":\\\"");
+    feed(st, in, want);
+    /* finish with an empty delta: the held "bo" comes as a new tool_calls element */
+    feed(st, "{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}",
+         "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{"
+         "\"arguments\":\"bo\"}}]},\"finish_reason\":\"tool_calls\"}]}");
+    lx_redact_chat_stream_free(st);
+    lx_redact_ctx_free(ctx);
+    lx_redact_set_free(s);
+}
+
+Test(redact_chat, stream_tool_arguments_two_calls_and_content_at_finish)
+{
+    lx_redact_set *s = set_of("card", LX_REDACT_MASK);
+    lx_redact_ctx *ctx = lx_redact_ctx_new(s);
+    lx_redact_chat_stream *st = lx_redact_chat_stream_new(ctx, NULL);
+    char in[512];
+    content_chunk(in, sizeof(in), "n 5500");
+    feed(st, in, NULL);
+    args_chunk(in, sizeof(in), 1, "5500");
+    feed(st, in, NULL);
+    /* the finish chunk names call 0 only: call 1's held text is an extra
+     * element, placed first in the array; content gets a key of its own */
+    feed(
+        st,
+        "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{"
+        "\"arguments\":\"x\"}}]},\"finish_reason\":\"stop\"}]}",
+        "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"5500\",\"tool_calls\":[{\"index\":1,"
+        "\"function\":{\"arguments\":\"5500\"}},{\"index\":0,\"function\":{\"arguments\":\"x\"}}]},"
+        "\"finish_reason\":\"stop\"}]}");
+    lx_redact_chat_stream_free(st);
+    lx_redact_ctx_free(ctx);
+    lx_redact_set_free(s);
+}
+
+Test(redact_chat, stream_tool_arguments_held_at_end_without_finish)
+{
+    lx_redact_set *s = set_of("email", LX_REDACT_MASK);
+    lx_redact_ctx *ctx = lx_redact_ctx_new(s);
+    lx_redact_chat_stream *st = lx_redact_chat_stream_new(ctx, NULL);
+    char in[512];
+    args_chunk(in, sizeof(in), 2, "to jo");
+    feed(st, in, NULL);
+    lx_buf_reset(&out);
+    cr_assert_eq(lx_redact_chat_stream_end(st, &out), LX_OK);
+    cr_assert_str_eq(out.data, "{\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+                               "\"delta\":{\"tool_calls\":[{\"index\":2,\"function\":{"
+                               "\"arguments\":\"jo\"}}]},\"finish_reason\":null}]}");
+    lx_redact_chat_stream_free(st);
+    lx_redact_ctx_free(ctx);
+    lx_redact_set_free(s);
+}
+
+Test(redact_chat, stream_tool_index_twice_in_a_chunk_fails)
+{
+    lx_redact_set *s = set_of("email", LX_REDACT_MASK);
+    lx_redact_ctx *ctx = lx_redact_ctx_new(s);
+    lx_redact_chat_stream *st = lx_redact_chat_stream_new(ctx, NULL);
+    const char *in = "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":["
+                     "{\"index\":0,\"function\":{\"arguments\":\"a\"}},"
+                     "{\"index\":0,\"function\":{\"arguments\":\"b\"}}]}}]}";
+    cr_assert_eq(lx_redact_chat_stream_chunk(st, lx_str_from_cstr(in), &arena, 64, &out), LX_ERR);
+    lx_redact_chat_stream_free(st);
+    lx_redact_ctx_free(ctx);
+    lx_redact_set_free(s);
+}
+
+/* Appends the arguments of tool index 0 in out (one chunk) to text. */
+static void collect_arguments(lx_buf *text)
+{
+    lx_json j;
+    cr_assert_eq(lx_json_parse(&j, out.data, out.len, &arena, 64), LX_JSON_OK, "%s", out.data);
+    int c0 = lx_json_get(&j, 0, "choices") + 1, delta = lx_json_get(&j, c0, "delta");
+    int calls = delta >= 0 ? lx_json_get(&j, delta, "tool_calls") : -1;
+    if (calls < 0)
+        return;
+    int n = lx_json_size(&j, calls), e = calls + 1;
+    for (int k = 0; k < n; k++, e = lx_json_skip(&j, e)) {
+        int fn = lx_json_get(&j, e, "function");
+        int args = lx_json_get(&j, fn, "arguments");
+        if (args >= 0)
+            cr_assert_eq(lx_json_unescape(&j, args, text), LX_OK);
+    }
+}
+
+Test(redact_chat, stream_tool_arguments_split_at_every_byte)
+{
+    lx_redact_set *s = set_of("card,email", LX_REDACT_MASK);
+    const char *text = "{\"card\":\"4111 1111 1111 1111\",\"mail\":\"ana@example.org\"}";
+    const char *want = "{\"card\":\"[REDACTED:CARD]\",\"mail\":\"[REDACTED:EMAIL]\"}";
+    size_t n = strlen(text);
+    for (size_t cut = 0; cut <= n; cut++) {
+        lx_redact_ctx *ctx = lx_redact_ctx_new(s);
+        lx_redact_chat_stream *st = lx_redact_chat_stream_new(ctx, NULL);
+        lx_buf got;
+        lx_buf_init(&got, 4096);
+        char in[512];
+        feed(st, tool_head, NULL);
+        for (int k = 0; k < 2; k++) {
+            lx_buf esc;
+            lx_buf_init(&esc, 1024);
+            lx_json_escape(&esc, k ? text + cut : text, k ? n - cut : cut);
+            args_chunk(in, sizeof(in), 0, esc.data ? esc.data : "");
+            lx_buf_release(&esc);
+            feed(st, in, NULL);
+            cr_assert_null(strstr(out.data, "1111 1111"), "cut %zu: %s", cut, out.data);
+            collect_arguments(&got);
+        }
+        feed(st, "{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}",
+             NULL);
+        collect_arguments(&got);
+        cr_assert_str_eq(got.data, want, "cut at %zu", cut);
+        lx_buf_release(&got);
+        lx_redact_chat_stream_free(st);
+        lx_redact_ctx_free(ctx);
+    }
+    lx_redact_set_free(s);
+}
