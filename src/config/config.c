@@ -22,10 +22,14 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libfyaml.h>
 
 #include "../json/json.h"
+/* policy/ sits above config/ (DESIGN.md), but redact.h needs only core/:
+ * the snapshot owns the compiled detector sets so requests only read them. */
+#include "../policy/redact.h"
 
 static const char *const dialect_names[] = {"chat", "responses", "messages"};
 static const char *const audit_prompt_names[] = {"off", "hash", "full"};
@@ -281,6 +285,8 @@ static void config_free(struct lx_config *c)
         free(c->auth.public_paths[i]);
     free(c->auth.public_paths);
     free(c->responses.store);
+    lx_redact_set_free(c->redaction.input);
+    lx_redact_set_free(c->redaction.output);
     free(c->source);
     free(c);
 }
@@ -397,6 +403,7 @@ static int backend_append(struct lx_config *c, const char *name, char *url)
     }
     b->url = url;
     b->discover = true;
+    b->local = lx_config_url_is_local(url);
     c->n_backends++;
     return LX_OK;
 }
@@ -642,7 +649,11 @@ struct loader {
     struct fy_node **alias_keys;     /* aliases[i]: its key and value, for errors */
     struct fy_node **alias_values;
     size_t n_pending, cap_pending;
-    char path[256]; /* "backends[0].timeouts" */
+    bool local_given;                   /* the backend being read has `local:` */
+    struct fy_node *red_detectors;      /* redaction.detectors, read after the limits */
+    struct fy_node *red_custom;         /* redaction.custom */
+    struct lx_redact_limits red_limits; /* redaction.max_hold, max_pseudonyms */
+    char path[256];                     /* "backends[0].timeouts" */
     size_t path_len;
     char *err;
     size_t errlen;
@@ -1272,6 +1283,180 @@ static int read_priority(struct loader *ld, struct fy_node *value, void *target)
     return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
 }
 
+/* ---- redaction ------------------------------------------------------------ */
+
+static const char *const redact_action_names[] = {"mask", "pseudonym", "block", "tag"};
+enum { DIR_INPUT = 1, DIR_OUTPUT = 2, DIR_BOTH = 3 };
+
+/* One rule of redaction.detectors or redaction.custom as read. */
+struct redact_rule {
+    char *name, *pattern; /* pattern NULL for a built-in */
+    int action;           /* -1 until read */
+    int direction;
+    struct fy_node *name_node, *pattern_node;
+};
+
+static int read_rule_name(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct redact_rule *r = target;
+    r->name_node = value;
+    return read_string(ld, value, &r->name);
+}
+
+static int read_rule_pattern(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct redact_rule *r = target;
+    r->pattern_node = value;
+    return read_string(ld, value, &r->pattern);
+}
+
+static int read_rule_action(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct redact_rule *r = target;
+    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
+    for (size_t i = 0; s && i < LX_ARRAY_LEN(redact_action_names); i++)
+        if (strcmp(s, redact_action_names[i]) == 0) {
+            r->action = (int)i;
+            return LX_OK;
+        }
+    return fail(ld, value, "%s: expected mask, pseudonym, block or tag", where(ld));
+}
+
+static int read_rule_direction(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct redact_rule *r = target;
+    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : "";
+    r->direction = strcmp(s, "input") == 0    ? DIR_INPUT
+                   : strcmp(s, "output") == 0 ? DIR_OUTPUT
+                   : strcmp(s, "both") == 0   ? DIR_BOTH
+                                              : 0;
+    return r->direction ? LX_OK : fail(ld, value, "%s: expected input, output or both", where(ld));
+}
+
+/* Adds rule r to the set of its direction, creating the set on first use.
+ * In output a block or tag detector masks (config.h). */
+static int add_rule(struct loader *ld, struct fy_node *item, const struct redact_rule *r)
+{
+    struct lx_redact_set **sets[2] = {&ld->c->redaction.input, &ld->c->redaction.output};
+    for (int k = 0; k < 2; k++) {
+        if (!(r->direction & (k ? DIR_OUTPUT : DIR_INPUT)))
+            continue;
+        if (*sets[k] == NULL && !(*sets[k] = lx_redact_set_new(&ld->red_limits)))
+            return fail(ld, item, "out of memory");
+        lx_redact_action a = (lx_redact_action)r->action;
+        /* with restore, an answer's own <LABEL_N> would be read as the
+         * prompt's pseudonym N and "restored" to another value: mask */
+        if (k == 1 && (a == LX_REDACT_BLOCK || a == LX_REDACT_TAG ||
+                       (a == LX_REDACT_PSEUDONYM && ld->c->redaction.restore)))
+            a = LX_REDACT_MASK;
+        char why[256] = "";
+        lx_buf err;
+        lx_buf_init(&err, sizeof(why) - 1);
+        int rc = r->pattern ? lx_redact_set_add_custom(*sets[k], r->name, r->pattern, a, &err)
+                            : lx_redact_set_add_builtin(*sets[k], r->name, a, &err);
+        if (err.len)
+            snprintf(why, sizeof(why), "%s", err.data);
+        lx_buf_release(&err);
+        if (rc != LX_OK)
+            return fail(ld,
+                        r->pattern && (strstr(why, "offset") || strstr(why, "pattern"))
+                            ? r->pattern_node
+                            : r->name_node,
+                        "%s: %s", where(ld), why);
+    }
+    return LX_OK;
+}
+
+/* redaction.detectors (custom false) or redaction.custom (custom true). */
+static int read_redact_rules(struct loader *ld, struct fy_node *seq, bool custom)
+{
+    static const struct field builtin_fields[] = {
+        FIELD_REQUIRED("name", read_rule_name),
+        FIELD_FN("action", read_rule_action),
+        FIELD_FN("direction", read_rule_direction),
+    };
+    static const struct field custom_fields[] = {
+        FIELD_REQUIRED("name", read_rule_name),
+        FIELD_REQUIRED("pattern", read_rule_pattern),
+        FIELD_FN("action", read_rule_action),
+        FIELD_FN("direction", read_rule_direction),
+    };
+    size_t n, i = 0;
+    int rc = sequence_length(ld, seq, LX_CONFIG_MAX_REDACT_RULES, "detectors", &n);
+    if (rc != LX_OK)
+        return rc == LX_AGAIN ? LX_OK : LX_ERR;
+    size_t saved_key = path_push_key(ld, custom ? "custom" : "detectors");
+    void *iter = NULL;
+    struct fy_node *item;
+    while (rc == LX_OK && (item = fy_node_sequence_iterate(seq, &iter))) {
+        struct redact_rule r = {.action = LX_REDACT_MASK, .direction = DIR_BOTH};
+        size_t saved = path_push_index(ld, i++);
+        rc = custom ? read_fields(ld, item, custom_fields, LX_ARRAY_LEN(custom_fields), &r)
+                    : read_fields(ld, item, builtin_fields, LX_ARRAY_LEN(builtin_fields), &r);
+        if (rc == LX_OK && (!r.name || (custom && !r.pattern)))
+            rc = fail(ld, item, "%s: missing key '%s'", where(ld), r.name ? "pattern" : "name");
+        if (rc == LX_OK)
+            rc = add_rule(ld, item, &r);
+        path_pop(ld, saved);
+        free(r.name);
+        free(r.pattern);
+    }
+    path_pop(ld, saved_key);
+    return rc;
+}
+
+static int keep_detectors(struct loader *ld, struct fy_node *value, void *target)
+{
+    ld->red_detectors = value;
+    return LX_OK;
+}
+
+static int keep_custom(struct loader *ld, struct fy_node *value, void *target)
+{
+    ld->red_custom = value;
+    return LX_OK;
+}
+
+static int read_redaction(struct loader *ld, struct fy_node *value, void *target)
+{
+    static const struct field fields[] = {
+        FIELD_FN("detectors", keep_detectors),
+        FIELD_FN("custom", keep_custom),
+        FIELD_AT("restore", FIELD_BOOL, struct lx_config, redaction.restore),
+        FIELD_NUM("max_hold", FIELD_SIZE, struct lx_redact_limits, max_hold, 64, 1u << 20),
+        FIELD_NUM("max_pseudonyms", FIELD_SIZE, struct lx_redact_limits, max_pseudonyms, 1, 65536),
+    };
+    /* restore goes to the snapshot, the limits to the loader; the rules are
+     * read last, so their sets are made with the final limits */
+    lx_redact_limits_default(&ld->red_limits);
+    if (!fy_node_is_mapping(value))
+        return fail(ld, value, "%s: expected a mapping", where(ld));
+    void *iter = NULL;
+    struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(value, &iter))) {
+        const char *k = fy_node_get_scalar0(fy_node_pair_key(pair));
+        struct fy_node *v = fy_node_pair_value(pair);
+        const struct field *f = NULL;
+        for (size_t i = 0; k && i < LX_ARRAY_LEN(fields) && !f; i++)
+            if (strcmp(fields[i].key, k) == 0)
+                f = &fields[i];
+        if (!f)
+            return fail(ld, fy_node_pair_key(pair), "unknown key '%s' in %s", k ? k : "?",
+                        where(ld));
+        void *dst = f->kind == FIELD_BOOL ? (void *)ld->c : (void *)&ld->red_limits;
+        ld->key = fy_node_pair_key(pair);
+        size_t saved = path_push_key(ld, k);
+        int rc = is_null(v) ? LX_OK : read_field(ld, f, v, dst);
+        path_pop(ld, saved);
+        if (rc != LX_OK)
+            return LX_ERR;
+    }
+    if (read_redact_rules(ld, ld->red_detectors, false) != LX_OK ||
+        read_redact_rules(ld, ld->red_custom, true) != LX_OK)
+        return LX_ERR;
+    return LX_OK;
+}
+
 static int read_backend_name(struct loader *ld, struct fy_node *value, void *target)
 {
     struct lx_config_backend *b = target;
@@ -1426,6 +1611,51 @@ static int read_backend_circuit(struct loader *ld, struct fy_node *value, void *
     return LX_OK;
 }
 
+/* The host of an http(s) URL into host (brackets removed). */
+static bool url_host(const char *url, char *host, size_t n)
+{
+    const char *p = strstr(url, "://");
+    if (!p)
+        return false;
+    p += 3;
+    const char *at = strpbrk(p, "@/");
+    if (at && *at == '@')
+        p = at + 1;
+    size_t len = p[0] == '[' ? strcspn(p + 1, "]") : strcspn(p, ":/");
+    if (p[0] == '[')
+        p++;
+    if (len == 0 || len >= n)
+        return false;
+    memcpy(host, p, len);
+    host[len] = '\0';
+    return true;
+}
+
+bool lx_config_url_is_local(const char *url)
+{
+    char host[256];
+    unsigned char a[16];
+    if (!url || !url_host(url, host, sizeof(host)))
+        return false;
+    if (strcasecmp(host, "localhost") == 0)
+        return true;
+    if (inet_pton(AF_INET, host, a) == 1)
+        return a[0] == 127 || a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+               (a[0] == 192 && a[1] == 168);
+    if (inet_pton(AF_INET6, host, a) == 1) {
+        static const unsigned char loop[16] = {[15] = 1};
+        return memcmp(a, loop, 16) == 0 || (a[0] & 0xfe) == 0xfc;
+    }
+    return false;
+}
+
+static int read_backend_local(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_backend *b = target;
+    ld->local_given = true;
+    return read_bool(ld, value, &b->local);
+}
+
 static int read_backends(struct loader *ld, struct fy_node *seq, void *target)
 {
     static const struct field backend_fields[] = {
@@ -1441,6 +1671,7 @@ static int read_backends(struct loader *ld, struct fy_node *seq, void *target)
         FIELD_FN("circuit", read_backend_circuit),
         FIELD_FN("timeouts", read_backend_timeouts),
         FIELD_FN("forward_headers", read_backend_forward_headers),
+        FIELD_FN("local", read_backend_local),
     };
     struct lx_config *c = ld->c;
     size_t n;
@@ -1454,10 +1685,13 @@ static int read_backends(struct loader *ld, struct fy_node *seq, void *target)
     while ((item = fy_node_sequence_iterate(seq, &iter))) {
         struct lx_config_backend *b = &c->backends[c->n_backends++];
         backend_defaults(b);
+        ld->local_given = false;
         size_t saved = path_push_index(ld, c->n_backends - 1);
         rc = read_fields(ld, item, backend_fields, LX_ARRAY_LEN(backend_fields), b);
         if (rc == LX_OK && (!b->name || !b->url))
             rc = fail(ld, item, "%s: missing key '%s'", where(ld), b->name ? "url" : "name");
+        if (rc == LX_OK && !ld->local_given)
+            b->local = lx_config_url_is_local(b->url);
         path_pop(ld, saved);
         if (rc != LX_OK)
             return LX_ERR;
@@ -1972,6 +2206,7 @@ static int read_document(struct loader *ld, struct fy_node *root)
         FIELD_FN("policy", read_policy),
         FIELD_FN("responses", read_responses),
         FIELD_FN("admin", read_admin),
+        FIELD_FN("redaction", read_redaction),
         FIELD_FN("backends", read_backends),
         FIELD_FN("models", read_models),
         FIELD_FN("aliases", read_aliases),
@@ -2230,6 +2465,31 @@ static void print_model(const struct lx_config *c, const struct lx_config_model 
                 m->ab.header ? m->ab.header : "");
 }
 
+static void print_redact_set(const char *dir, const struct lx_redact_set *s, FILE *out)
+{
+    fprintf(out, "  %-9s ", dir);
+    for (size_t i = 0; s && i < lx_redact_set_count(s); i++)
+        fprintf(out, "%s%s:%s", i ? ", " : "", lx_redact_set_name(s, i),
+                redact_action_names[lx_redact_set_action(s, i)]);
+    fprintf(out, "%s\n", s ? "" : "(none)");
+}
+
+/* Only when a detector is configured: the table stays as it was without. */
+static void print_redaction(const struct lx_config *c, FILE *out)
+{
+    if (!c->redaction.input && !c->redaction.output)
+        return;
+    fprintf(out, "\nredaction:\n");
+    print_redact_set("input", c->redaction.input, out);
+    print_redact_set("output", c->redaction.output, out);
+    fprintf(out, "  restore   %s\n  local     ", c->redaction.restore ? "true" : "false");
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_backends; i++)
+        if (c->backends[i].local)
+            fprintf(out, "%s%s", n++ ? ", " : "", c->backends[i].name);
+    fprintf(out, "%s\n", n ? "" : "(no backend: tagged requests get 503)");
+}
+
 void lx_config_print(const struct lx_config *c, FILE *out)
 {
     fprintf(out, "config: %s\n\nlisteners:\n", c->source);
@@ -2274,6 +2534,7 @@ void lx_config_print(const struct lx_config *c, FILE *out)
             c->responses.ttl_hours, c->responses.ttl_hours ? "" : " (never expire)",
             c->responses.max_stored_bytes, reasoning_events_names[c->responses.reasoning_events],
             c->responses.default_store ? "store" : "do not store");
+    print_redaction(c, out);
     fprintf(out, "\nbackends (%zu):\n", c->n_backends);
     for (size_t i = 0; i < c->n_backends; i++)
         print_backend(&c->backends[i], out);

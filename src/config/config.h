@@ -52,6 +52,15 @@
  *                                    # non-streamed chat completions (toolcheck.h)
  *     forbidden_tools: reject        # reject | strip: a request offering a tool
  *                                    # its key or model does not allow (toolallow.h)
+ *   redaction:                       # docs/config.md "redaction"
+ *     detectors:                     # email|phone|card|iban|ip|ipv4|ipv6|secret
+ *       - { name: email, action: pseudonym, direction: both }  # mask|pseudonym|block|tag,
+ *                                    # input|output|both (default mask, both)
+ *     custom:                        # name [a-z0-9_-]{1,31}, PCRE2 pattern; group 1
+ *       - { name: ssn, pattern: '\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b', action: mask }
+ *     restore: false                 # restore pseudonyms in answers
+ *     max_hold: 16384                # bytes a stream may hold back (64..1048576)
+ *     max_pseudonyms: 1024           # per request (1..65536)
  *   backends:
  *     - name: local                  # [A-Za-z0-9._-]+, unique
  *       url: http://127.0.0.1:8080/v1  # base URL, endpoints are appended
@@ -63,6 +72,8 @@
  *                max_wait_ms: 30000 }  # then 429 queue_timeout
  *       forward_headers: [traceparent]  # client headers passed upstream
  *       health_check: true           # false: no active checks of this backend
+ *       local: true                  # may take sensitive (tagged) requests; default:
+ *                                    # the url's host is loopback or private
  *       circuit: { enabled: true, window: 20, min_requests: 5,
  *                  error_ratio: 0.5, open_ms: 10000 }  # passive health
  *       timeouts: { connect_ms: 5000, first_byte_ms: 120000,
@@ -97,6 +108,8 @@
 
 #include <stdio.h>
 #include "../core/core.h"
+
+struct lx_redact_set; /* policy/redact.h: compiled detectors */
 
 enum { LX_CONFIG_DEFAULT_PORT = 7711 };
 
@@ -165,6 +178,8 @@ struct lx_config_backend {
     struct lx_config_timeouts timeouts;
     char **forward_headers; /* client request headers passed on as they are (lowercase) */
     size_t n_forward_headers;
+    bool local; /* may serve requests redaction tagged sensitive; default: the url's host
+                   is a loopback or private address (lx_config_url_is_local) */
 };
 
 /* One place a model is served: a backend and the exact id it is asked for. */
@@ -307,6 +322,17 @@ struct lx_config {
         bool enabled;
         char *key_env; /* the variable's name, never the key */
     } admin;
+    /* redaction: detectors compiled at load, read-only afterwards, freed
+     * with the snapshot. input applies to prompts, output to answers (a
+     * block or tag detector acts there as mask: an answer cannot be
+     * refused after the fact; so does pseudonym with restore, whose tokens
+     * restoration would mistake for the prompt's); NULL when no detector
+     * has that direction. */
+    struct {
+        struct lx_redact_set *input;
+        struct lx_redact_set *output;
+        bool restore; /* pseudonyms in answers become the original values again */
+    } redaction;
     struct lx_config_backend *backends;
     size_t n_backends;
     struct lx_config_model *models;
@@ -368,6 +394,11 @@ const char *lx_balance_name(enum lx_balance b);
 void lx_config_print(const struct lx_config *c, FILE *out);
 
 const char *lx_dialect_name(enum lx_dialect d);
+
+/* True when url's host ("http://HOST[:PORT]/...") is "localhost", a
+ * loopback address (127.0.0.0/8, ::1) or a private one (10/8, 172.16/12,
+ * 192.168/16, fc00::/7): the default of a backend's `local`. */
+bool lx_config_url_is_local(const char *url);
 
 struct lx_config *lx_config_ref(struct lx_config *c);
 void lx_config_unref(struct lx_config *c);

@@ -28,7 +28,8 @@ enum {
     LX_CONFIG_MAX_PUBLIC_PATHS = 32,
     LX_CONFIG_MAX_TOOLS_ALLOWED = 128, /* models[].tools_allowed */
     LX_CONFIG_MAX_PATH_LEN = 256,
-    LX_CONFIG_MAX_RPM = 1000000, /* as LX_RATELIMIT_MAX_RPM */
+    LX_CONFIG_MAX_RPM = 1000000,     /* as LX_RATELIMIT_MAX_RPM */
+    LX_CONFIG_MAX_REDACT_RULES = 32, /* as lx_redact_limits.max_detectors */
 };
 
 /* Default values; config.h documents them beside the file format. */

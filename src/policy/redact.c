@@ -551,9 +551,9 @@ lx_redact_ctx *lx_redact_ctx_new(const lx_redact_set *set)
     ctx->cand = calloc(n, sizeof *ctx->cand);
     ctx->matches = calloc(n, sizeof *ctx->matches);
     ctx->next_num = calloc(n, sizeof *ctx->next_num);
-    ctx->table = calloc(set->lim.max_pseudonyms ? set->lim.max_pseudonyms : 1, sizeof *ctx->table);
+    /* the pseudonym table (max_pseudonyms entries) comes with the first pseudonym */
     lx_buf_init(&ctx->values, set->lim.max_table_bytes);
-    if (!ctx->md || !ctx->mctx || !ctx->cand || !ctx->matches || !ctx->next_num || !ctx->table) {
+    if (!ctx->md || !ctx->mctx || !ctx->cand || !ctx->matches || !ctx->next_num) {
         lx_redact_ctx_free(ctx);
         return NULL;
     }
@@ -606,6 +606,9 @@ static uint32_t pseudonym_for(lx_redact_ctx *ctx, size_t d, const char *p, size_
             return e->num;
     }
     size_t off = ctx->values.len;
+    if (ctx->table == NULL &&
+        !(ctx->table = calloc(LX_MAX(ctx->set->lim.max_pseudonyms, 1), sizeof *ctx->table)))
+        return 0;
     if (ctx->nentries >= ctx->set->lim.max_pseudonyms || lx_buf_append(&ctx->values, p, n) != LX_OK)
         return 0;
     struct entry *e = &ctx->table[ctx->nentries++];

@@ -234,6 +234,15 @@ static int gated_event(struct exchange *ex, lx_str data)
     return client_event(ex, data);
 }
 
+/* Redaction: sends the text it still holds back, before the stream ends. */
+static int send_held_redaction(struct exchange *ex)
+{
+    lx_str chunk;
+    if (lx_proxy_redact_stream_end(ex, &chunk) != LX_OK)
+        return LX_ERR;
+    return chunk.len ? client_event(ex, chunk) : LX_OK;
+}
+
 static int on_event(void *data, const lx_sse_event *ev)
 {
     struct exchange *ex = data;
@@ -259,7 +268,7 @@ static int on_event(void *data, const lx_sse_event *ev)
         ex->saw_done = true;
         if (lx_proxy_tools_gate_end(ex) != LX_OK)
             return LX_OK;
-        if (client_event(ex, ev->data) != LX_OK)
+        if (send_held_redaction(ex) != LX_OK || client_event(ex, ev->data) != LX_OK)
             return LX_ERR;
         client_end(ex);
         return LX_OK;
@@ -284,7 +293,13 @@ static int on_event(void *data, const lx_sse_event *ev)
     case LX_CHAT_CHUNK_DATA:
         break;
     }
-    return gated_event(ex, ev->data);
+    lx_str out = ev->data;
+    if (lx_proxy_redact_chunk(ex, &out) != LX_OK) {
+        stream_fail(ex, "The gateway could not apply its redaction policy to the stream.",
+                    "redaction_failed");
+        return EVENT_STOP;
+    }
+    return gated_event(ex, out);
 }
 
 static int on_data(void *data, const char *p, size_t n)
@@ -440,6 +455,7 @@ static void finish_clean(struct exchange *ex)
             /* a complete stream without [DONE]: end it as OpenAI does */
             if (lx_proxy_tools_gate_end(ex) != LX_OK)
                 return;
+            send_held_redaction(ex);
             client_write(ex, "data: [DONE]\n\n", 14);
             client_end(ex);
         } else if (ex->client_started) {
@@ -466,6 +482,12 @@ static void finish_clean(struct exchange *ex)
         ex->t_first_token_us = lx_clock_mono_us();
         if (lx_proxy_tools_check_answer(ex, &body) != LX_OK || check_tool_calls(ex, body) != LX_OK)
             return;
+        if (lx_proxy_redact_response(ex, &body) != LX_OK) {
+            respond_error(ex, 502,
+                          "The gateway could not apply its redaction policy to the answer.",
+                          "server_error", NULL, "redaction_failed");
+            return;
+        }
         respond(ex, ex->upstream_status, body.ptr, body.len);
         return;
     }
@@ -670,6 +692,7 @@ static void trim(lx_buf *b)
 static void exchange_free(struct exchange *ex)
 {
     struct lx_proxy *p = ex->p;
+    lx_proxy_redact_release(ex);
     if (ex->prev)
         ex->prev->next = ex->next;
     else
@@ -983,6 +1006,7 @@ static void reset_attempt(struct exchange *ex)
     lx_sse_reset(&ex->sse);
     lx_arena_reset(&ex->scratch);
     lx_proxy_resp_reset(ex);
+    lx_proxy_redact_reset_attempt(ex);
 }
 
 /* Names ex->deployment of a configured model as the exchange's target. */
@@ -999,13 +1023,11 @@ static void name_deployment(struct exchange *ex)
 
 /* Records a deployment passed over (out of rotation: why a) with ms 0, and
  * adds it to the 503's explanation. */
-static void note_skip(struct exchange *ex, enum lx_route_avail a, char *why, size_t cap,
-                      size_t *used)
+static void note_skip(struct exchange *ex, const char *reason, char *why, size_t cap, size_t *used)
 {
     ex->t_attempt_us = lx_clock_mono_us();
-    record_attempt(ex, lx_route_avail_str(a), 0);
-    int n = snprintf(why + *used, cap - *used, "%s'%s' %s", *used ? ", " : "", ex->backend,
-                     lx_route_avail_str(a));
+    record_attempt(ex, reason, 0);
+    int n = snprintf(why + *used, cap - *used, "%s'%s' %s", *used ? ", " : "", ex->backend, reason);
     if (n > 0)
         *used = LX_MIN(*used + (size_t)n, cap - 1);
 }
@@ -1017,13 +1039,23 @@ static bool pick_in_set(struct exchange *ex, char *why, size_t cap, size_t *used
     const struct lx_config_model *m = ex->model_cfg;
     enum lx_route_avail skipped[32];
     struct lx_route_pick pick;
+    /* a request redaction tagged sensitive passes over non-local members */
+    for (size_t k = 0; k < m->n_deployments && ex->n_attempts < MAX_ATTEMPTS; k++) {
+        if ((ex->set_tried & (1u << k)) ||
+            lx_proxy_redact_backend_ok(ex, m->deployments[k].backend))
+            continue;
+        ex->set_tried |= 1u << k;
+        ex->deployment = (uint8_t)k;
+        name_deployment(ex);
+        note_skip(ex, "not_local", why, cap, used);
+    }
     int rc = lx_route_pick(ex->p->route, m, &ex->set_tried, skipped, now_ms(), &pick);
     for (size_t k = 0; k < m->n_deployments && ex->n_attempts < MAX_ATTEMPTS; k++) {
         if (skipped[k] == LX_ROUTE_AVAILABLE)
             continue;
         ex->deployment = (uint8_t)k;
         name_deployment(ex);
-        note_skip(ex, skipped[k], why, cap, used);
+        note_skip(ex, lx_route_avail_str(skipped[k]), why, cap, used);
     }
     if (rc != LX_OK)
         return false;
@@ -1060,11 +1092,15 @@ static bool choose_deployment(struct exchange *ex)
         const struct lx_config_deployment *d =
             m ? lx_config_model_deployment(m, ex->deployment) : NULL;
         const char *pin = d && d->pinned ? ex->upstream_model : NULL;
-        enum lx_route_avail a =
-            lx_route_choose(ex->p->route, ex->backend_index, pin, now_ms(), &ex->probe);
-        if (a == LX_ROUTE_AVAILABLE)
-            return true;
-        note_skip(ex, a, why, sizeof(why), &used);
+        const char *skip = "not_local"; /* redaction tagged the request sensitive */
+        if (lx_proxy_redact_backend_ok(ex, ex->backend_index)) {
+            enum lx_route_avail a =
+                lx_route_choose(ex->p->route, ex->backend_index, pin, now_ms(), &ex->probe);
+            if (a == LX_ROUTE_AVAILABLE)
+                return true;
+            skip = lx_route_avail_str(a);
+        }
+        note_skip(ex, skip, why, sizeof(why), &used);
         if (m == NULL || ex->n_attempts >= MAX_ATTEMPTS)
             break;
         if (ex->deployment >= m->n_deployments && ex->deployment + 1u >= total)
@@ -1073,7 +1109,15 @@ static bool choose_deployment(struct exchange *ex)
             ex->deployment++; /* else: a retry whose deployment left; pick another */
         ex->tries = 0;
     }
-    char msg[400];
+    char msg[512];
+    if (lx_proxy_redact_sensitive(ex)) {
+        snprintf(msg, sizeof(msg),
+                 "The request was tagged sensitive by the gateway's redaction policy and no local "
+                 "deployment of model `%s` is available: %s.",
+                 ex->model, why);
+        respond_error(ex, 503, msg, "server_error", NULL, "no_local_backend");
+        return false;
+    }
     snprintf(msg, sizeof(msg), "No deployment of model `%s` is available: %s.", ex->model, why);
     respond_error(ex, 503, msg, "server_error", NULL, "no_healthy_backend");
     return false;
@@ -1116,6 +1160,23 @@ static int authorize(struct exchange *ex, const struct lx_proxy_caller *caller)
     snprintf(msg, sizeof(msg), "This API key is not allowed to use the model `%s`.", ex->model);
     respond_error(ex, 403, msg, "invalid_request_error", "model", "model_not_allowed");
     return LX_ERR;
+}
+
+/* Redaction of the prompt (redaction.c): 400 content_blocked when a block
+ * detector matched, 413 when the redacted body is over its cap. */
+static int redact_request(struct exchange *ex)
+{
+    char msg[256];
+    switch (lx_proxy_redact_request(ex, msg, sizeof(msg))) {
+    case LX_OK:
+        return LX_OK;
+    case LX_AGAIN:
+        respond_error(ex, 400, msg, "invalid_request_error", "messages", "content_blocked");
+        return LX_ERR;
+    default:
+        respond_error(ex, 413, msg, "invalid_request_error", NULL, "request_too_large");
+        return LX_ERR;
+    }
 }
 
 /* Notes r's values for the x-ratelimit-* headers. */
@@ -1259,7 +1320,7 @@ void lx_proxy_handle_as(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx
     ex->model_cfg = t.model;
     if (route_request(ex, &t, caller) != LX_OK || lx_proxy_tools_check_request(ex) != LX_OK ||
         key_concurrency_full(ex, caller) || rate_limit(ex) != LX_OK ||
-        lx_proxy_key_slot_take(ex, max_concurrent(caller)) != LX_OK)
+        lx_proxy_key_slot_take(ex, max_concurrent(caller)) != LX_OK || redact_request(ex) != LX_OK)
         return;
     lx_proxy_capture_prompt(p, ex,
                             ep == LX_PROXY_RESPONSES

@@ -131,6 +131,7 @@ struct exchange {
     lx_sse_reader sse;
     struct lx_chat_tally tally;
     struct lx_toolcheck_result toolcheck; /* policy.tool_calls: what the check found */
+    struct lx_proxy_redaction *redaction; /* redaction.c; NULL when none is configured */
     enum lx_proxy_endpoint endpoint;
     enum mode mode;
     size_t backend_index;
@@ -243,6 +244,33 @@ void lx_proxy_refuse(struct exchange *ex, int status, const char *message, const
                      const char *param, const char *code, const lx_http_header *extra);
 void lx_proxy_stream_fail(struct exchange *ex, const char *message, const char *code);
 int lx_proxy_client_write(struct exchange *ex, const char *p, size_t n);
+/* redaction.c: the hooks that apply config.redaction to a chat exchange.
+ * Each is a no-op (LX_OK) when redaction is not configured. */
+/* Redacts the prompt in place of the request: the exchange's cr is re-read
+ * over the redacted body. LX_OK; LX_AGAIN when a block detector matched
+ * (msg names its kind, never the value: answer 400 content_blocked);
+ * LX_ERR when the redacted body is over its cap (msg says so). */
+int lx_proxy_redact_request(struct exchange *ex, char *msg, size_t msglen);
+/* True when backend b may serve the exchange: always, unless redaction
+ * tagged the request sensitive and b is not `local`. */
+bool lx_proxy_redact_backend_ok(const struct exchange *ex, size_t b);
+/* True when redaction tagged the request sensitive. */
+bool lx_proxy_redact_sensitive(const struct exchange *ex);
+/* Redacts and restores a whole 2xx chat answer; *body becomes the text to
+ * send (owned by the exchange until the next call). */
+int lx_proxy_redact_response(struct exchange *ex, lx_str *body);
+/* The same for one stream chunk's data; *data becomes the text to send. */
+int lx_proxy_redact_chunk(struct exchange *ex, lx_str *data);
+/* The chunk with the text still held back at the end of a stream; an
+ * empty *chunk when there is none. */
+int lx_proxy_redact_stream_end(struct exchange *ex, lx_str *chunk);
+/* A new attempt: forgets the previous attempt's stream state. */
+void lx_proxy_redact_reset_attempt(struct exchange *ex);
+/* Frees the exchange's redaction state. */
+void lx_proxy_redact_release(struct exchange *ex);
+/* record.c: the "redaction" member of the audit record (kinds, actions and
+ * counts per direction, never a value); nothing when none ran. */
+void lx_proxy_redact_record(const struct exchange *ex, lx_jw *w);
 
 /* health.c */
 void lx_proxy_health_cancel(struct lx_proxy *p);

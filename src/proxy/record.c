@@ -322,6 +322,7 @@ void lx_proxy_write_record(struct lx_proxy *p, const struct exchange *ex)
     tool_call_violations(&w, &ex->toolcheck);
     responses(&w, ex);
     governance(&w, ex);
+    lx_proxy_redact_record(ex, &w);
     error(&w, ex);
     prompt(&w, p, ex);
     lx_jw_obj_close(&w);

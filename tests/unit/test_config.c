@@ -1111,3 +1111,122 @@ Test(config_file, governance_keys)
     expect_error("admin: {key_env: ''}\n",
                  "t.yaml:1:18: admin.key_env: expected the name of an environment variable");
 }
+
+/* ---- redaction ----------------------------------------------------------- */
+
+#include "policy/redact.h"
+
+Test(config_redaction, sets_by_direction)
+{
+    struct lx_config *c = load("redaction: {}\n");
+    cr_assert_null(c->redaction.input, "no detector, no set");
+    cr_assert_null(c->redaction.output);
+    lx_config_unref(c);
+    c = load("redaction:\n"
+             "  restore: true\n"
+             "  max_hold: 100\n"
+             "  detectors:\n"
+             "    - { name: email, action: pseudonym }\n"
+             "    - { name: card, action: block, direction: both }\n"
+             "    - { name: ip, direction: input }\n"
+             "    - { name: secret, action: tag, direction: input }\n"
+             "  custom:\n"
+             "    - name: ssn\n"
+             "      pattern: '\\b([0-9]{3}-[0-9]{2}-[0-9]{4})\\b'\n"
+             "      direction: output\n");
+    cr_assert_not_null(c, "%s", err);
+    cr_assert(c->redaction.restore);
+    const lx_redact_set *in = c->redaction.input, *out = c->redaction.output;
+    cr_assert_eq(lx_redact_set_count(in), 5); /* email card ipv4 ipv6 secret */
+    cr_assert_eq(lx_redact_set_action(in, 0), LX_REDACT_PSEUDONYM);
+    cr_assert_eq(lx_redact_set_action(in, 1), LX_REDACT_BLOCK);
+    cr_assert_eq(lx_redact_set_action(in, 4), LX_REDACT_TAG);
+    cr_assert_eq(lx_redact_set_count(out), 3); /* email card ssn */
+    cr_assert_eq(lx_redact_set_action(out, 0), LX_REDACT_MASK, "pseudonym masks with restore");
+    cr_assert_eq(lx_redact_set_action(out, 1), LX_REDACT_MASK, "block masks in output");
+    cr_assert_str_eq(lx_redact_set_name(out, 2), "ssn");
+    lx_config_unref(c);
+}
+
+Test(config_redaction, output_pseudonym_without_restore)
+{
+    struct lx_config *c = load("redaction:\n"
+                               "  detectors: [{ name: email, action: pseudonym }]\n");
+    cr_assert_not_null(c, "%s", err);
+    cr_assert_not(c->redaction.restore);
+    cr_assert_eq(lx_redact_set_action(c->redaction.input, 0), LX_REDACT_PSEUDONYM);
+    cr_assert_eq(lx_redact_set_action(c->redaction.output, 0), LX_REDACT_PSEUDONYM);
+    lx_config_unref(c);
+}
+
+Test(config_redaction, errors)
+{
+    expect_error("redaction:\n  detectors:\n    - { name: passport }\n",
+                 "t.yaml:3:15: redaction.detectors[0]: unknown detector passport");
+    expect_error("redaction:\n  detectors:\n    - { name: email, action: drop }\n",
+                 "t.yaml:3:30: redaction.detectors[0].action: expected mask, pseudonym, block or "
+                 "tag");
+    expect_error("redaction:\n  detectors:\n    - { name: email, direction: in }\n",
+                 "t.yaml:3:33: redaction.detectors[0].direction: expected input, output or both");
+    expect_error("redaction:\n  detectors:\n    - { name: email }\n    - { name: email }\n",
+                 "t.yaml:4:15: redaction.detectors[1]: detector email: defined twice");
+    expect_error("redaction:\n  custom:\n    - { name: id, pattern: 'a(b' }\n",
+                 "t.yaml:3:28: redaction.custom[0]: detector id: missing closing "
+                 "parenthesis at offset 3");
+    expect_error("redaction:\n  custom:\n    - { name: id }\n",
+                 "t.yaml:3:7: redaction.custom[0]: missing key 'pattern'");
+    expect_error("redaction:\n  custom:\n    - { name: Bad, pattern: x }\n",
+                 "t.yaml:3:15: redaction.custom[0]: bad detector name Bad");
+    expect_error("redaction:\n  max_hold: 1\n",
+                 "t.yaml:2:13: redaction.max_hold: must be between 64 and 1048576");
+    expect_error("redaction:\n  mask: true\n", "t.yaml:2:3: unknown key 'mask' in redaction");
+}
+
+Test(config_redaction, backend_local_default_and_value)
+{
+    struct lx_config *c = load("backends:\n"
+                               "  - { name: a, url: http://127.0.0.1:8080/v1 }\n"
+                               "  - { name: b, url: 'http://[::1]:8080/v1' }\n"
+                               "  - { name: c, url: http://192.168.1.20/v1 }\n"
+                               "  - { name: d, url: https://api.openai.com/v1 }\n"
+                               "  - { name: e, url: http://10.0.0.1/v1, local: false }\n"
+                               "  - { name: f, url: https://gpu.example.com/v1, local: true }\n"
+                               "  - { name: g, url: http://172.32.0.1/v1 }\n"
+                               "  - { name: h, url: http://localhost:1234/v1 }\n");
+    cr_assert_not_null(c, "%s", err);
+    const bool want[] = {true, true, true, false, false, true, false, true};
+    for (size_t i = 0; i < 8; i++)
+        cr_assert_eq(c->backends[i].local, want[i], "backend %zu", i);
+    lx_config_unref(c);
+    cr_assert(lx_config_url_is_local("http://172.16.5.5:80/v1"));
+    cr_assert(lx_config_url_is_local("http://[fd00::1]/v1"));
+    cr_assert_not(lx_config_url_is_local("http://[2001:db8::1]/v1"));
+    cr_assert_not(lx_config_url_is_local("http://127.0.0.1.evil.com/v1"));
+    expect_error("backends:\n  - { name: a, url: http://x/v1, local: yes }\n",
+                 "t.yaml:2:41: backends[0].local: expected true or false");
+}
+
+Test(config_redaction, printed)
+{
+    struct lx_config *c = load("redaction:\n"
+                               "  restore: true\n"
+                               "  detectors: [{ name: ip, action: tag, direction: input },\n"
+                               "              { name: card, direction: output }]\n"
+                               "backends:\n"
+                               "  - { name: gpu, url: http://10.1.2.3/v1 }\n"
+                               "  - { name: cloud, url: https://api.example.com/v1 }\n");
+    cr_assert_not_null(c, "%s", err);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    lx_config_print(c, f);
+    fclose(f);
+    cr_assert_not_null(strstr(text, "\nredaction:\n"
+                                    "  input     ipv4:tag, ipv6:tag\n"
+                                    "  output    card:mask\n"
+                                    "  restore   true\n"
+                                    "  local     gpu\n\n"),
+                       "%s", text);
+    free(text);
+    lx_config_unref(c);
+}

@@ -25,7 +25,7 @@ static void usage(FILE *out)
 {
     fputs("usage: llmux-sim [--listen HOST:PORT] [--seed N] [--ttft-ms N] [--tps N]\n"
           "                 [--tokens N] [--style llama|openai] [--models a,b,c]\n"
-          "                 [--fault SPEC] [--reasoning] [--quiet]\n",
+          "                 [--fault SPEC] [--reasoning] [--echo N] [--quiet]\n",
           out);
 }
 
@@ -100,6 +100,7 @@ static int apply_option(struct sim_config *cfg, struct sim_main *m, const char *
     long *field = strcmp(opt, "--ttft-ms") == 0  ? &cfg->ttft_ms
                   : strcmp(opt, "--tps") == 0    ? &cfg->tps
                   : strcmp(opt, "--tokens") == 0 ? &cfg->tokens
+                  : strcmp(opt, "--echo") == 0   ? &cfg->echo
                                                  : NULL;
     if (field == NULL ||
         parse_long(val, 0, field == &cfg->tokens ? SIM_MAX_TOKENS : 100000000, &v) != 0)

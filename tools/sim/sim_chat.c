@@ -48,6 +48,7 @@ struct sim_chat {
     size_t npieces, pieces_cap;
     const char *finish;
     struct sim_buf scratch; /* one delta or message while rendering */
+    const cJSON *messages;  /* the request's, while sim_chat_new plans */
 };
 
 /* ---- reading the request ---- */
@@ -330,6 +331,20 @@ static void plan_text(struct sim_chat *c, struct sim_rng *r, long tokens, long l
     add_words(c, r, &c->content, PIECE_CONTENT, n);
 }
 
+static void append_text(void *arg, const char *s)
+{
+    sim_buf_puts(arg, s);
+}
+
+/* --echo N: the text of the last user message, in pieces of N bytes (never
+ * cutting a UTF-8 sequence), so tests can put chosen text in an answer. */
+static void plan_echo(struct sim_chat *c, long each, long limit)
+{
+    each_text(last_user_content(c->messages), append_text, &c->content);
+    if (split_text(c, PIECE_CONTENT, 0, c->content.data, c->content.len, (size_t)each, limit))
+        c->finish = "length";
+}
+
 static void chat_set_identity(struct sim_chat *c, const struct sim_config *cfg, const cJSON *req,
                               struct sim_rng *ids)
 {
@@ -372,8 +387,14 @@ struct sim_chat *sim_chat_new(const struct sim_config *cfg, const cJSON *req, ui
     long limit = request_limit(req);
     if (cfg->reasoning)
         add_words(c, &r, &c->reasoning, PIECE_REASONING, CHAT_REASONING_WORDS);
-    if (!plan_tools(c, &r, &ids, req) && !plan_json(c, &r, req, limit))
-        plan_text(c, &r, cfg->tokens, limit);
+    c->messages = messages;
+    if (!plan_tools(c, &r, &ids, req) && !plan_json(c, &r, req, limit)) {
+        if (cfg->echo > 0)
+            plan_echo(c, cfg->echo, limit);
+        else
+            plan_text(c, &r, cfg->tokens, limit);
+    }
+    c->messages = NULL;
     c->reply.usage.prompt_tokens = ps.words;
     c->reply.usage.completion_tokens = (long)c->npieces;
     return c;

@@ -25,6 +25,7 @@ struct sim_config {
     const char *models[SIM_MAX_MODELS];
     size_t nmodels;
     struct sim_fault fault; /* --fault, applied to every /v1 request */
+    long echo; /* --echo N: answer with the last user message in N-byte pieces; 0 = off */
     int reasoning;
     int quiet;
 };
