@@ -889,6 +889,17 @@ static void write_item(lx_jw *w, const struct lx_ir_item *it)
         jw_type(w, "reasoning");
         write_reasoning_item(w, it);
         break;
+    case LX_IR_ITEM_CUSTOM_TOOL_CALL: /* not made from chat; written for completeness */
+        jw_type(w, "custom_tool_call");
+        jw_lit(w, "call_id", it->call_id);
+        jw_lit(w, "name", it->name);
+        jw_lit(w, "input", it->input);
+        break;
+    case LX_IR_ITEM_CUSTOM_TOOL_CALL_OUTPUT:
+        jw_type(w, "custom_tool_call_output");
+        jw_lit(w, "call_id", it->call_id);
+        write_parts(w, "output", it);
+        break;
     }
     lx_jw_obj_close(w);
 }

@@ -243,6 +243,8 @@ static int send_held_redaction(struct exchange *ex)
     return chunk.len ? client_event(ex, chunk) : LX_OK;
 }
 
+static int chat_event(struct exchange *ex, lx_str data);
+
 static int on_event(void *data, const lx_sse_event *ev)
 {
     struct exchange *ex = data;
@@ -252,6 +254,18 @@ static int on_event(void *data, const lx_sse_event *ev)
         return LX_OK; /* keep-alive pings: the gateway's own writes keep the client alive */
     if (ex->passthrough)
         return lx_proxy_resp_relay(ex, ev);
+    if (ex->reverse)
+        return lx_proxy_rev_event(ex, ev); /* Responses events in, chat chunks to chat_event */
+    return chat_event(ex, ev->data);
+}
+
+/* One chat chunk (the data of an event) of the backend's stream, or of the
+ * reverse translator's: classified, counted, then translated (Responses
+ * clients) or redacted, gated and relayed (chat clients). */
+static int chat_event(struct exchange *ex, lx_str data)
+{
+    lx_sse_event one = {.kind = LX_SSE_EVENT, .data = data};
+    const lx_sse_event *ev = &one;
     bool token = false;
     enum lx_chat_chunk kind = lx_chat_chunk_inspect(
         ev->data, &ex->scratch, ex->p->cfg->limits.max_json_depth, &ex->tally, &token);
@@ -450,6 +464,10 @@ static void finish_clean(struct exchange *ex)
         lx_proxy_resp_stream_end(ex);
         return;
     }
+    if (ex->mode == MODE_SSE && ex->reverse) {
+        lx_proxy_rev_stream_end(ex);
+        return;
+    }
     if (ex->mode == MODE_SSE) {
         if (ex->client_started && ex->tally.finish_reason[0]) {
             /* a complete stream without [DONE]: end it as OpenAI does */
@@ -473,6 +491,8 @@ static void finish_clean(struct exchange *ex)
             lx_proxy_resp_whole(ex, body);
             return;
         }
+        if (ex->reverse && lx_proxy_rev_whole(ex, &body) != LX_OK)
+            return; /* it answered */
         if (!lx_chat_response_inspect(body, &ex->scratch, ex->p->cfg->limits.max_json_depth,
                                       &ex->tally)) {
             respond_error(ex, 502, "The backend's answer is not valid JSON.", "server_error", NULL,
@@ -671,6 +691,7 @@ enum { SPARE_MAX = 256, SPARE_KEEP_BYTES = 64 * 1024 };
 static void release_parts(struct exchange *ex)
 {
     lx_proxy_resp_reset(ex);
+    lx_proxy_rev_reset(ex, true);
     lx_buf_release(&ex->held);
     lx_sse_release(&ex->sse);
     lx_buf_release(&ex->upstream_body);
@@ -701,6 +722,7 @@ static void exchange_free(struct exchange *ex)
         ex->next->prev = ex->prev;
     p->n_exchanges--;
     lx_proxy_resp_reset(ex);
+    lx_proxy_rev_reset(ex, true);
     if (p->closing || p->n_spare >= SPARE_MAX) {
         release_parts(ex);
         free(ex);
@@ -903,7 +925,7 @@ static int resolve(struct exchange *ex, struct lx_route_target *t)
 static void begin_upstream(struct exchange *ex)
 {
     const char *path = ex->endpoint == LX_PROXY_EMBEDDINGS ? "/embeddings"
-                       : ex->passthrough                   ? "/responses"
+                       : ex->passthrough || ex->reverse    ? "/responses"
                                                            : "/chat/completions";
     if (start_upstream(ex, &ex->p->cfg->backends[ex->backend_index], path) != LX_OK) {
         release_backend(ex);
@@ -1006,6 +1028,7 @@ static void reset_attempt(struct exchange *ex)
     lx_sse_reset(&ex->sse);
     lx_arena_reset(&ex->scratch);
     lx_proxy_resp_reset(ex);
+    lx_proxy_rev_reset(ex, false);
     lx_proxy_redact_reset_attempt(ex);
 }
 
@@ -1134,10 +1157,14 @@ static void start_attempt(struct exchange *ex)
     ex->tries++;
     ex->t_attempt_us = lx_clock_mono_us();
     lx_buf_reset(&ex->upstream_body);
-    int rc =
-        ex->endpoint == LX_PROXY_RESPONSES
-            ? lx_proxy_resp_encode(ex)
-            : lx_chat_request_rewrite(&ex->cr, ex->upstream_model, ex->stream, &ex->upstream_body);
+    int rc = ex->endpoint == LX_PROXY_RESPONSES ? lx_proxy_resp_encode(ex)
+             : lx_proxy_rev_wanted(ex)          ? lx_proxy_rev_encode(ex)
+                                       : lx_chat_request_rewrite(&ex->cr, ex->upstream_model,
+                                                                 ex->stream, &ex->upstream_body);
+    if (rc == LX_AGAIN) {
+        settle_circuit(ex, LX_ROUTE_NEUTRAL);
+        return; /* the request cannot be translated for this backend: answered */
+    }
     if (rc != LX_OK) {
         settle_circuit(ex, LX_ROUTE_NEUTRAL);
         respond_error(ex, 413, "The request is too large after rewriting.", "invalid_request_error",
@@ -1433,4 +1460,9 @@ void lx_ex_start_attempt(struct exchange *ex)
 void lx_ex_maybe_free(struct exchange *ex)
 {
     maybe_free(ex);
+}
+
+int lx_ex_chat_event(struct exchange *ex, lx_str data)
+{
+    return chat_event(ex, data);
 }

@@ -19,6 +19,7 @@
 
 struct exchange;
 struct lx_resp_stream;
+struct lx_chat_from_resp;
 struct key_slots;
 
 /* What the tool allowlists decided for one chat exchange (toolallow.h);
@@ -113,18 +114,23 @@ struct exchange {
     struct attempt attempts[MAX_ATTEMPTS];
     lx_str model_raw; /* the requested model as the client wrote it, without quotes */
     /* LX_PROXY_RESPONSES (resp.c) */
-    struct lx_ir_request ir;   /* the decoded request */
-    struct lx_resp_stream *rs; /* the stream translator of the current attempt */
-    struct lx_resp_meta meta;  /* id, created_at: what the response object says */
-    char resp_id[40];          /* "resp_" + 32 hex digits */
-    bool passthrough;          /* the attempt's backend speaks Responses itself */
-    bool store_pending;        /* a store operation will call back: keep the exchange */
-    bool resp_finishing;       /* the answer is complete and waits for the store */
-    bool resp_store;           /* the response is to be stored (store, default_store) */
-    lx_buf *resp_out;          /* heap: the answer held until the store has it */
-    uint32_t relayed;          /* passthrough: events relayed so far */
-    lx_arena arena;            /* request lifetime */
-    lx_arena scratch;          /* reset after each stream event */
+    struct lx_ir_request ir;       /* the decoded request */
+    struct lx_resp_stream *rs;     /* the stream translator of the current attempt */
+    struct lx_resp_meta meta;      /* id, created_at: what the response object says */
+    char resp_id[40];              /* "resp_" + 32 hex digits */
+    bool passthrough;              /* the attempt's backend speaks Responses itself */
+    bool reverse;                  /* a chat client, this attempt's backend speaks only Responses */
+    bool rev_decoded;              /* ex->ir holds the chat request (reverse.c) */
+    bool rev_include_usage;        /* the chat client asked for the usage chunk */
+    struct lx_chat_from_resp *crs; /* reverse: the attempt's stream translator */
+    lx_buf *rev_out;               /* reverse: heap, the translated body or chunks */
+    bool store_pending;            /* a store operation will call back: keep the exchange */
+    bool resp_finishing;           /* the answer is complete and waits for the store */
+    bool resp_store;               /* the response is to be stored (store, default_store) */
+    lx_buf *resp_out;              /* heap: the answer held until the store has it */
+    uint32_t relayed;              /* passthrough: events relayed so far */
+    lx_arena arena;                /* request lifetime */
+    lx_arena scratch;              /* reset after each stream event */
     lx_buf upstream_body;
     lx_buf whole;  /* a non-streamed upstream body */
     lx_buf prompt; /* what the audit record keeps of the prompt */
@@ -271,6 +277,27 @@ void lx_proxy_redact_release(struct exchange *ex);
 /* record.c: the "redaction" member of the audit record (kinds, actions and
  * counts per direction, never a value); nothing when none ran. */
 void lx_proxy_redact_record(const struct exchange *ex, lx_jw *w);
+
+/* exchange.c, for reverse.c: one chat chunk through the chat client's
+ * pipeline (classify, count, redact, gate, relay). As an SSE callback. */
+int lx_ex_chat_event(struct exchange *ex, lx_str data);
+
+/* reverse.c: a chat client over a backend that speaks only Responses
+ * (RESPONSES.md 13). */
+/* True when the current attempt's backend is such a backend. */
+bool lx_proxy_rev_wanted(struct exchange *ex);
+/* Writes the Responses body of the attempt; LX_AGAIN after answering 400
+ * when the chat request has no Responses form. */
+int lx_proxy_rev_encode(struct exchange *ex);
+/* A whole 2xx Responses body: *body becomes the chat.completion, or
+ * LX_ERR after answering. */
+int lx_proxy_rev_whole(struct exchange *ex, lx_str *body);
+/* One Responses event: its chat chunks go to lx_ex_chat_event. */
+int lx_proxy_rev_event(struct exchange *ex, const lx_sse_event *ev);
+/* The backend's stream ended before its terminal event. */
+void lx_proxy_rev_stream_end(struct exchange *ex);
+/* Frees the attempt's translator (and, with all, the held buffer). */
+void lx_proxy_rev_reset(struct exchange *ex, bool all);
 
 /* health.c */
 void lx_proxy_health_cancel(struct lx_proxy *p);
