@@ -220,8 +220,66 @@ static int strip(struct exchange *ex, struct tool_policy *tp)
     return LX_OK;
 }
 
+/* /v1/responses: the IR's tools against the allowlists (hosted tools,
+ * which never reach a chat backend, are not counted). A tool is known by
+ * the name the model calls it (a namespace's "<ns>__<name>"). Stripped
+ * tools leave the IR, so no later stage sees them. */
+static int check_ir_tools(struct exchange *ex)
+{
+    struct lx_ir_request *q = &ex->ir;
+    struct tool_policy *tp = tool_policy(ex);
+    if (tp == NULL || model_list(ex, tp) != LX_OK) {
+        lx_proxy_refuse(ex, 500, "The gateway ran out of memory for this request.", "server_error",
+                        NULL, "out_of_memory", NULL);
+        return LX_ERR;
+    }
+    struct lx_toolallow_scan *sc = &tp->scan;
+    memset(sc, 0, sizeof(*sc));
+    uint32_t keep = 0;
+    for (uint32_t i = 0; i < q->ntools; i++) {
+        struct lx_ir_tool *t = &q->tools[i];
+        bool counted = t->kind != LX_IR_TOOL_OTHER;
+        if (counted && sc->n >= LX_TOOLALLOW_MAX_TOOLS) {
+            char msg[128];
+            snprintf(msg, sizeof(msg), "A request may offer at most %d tools.",
+                     LX_TOOLALLOW_MAX_TOOLS);
+            lx_proxy_refuse(ex, 400, msg, "invalid_request_error", "tools", "too_many_tools", NULL);
+            return LX_ERR;
+        }
+        enum lx_toolallow_verdict v = LX_TOOLALLOW_OK;
+        if (counted) {
+            lx_str lit = t->chat_name.len ? t->chat_name : t->name;
+            lx_str name = lit.len >= 2 ? (lx_str){lit.ptr + 1, lit.len - 2} : LX_STR_NULL;
+            v = lx_toolallow_offer(name, tp->key.names ? &tp->key : NULL,
+                                   tp->model.names ? &tp->model : NULL);
+            sc->names[sc->n] = name;
+            sc->denied[sc->n++] = v;
+            if (v != LX_TOOLALLOW_OK)
+                sc->n_denied++;
+            else
+                sc->kept[sc->n_kept++] = name;
+        }
+        if (v == LX_TOOLALLOW_OK)
+            q->tools[keep++] = *t;
+    }
+    tp->scanned = true;
+    tp->offered = lx_toolallow_kept(sc);
+    if (sc->n_denied == 0)
+        return LX_OK;
+    if (ex->p->cfg->policy.forbidden_tools == LX_FORBIDDEN_TOOLS_REJECT) {
+        tp->offer_action = "refused";
+        refuse_offer(ex, tp);
+        return LX_ERR;
+    }
+    tp->offer_action = "stripped";
+    q->ntools = keep;
+    return LX_OK;
+}
+
 int lx_proxy_tools_check_request(struct exchange *ex)
 {
+    if (ex->endpoint == LX_PROXY_RESPONSES)
+        return ex->ir.ntools || ex->tools ? check_ir_tools(ex) : LX_OK;
     if (ex->endpoint != LX_PROXY_CHAT)
         return LX_OK;
     int tools = lx_json_get(&ex->cr.json, 0, "tools");
@@ -277,7 +335,9 @@ static void call_message(char *msg, size_t len, const struct lx_toolallow_findin
 
 int lx_proxy_tools_check_answer(struct exchange *ex, lx_str *body)
 {
-    if (ex->endpoint != LX_PROXY_CHAT || memmem(body->ptr, body->len, "\"tool_calls\"", 12) == NULL)
+    /* /v1/responses over a chat backend: the chat answer, before it is translated */
+    if (ex->endpoint == LX_PROXY_EMBEDDINGS || ex->passthrough ||
+        memmem(body->ptr, body->len, "\"tool_calls\"", 12) == NULL)
         return LX_OK;
     const struct lx_toolallow_list *offered, *key, *model;
     lists(ex, &offered, &key, &model);
@@ -325,19 +385,37 @@ static int refuse_stream(struct exchange *ex, const struct lx_toolallow_finding 
     return LX_ERR;
 }
 
+/* /v1/responses: the held chat chunks ("data: X\n\n" each) go through the
+ * translator, in order. */
+static int feed_held(struct exchange *ex, lx_str held)
+{
+    const char *p = held.ptr, *end = held.ptr + held.len;
+    while (p < end) {
+        const char *stop = memmem(p, (size_t)(end - p), "\n\n", 2);
+        if (stop == NULL || stop - p < 6)
+            return LX_ERR;
+        if (lx_proxy_resp_feed(ex, (lx_str){p + 6, (size_t)(stop - p - 6)}) != LX_OK)
+            return LX_ERR;
+        p = stop + 2;
+    }
+    return LX_OK;
+}
+
 /* Sends what the gate held, in order. */
 static int flush_held(struct exchange *ex)
 {
     if (ex->held.len == 0)
         return LX_OK;
-    int rc = lx_proxy_client_write(ex, ex->held.data, ex->held.len);
+    int rc = ex->endpoint == LX_PROXY_RESPONSES
+                 ? feed_held(ex, lx_buf_str(&ex->held))
+                 : lx_proxy_client_write(ex, ex->held.data, ex->held.len);
     lx_buf_reset(&ex->held);
     return rc;
 }
 
 int lx_proxy_tools_gate(struct exchange *ex, lx_str data)
 {
-    if (ex->endpoint != LX_PROXY_CHAT)
+    if (ex->endpoint == LX_PROXY_EMBEDDINGS)
         return LX_OK;
     bool holding = ex->tools && ex->tools->gate.holding;
     if (!holding && memmem(data.ptr, data.len, "\"tool_calls\"", 12) == NULL)

@@ -211,6 +211,8 @@ int lx_proxy_resp_encode(struct exchange *ex);
 int lx_proxy_resp_event(struct exchange *ex, enum lx_chat_chunk kind, lx_str data);
 /* Passthrough: relays one event of a Responses backend untouched. */
 int lx_proxy_resp_relay(struct exchange *ex, const lx_sse_event *ev);
+/* One chat chunk that passed the policies: translated and sent. */
+int lx_proxy_resp_feed(struct exchange *ex, lx_str data);
 /* The backend's stream ended without [DONE]: ends the client's stream. */
 void lx_proxy_resp_stream_end(struct exchange *ex);
 /* Ends a started stream with error + response.failed. */
@@ -230,6 +232,10 @@ void lx_proxy_key_slot_give(struct exchange *ex);
 /* Copies the caller's tags and tool list; refuses a spent budget (429
  * insufficient_quota). LX_ERR when it answered. */
 int lx_proxy_key_settings(struct exchange *ex, const struct lx_proxy_caller *caller);
+/* /v1/responses: redacts the IR's texts (instructions, message parts,
+ * call arguments and outputs) with the input detectors, once the whole
+ * context is in; LX_AGAIN with a message when a block detector matched. */
+int lx_proxy_redact_ir(struct exchange *ex, char *msg, size_t msglen);
 /* Checks the request's tools against the key's and the model's
  * allowlists: 403 tool_not_allowed, or strips them (policy.forbidden_tools).
  * LX_ERR when it answered. */

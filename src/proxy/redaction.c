@@ -66,14 +66,17 @@ static const char *blocking_kind(const lx_redact_ctx *ctx, const lx_redact_set *
 int lx_proxy_redact_request(struct exchange *ex, char *msg, size_t msglen)
 {
     const struct lx_config *cfg = ex->p->cfg;
-    if (ex->endpoint != LX_PROXY_CHAT || (!cfg->redaction.input && !cfg->redaction.output))
+    if (ex->endpoint == LX_PROXY_EMBEDDINGS || (!cfg->redaction.input && !cfg->redaction.output))
         return LX_OK;
     struct lx_proxy_redaction *r = ex->redaction = state_new(cfg);
     if (r == NULL) {
         snprintf(msg, msglen, "The gateway is out of memory.");
         return LX_ERR;
     }
-    if (r->in == NULL)
+    /* /v1/responses: the IR is redacted once its context is complete
+     * (lx_proxy_redact_ir); answers come back as chat and are redacted as
+     * a chat client's */
+    if (r->in == NULL || ex->endpoint == LX_PROXY_RESPONSES)
         return LX_OK;
     lx_str body = {ex->cr.json.src, ex->cr.json.len};
     uint32_t depth = cfg->limits.max_json_depth;
@@ -212,4 +215,82 @@ void lx_proxy_redact_record(const struct exchange *ex, lx_jw *w)
     lx_jw_key(w, "sensitive");
     lx_jw_bool(w, r->sensitive);
     lx_jw_obj_close(w);
+}
+
+/* --- /v1/responses: the IR's texts ----------------------------------------- */
+
+/* Redacts one literal (a JSON string with its quotes) in place: unescaped,
+ * redacted, escaped again into the arena when anything changed. */
+static int redact_lit(struct exchange *ex, lx_str *lit, lx_buf *plain, lx_buf *red)
+{
+    if (lit->len < 2)
+        return LX_OK;
+    lx_json j;
+    lx_arena_reset(&ex->scratch);
+    int rc = LX_ERR;
+    lx_buf_reset(plain);
+    lx_buf_reset(red);
+    if (lx_json_parse(&j, lit->ptr, lit->len, &ex->scratch, 2) == LX_JSON_OK &&
+        lx_json_is_string(&j, 0) && lx_json_unescape(&j, 0, plain) == LX_OK &&
+        lx_redact_text(ex->redaction->in, lx_buf_str(plain), red) == LX_OK) {
+        rc = LX_OK;
+        if (!lx_str_eq(lx_buf_str(plain), lx_buf_str(red))) {
+            lx_str made = lx_ir_lit_make(&ex->arena, red->data, red->len);
+            if (made.len == 0)
+                rc = LX_ERR;
+            else
+                *lit = made;
+        }
+    }
+    lx_arena_reset(&ex->scratch);
+    return rc;
+}
+
+static int redact_parts(struct exchange *ex, struct lx_ir_part *parts, uint32_t n, lx_buf *a,
+                        lx_buf *b)
+{
+    for (uint32_t k = 0; k < n; k++)
+        if (parts[k].kind != LX_IR_PART_INPUT_IMAGE &&
+            redact_lit(ex, &parts[k].text, a, b) != LX_OK)
+            return LX_ERR;
+    return LX_OK;
+}
+
+int lx_proxy_redact_ir(struct exchange *ex, char *msg, size_t msglen)
+{
+    struct lx_proxy_redaction *r = ex->redaction;
+    if (r == NULL || r->in == NULL)
+        return LX_OK;
+    const struct lx_config *cfg = ex->p->cfg;
+    struct lx_ir_request *q = &ex->ir;
+    lx_buf plain, red;
+    lx_buf_init(&plain, cfg->limits.max_body_bytes + 64);
+    lx_buf_init(&red, cfg->limits.max_body_bytes * 2 + 4096);
+    int rc = redact_lit(ex, &q->instructions, &plain, &red);
+    for (uint32_t i = 0; rc == LX_OK && i < q->nitems; i++) {
+        struct lx_ir_item *it = &q->items[i];
+        rc = redact_parts(ex, it->parts, it->nparts, &plain, &red);
+        if (rc == LX_OK)
+            rc = redact_parts(ex, it->summary, it->nsummary, &plain, &red);
+        if (rc == LX_OK)
+            rc = redact_lit(ex, &it->arguments, &plain, &red);
+        if (rc == LX_OK)
+            rc = redact_lit(ex, &it->input, &plain, &red);
+    }
+    lx_buf_release(&plain);
+    lx_buf_release(&red);
+    if (rc != LX_OK) {
+        snprintf(msg, msglen, "The request is too large after redaction.");
+        return LX_ERR;
+    }
+    unsigned flags = lx_redact_ctx_flags(r->in);
+    if (flags & LX_REDACT_BLOCKED) {
+        snprintf(msg, msglen,
+                 "The request was blocked by the gateway's redaction policy: it contains a value "
+                 "of kind '%s'.",
+                 blocking_kind(r->in, cfg->redaction.input));
+        return LX_AGAIN;
+    }
+    r->sensitive = (flags & LX_REDACT_TAGGED) != 0;
+    return LX_OK;
 }

@@ -127,8 +127,20 @@ static bool wants_store(const struct exchange *ex);
 
 static void begin_attempts(struct exchange *ex)
 {
-    if (check_call_ids(ex) == LX_OK)
+    char msg[256];
+    if (check_call_ids(ex) != LX_OK)
+        return;
+    /* after previous_response_id's context is in: redaction sees all of it */
+    switch (lx_proxy_redact_ir(ex, msg, sizeof(msg))) {
+    case LX_OK:
         lx_ex_start_attempt(ex);
+        return;
+    case LX_AGAIN:
+        lx_ex_respond_error(ex, 400, msg, "invalid_request_error", "input", "content_blocked");
+        return;
+    default:
+        lx_ex_respond_error(ex, 413, msg, "invalid_request_error", NULL, "request_too_large");
+    }
 }
 
 /* The inner text of a JSON array "[...]" (empty for "[]"), or LX_STR_NULL
@@ -216,8 +228,8 @@ static void on_previous(void *data, int rc, const struct lx_store_resp_rec *rec)
     } else if (rc != LX_OK || merge_previous(ex, rec) != LX_OK) {
         lx_ex_respond_error(ex, 500, "The gateway could not read the previous response.",
                             "server_error", NULL, "store_failed");
-    } else {
-        begin_attempts(ex);
+    } else if (lx_proxy_tools_check_request(ex) == LX_OK) {
+        begin_attempts(ex); /* the tools were decoded again with the context: checked again */
     }
     lx_ex_maybe_free(ex);
 }
@@ -427,6 +439,14 @@ void lx_proxy_resp_whole(struct exchange *ex, lx_str body)
     /* the tally (tokens, finish reason) feeds the audit record */
     lx_chat_response_inspect(body, &ex->scratch, ex->p->cfg->limits.max_json_depth, &ex->tally);
     lx_arena_reset(&ex->scratch);
+    /* the chat client's policies apply to the chat answer before it is translated */
+    if (lx_proxy_tools_check_answer(ex, &body) != LX_OK)
+        return;
+    if (lx_proxy_redact_response(ex, &body) != LX_OK) {
+        lx_ex_respond_error(ex, 502, "The gateway could not apply its redaction policy.",
+                            "server_error", NULL, "redaction_failed");
+        return;
+    }
     if (lx_resp_chat_result_decode(&res, &ex->ir, body.ptr, body.len, id_base(ex), &ex->scratch,
                                    ex->p->cfg->limits.max_json_depth) != LX_OK) {
         lx_ex_respond_error(ex, 502, "The backend's answer is not a chat completion.",
@@ -503,10 +523,22 @@ int lx_proxy_resp_event(struct exchange *ex, enum lx_chat_chunk kind, lx_str dat
 {
     lx_buf_reset(&ex->whole);
     switch (kind) {
-    case LX_CHAT_CHUNK_DONE:
+    case LX_CHAT_CHUNK_DONE: {
         ex->saw_done = true;
+        /* a call the allowlists hold back and never saw named ends the stream */
+        if (lx_proxy_tools_gate_end(ex) != LX_OK)
+            return LX_OK;
+        lx_str held; /* text redaction still holds back */
+        if (lx_proxy_redact_stream_end(ex, &held) != LX_OK) {
+            lx_proxy_resp_stream_fail(ex, "The gateway could not apply its redaction policy.",
+                                      "redaction_failed");
+            return LX_OK;
+        }
+        if (held.len && lx_proxy_resp_feed(ex, held) != LX_OK)
+            return LX_OK;
         lx_proxy_resp_stream_end(ex);
         return LX_OK; /* read on so the backend's connection is reused */
+    }
     case LX_CHAT_CHUNK_ERROR: {
         lx_buf b;
         lx_buf_init(&b, 64 * 1024);
@@ -530,6 +562,23 @@ int lx_proxy_resp_event(struct exchange *ex, enum lx_chat_chunk kind, lx_str dat
     case LX_CHAT_CHUNK_DATA:
         break;
     }
+    /* the chat client's policies, on the chat chunk before it is translated */
+    if (lx_proxy_redact_chunk(ex, &data) != LX_OK) {
+        lx_proxy_resp_stream_fail(ex, "The gateway could not apply its redaction policy.",
+                                  "redaction_failed");
+        return 1;
+    }
+    int g = lx_proxy_tools_gate(ex, data);
+    if (g == LX_AGAIN)
+        return LX_OK; /* held until the call is named */
+    if (g != LX_OK)
+        return 1; /* a call that may not reach the client: the stream has ended */
+    return lx_proxy_resp_feed(ex, data);
+}
+
+int lx_proxy_resp_feed(struct exchange *ex, lx_str data)
+{
+    lx_buf_reset(&ex->whole);
     if (open_stream(ex) != LX_OK ||
         lx_resp_stream_chunk(ex->rs, data.ptr, data.len, &ex->whole) != LX_OK) {
         lx_buf_reset(&ex->whole);

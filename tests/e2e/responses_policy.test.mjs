@@ -1,0 +1,114 @@
+// responses_policy.test.mjs — the chat client's policies on /v1/responses
+// too: redaction of the prompt (instructions, input items, after the
+// previous response's context is put in front) and of the answer, whole
+// and streamed, pseudonyms restored; block detectors; tool allowlists on
+// the offered tools (refuse, strip), also after previous_response_id.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startSim, startLlmux, makeConfig, stopAll, postJSON, assertOpenAIError,
+} from './harness.mjs';
+
+let sim, gw, strip, client;
+
+function config(extra) {
+  return (port, dir) => makeConfig({
+    port, dir,
+    backends: [{ name: 'sim', url: sim.url }],
+    models: [
+      { name: 'echo', backend: 'sim', upstream_model: 'sim-model' },
+      { name: 'guarded', backend: 'sim', upstream_model: 'sim-model', tools_allowed: ['get_weather'] },
+    ],
+    extra: {
+      redaction: {
+        detectors: [
+          { name: 'email', action: 'pseudonym', direction: 'both' },
+          { name: 'iban', action: 'block', direction: 'input' },
+          { name: 'card', action: 'mask', direction: 'both' },
+        ],
+        restore: true,
+      },
+      ...extra,
+    },
+  });
+}
+
+before(async () => {
+  sim = await startSim({ args: ['--echo', '5'] });
+  gw = await startLlmux({ config: config({}) });
+  strip = await startLlmux({ config: config({ policy: { forbidden_tools: 'strip' } }) });
+  client = gw.client();
+});
+
+after(async () => { await stopAll(gw, strip, sim); });
+
+const tool = (name) => ({
+  type: 'function', name, parameters: { type: 'object', properties: { city: { type: 'string' } } },
+});
+
+test('an e-mail in the input reaches the backend as a pseudonym and comes back restored', async () => {
+  const r = await client.responses.create({
+    model: 'echo', instructions: 'Reply to bob@example.org', input: 'write to ada@example.com today',
+  });
+  const sent = (await sim.last()).json;
+  const text = JSON.stringify(sent.messages);
+  assert.doesNotMatch(text, /ada@example\.com|bob@example\.org/);
+  assert.match(sent.messages.at(-1).content, /<EMAIL_\d+>/);
+  assert.equal(r.output_text, 'write to ada@example.com today', 'the echo is restored');
+  const rec = await gw.waitAudit((x) => x.response_id === r.id);
+  assert.ok(rec.redaction.input.some((d) => d.detector === 'email' && d.matches === 2));
+});
+
+test('streamed: pseudonyms restored across chunk boundaries, card numbers masked', async () => {
+  const stream = await client.responses.create({
+    model: 'echo', input: 'mail ada@example.com card 4111 1111 1111 1111 ok', stream: true, store: false,
+  });
+  let deltas = '', done;
+  for await (const ev of stream) {
+    if (ev.type === 'response.output_text.delta') deltas += ev.delta;
+    if (ev.type === 'response.completed') done = ev.response;
+  }
+  assert.ok(done);
+  assert.match(deltas, /^mail ada@example\.com card \[REDACTED:CARD\] ok$/);
+  assert.equal(done.output[0].content[0].text, deltas);
+  const sent = (await sim.last()).json;
+  assert.doesNotMatch(JSON.stringify(sent), /ada@example|4111/);
+});
+
+test('the previous response\'s context is redacted too', async () => {
+  const first = await client.responses.create({ model: 'echo', input: 'I am ada@example.com' });
+  await client.responses.create({ model: 'echo', previous_response_id: first.id, input: 'and you?' });
+  const sent = (await sim.last()).json;
+  assert.equal(sent.messages.length, 3);
+  assert.doesNotMatch(JSON.stringify(sent.messages), /ada@example\.com/);
+});
+
+test('a block detector refuses the request with 400 content_blocked, naming only the kind', async () => {
+  const r = await postJSON(`${gw.baseURL}/responses`, {
+    model: 'echo', input: [{ role: 'user', content: [{ type: 'input_text', text: 'pay DE89370400440532013000 now' }] }],
+  });
+  assert.equal(r.status, 400);
+  const e = assertOpenAIError(r.json, { code: 'content_blocked' });
+  assert.match(e.message, /iban/);
+  assert.doesNotMatch(r.text, /DE89/);
+});
+
+test('a tool the model does not allow is refused, or stripped with forbidden_tools: strip', async () => {
+  const r = await postJSON(`${gw.baseURL}/responses`, {
+    model: 'guarded', input: 'hi', tools: [tool('get_weather'), tool('delete_all')],
+  });
+  assert.equal(r.status, 403);
+  assertOpenAIError(r.json, { code: 'tool_not_allowed' });
+  const s = await strip.client().responses.create({
+    model: 'guarded', input: 'hi', tools: [tool('get_weather'), tool('delete_all')],
+  });
+  assert.equal(s.status, 'completed');
+  assert.deepEqual((await sim.last()).json.tools.map((t) => t.function.name), ['get_weather']);
+  const rec = await strip.waitAudit((x) => x.response_id === s.id);
+  assert.equal(rec.tool_policy.offer_action, 'stripped');
+  // a continuation decodes the tools again: still stripped
+  await strip.client().responses.create({
+    model: 'guarded', previous_response_id: s.id, input: 'again', tools: [tool('delete_all'), tool('get_weather')],
+  });
+  assert.deepEqual((await sim.last()).json.tools.map((t) => t.function.name), ['get_weather']);
+});
