@@ -2772,6 +2772,50 @@ static void print_redaction(const struct lx_config *c, FILE *out)
     fprintf(out, "%s\n", n ? "" : "(no backend: tagged requests get 503)");
 }
 
+/* Prices, capabilities and pin checks that differ from the defaults, then
+ * the routing rules (nothing when there are none of either). */
+static void print_routing(const struct lx_config *c, FILE *out)
+{
+    bool any = c->routing.n_rules > 0;
+    for (size_t i = 0; i < c->n_backends && !any; i++) {
+        const struct lx_config_backend *b = &c->backends[i];
+        any = b->price.input_per_mtok || b->price.output_per_mtok ||
+              b->capabilities != LX_CAP_ALL || b->pin_check != LX_PIN_CHECK_MODELS;
+    }
+    if (!any)
+        return;
+    fprintf(out, "\nrouting:\n");
+    for (size_t i = 0; i < c->n_backends; i++) {
+        const struct lx_config_backend *b = &c->backends[i];
+        fprintf(out, "  backend %-16s price %g/%g USD per Mtok, caps", b->name,
+                b->price.input_per_mtok, b->price.output_per_mtok);
+        for (uint32_t bit = 1; bit & LX_CAP_ALL; bit <<= 1)
+            if (b->capabilities & bit)
+                fprintf(out, " %s", lx_config_cap_name(bit));
+        fprintf(out, "%s, pin_check %s\n", b->capabilities ? "" : " none",
+                pin_check_names[b->pin_check]);
+    }
+    for (size_t i = 0; i < c->routing.n_rules; i++) {
+        const struct lx_config_rule *r = &c->routing.rules[i];
+        fprintf(out, "  rule %zu %s:", i + 1, r->name);
+        if (r->when_sensitive >= 0)
+            fprintf(out, " when sensitive=%s", r->when_sensitive ? "true" : "false");
+        if (r->when_header)
+            fprintf(out, " when header %s", r->when_header);
+        if (r->when_capability)
+            fprintf(out, " when needs %s", lx_config_cap_name(r->when_capability));
+        if (r->require_local)
+            fprintf(out, " require local");
+        if (r->require_capability)
+            fprintf(out, " require %s", lx_config_cap_name(r->require_capability));
+        if (r->skip_if_ttft_over_header)
+            fprintf(out, " skip if ttft > header");
+        if (r->skip_if_cost_over_header)
+            fprintf(out, " skip if cost > header");
+        fputc('\n', out);
+    }
+}
+
 void lx_config_print(const struct lx_config *c, FILE *out)
 {
     fprintf(out, "config: %s\n\nlisteners:\n", c->source);
@@ -2831,4 +2875,5 @@ void lx_config_print(const struct lx_config *c, FILE *out)
     }
     fprintf(out, "\npriority:\n  header     %s\n",
             c->priority.header ? "true (x-llmux-priority: high|normal|low)" : "false");
+    print_routing(c, out);
 }

@@ -234,12 +234,12 @@ struct lx_config_deployment {
  * every deployment that fails its test is skipped (and recorded with the
  * rule's name). Conditions left out always hold. */
 struct lx_config_rule {
-    char *name;               /* [a-z0-9_-]{1,31} */
-    int when_sensitive;       /* -1: any; 0/1: redaction tagged it (not) sensitive */
-    char *when_header;        /* lowercase; the request carries it; NULL: any */
-    uint32_t when_capability; /* LX_CAP_* bit the request needs; 0: any */
-    bool require_local;       /* the deployment's backend is local */
-    uint32_t require_capability; /* LX_CAP_* bit the deployment must have; 0: none */
+    char *name;                    /* [a-z0-9_-]{1,31} */
+    int when_sensitive;            /* -1: any; 0/1: redaction tagged it (not) sensitive */
+    char *when_header;             /* lowercase; the request carries it; NULL: any */
+    uint32_t when_capability;      /* LX_CAP_* bit the request needs; 0: any */
+    bool require_local;            /* the deployment's backend is local */
+    uint32_t require_capability;   /* LX_CAP_* bit the deployment must have; 0: none */
     bool skip_if_ttft_over_header; /* recent TTFT (ms) > when_header's value */
     bool skip_if_cost_over_header; /* estimated cost (USD) > when_header's value */
 };

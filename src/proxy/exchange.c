@@ -1354,8 +1354,8 @@ void lx_proxy_handle_as(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx
     ex->model_cfg = t.model;
     if (route_request(ex, &t, caller) != LX_OK || lx_proxy_tools_check_request(ex) != LX_OK ||
         key_concurrency_full(ex, caller) || rate_limit(ex) != LX_OK ||
-        lx_proxy_key_slot_take(ex, max_concurrent(caller)) != LX_OK || redact_request(ex) != LX_OK ||
-        lx_proxy_rules_prepare(ex) != LX_OK)
+        lx_proxy_key_slot_take(ex, max_concurrent(caller)) != LX_OK ||
+        redact_request(ex) != LX_OK || lx_proxy_rules_prepare(ex) != LX_OK)
         return;
     lx_proxy_capture_prompt(p, ex,
                             ep == LX_PROXY_RESPONSES

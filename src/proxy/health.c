@@ -32,8 +32,8 @@ struct health_check {
     lx_buf body;
     int status;
     bool was_healthy;
-    bool pin_phase;  /* the request out is the /props or /api/tags one */
-    lx_buf listed;   /* the ids /models listed, NUL-separated, while it runs */
+    bool pin_phase; /* the request out is the /props or /api/tags one */
+    lx_buf listed;  /* the ids /models listed, NUL-separated, while it runs */
     size_t n_listed;
 };
 
@@ -140,8 +140,8 @@ static bool digests_match(const struct health_check *c, const char *id, const ch
             const struct lx_config_deployment *dep = lx_config_model_deployment(&cfg->models[i], d);
             if (dep->backend != c->backend || !dep->digest || strcmp(dep->upstream_model, id))
                 continue;
-            const char *have = strncmp(dep->digest, "sha256:", 7) == 0 ? dep->digest + 7
-                                                                       : dep->digest;
+            const char *have =
+                strncmp(dep->digest, "sha256:", 7) == 0 ? dep->digest + 7 : dep->digest;
             if (strncmp(want, have, strlen(have)) != 0)
                 return false;
         }
@@ -180,8 +180,10 @@ static void pins_done(struct health_check *c, bool ok)
     lx_buf_init(&scratch, HEALTH_BODY_CAP);
     const char *ids[HEALTH_MAX_MODELS];
     size_t n = 0;
-    bool readable = ok && lx_json_parse(&j, c->body.data ? c->body.data : "", c->body.len, &a,
-                                        64) == LX_JSON_OK && lx_json_is_object(&j, 0);
+    bool readable =
+        ok &&
+        lx_json_parse(&j, c->body.data ? c->body.data : "", c->body.len, &a, 64) == LX_JSON_OK &&
+        lx_json_is_object(&j, 0);
     if (!readable)
         lx_log_warn("backend '%s': GET %s did not answer a readable object: its pins cannot be "
                     "verified",

@@ -56,7 +56,7 @@ struct lx_proxy {
     struct key_slots *key_slots;      /* requests in flight per key with max_concurrent */
     struct exchange *spare;           /* freed exchanges kept with their buffers */
     struct proxy_metrics *obs;        /* observe.c; NULL when it could not start */
-    struct lx_rules_ttft *ttft;        /* routing.c: recent TTFT per backend */
+    struct lx_rules_ttft *ttft;       /* routing.c: recent TTFT per backend */
     struct lx_store_spend *spend;     /* routing.c: key spend accrual; NULL without auth */
     uint32_t n_spare;
     bool closing;

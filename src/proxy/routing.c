@@ -66,11 +66,10 @@ const char *lx_proxy_rules_skip(struct exchange *ex, size_t backend,
     const struct lx_config *cfg = ex->p->cfg;
     const struct lx_config_backend *b = &cfg->backends[backend];
     int64_t ttft = lx_rules_ttft_get(ex->p->ttft, backend);
-    struct lx_rules_cand c = d ? lx_rules_cand_of(cfg, d, ttft)
-                               : (struct lx_rules_cand){.local = b->local,
-                                                        .caps = b->capabilities,
-                                                        .price = b->price,
-                                                        .ttft_ms = ttft};
+    struct lx_rules_cand c =
+        d ? lx_rules_cand_of(cfg, d, ttft)
+          : (struct lx_rules_cand){
+                .local = b->local, .caps = b->capabilities, .price = b->price, .ttft_ms = ttft};
     r->facts.sensitive = lx_proxy_redact_sensitive(ex);
     int k = lx_rules_first_skip(cfg, &r->facts, &c);
     if (k < 0)
@@ -120,8 +119,7 @@ void lx_proxy_rules_end(struct exchange *ex)
 
 double lx_proxy_spent_usd(struct lx_proxy *p, const char *key_id, double store_spent)
 {
-    return p->spend && key_id[0] ? lx_store_spend_seen(p->spend, key_id, store_spent)
-                                 : store_spent;
+    return p->spend && key_id[0] ? lx_store_spend_seen(p->spend, key_id, store_spent) : store_spent;
 }
 
 int lx_proxy_routing_init(struct lx_proxy *p)

@@ -124,8 +124,8 @@ int lx_rules_explain(struct lx_route *r, lx_str body, const struct lx_rules_head
             d ? lx_rules_cand_of(cfg, d, -1)
               : (struct lx_rules_cand){b->local, b->capabilities, b->price, -1};
         bool probe = false;
-        enum lx_route_avail av = lx_route_choose(
-            r, bi, d && d->pinned ? d->upstream_model : NULL, now, &probe);
+        enum lx_route_avail av =
+            lx_route_choose(r, bi, d && d->pinned ? d->upstream_model : NULL, now, &probe);
         fprintf(out, "  %s %s/%s: local %s, caps ", m && k >= m->n_deployments ? "fallback" : "set",
                 b->name, d ? d->upstream_model : t.upstream_model, b->local ? "yes" : "no");
         print_caps(out, c.caps);

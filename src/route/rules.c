@@ -76,8 +76,7 @@ static void say(char *why, size_t n, const char *fmt, ...)
     va_end(ap);
 }
 
-enum lx_rules_verdict lx_rules_check(const struct lx_config_rule *r,
-                                     const struct lx_rules_facts *f,
+enum lx_rules_verdict lx_rules_check(const struct lx_config_rule *r, const struct lx_rules_facts *f,
                                      const struct lx_rules_cand *c, char *why, size_t whylen)
 {
     say(why, whylen, "conditions do not hold");

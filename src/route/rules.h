@@ -53,8 +53,7 @@ const char *lx_rules_verdict_str(enum lx_rules_verdict v);
 
 /* Verdict of rule r on candidate c for the request f; why (may be NULL)
  * gets a short human explanation ("ttft 812 ms > 500 ms"). Pure. */
-enum lx_rules_verdict lx_rules_check(const struct lx_config_rule *r,
-                                     const struct lx_rules_facts *f,
+enum lx_rules_verdict lx_rules_check(const struct lx_config_rule *r, const struct lx_rules_facts *f,
                                      const struct lx_rules_cand *c, char *why, size_t whylen);
 
 /* Index of the first rule of cfg that skips c, or -1 when it passes all.

@@ -33,8 +33,8 @@ struct lx_store_spend {
     struct amount *pending; /* LX_STORE_SPEND_MAX_PENDING */
     size_t n_pending;
     bool stopping;
-    uint64_t dropped;      /* amounts lost to a full batch (under lock) */
-    struct total *totals;  /* 2 * LX_STORE_SPEND_MAX_TRACKED slots */
+    uint64_t dropped;     /* amounts lost to a full batch (under lock) */
+    struct total *totals; /* 2 * LX_STORE_SPEND_MAX_TRACKED slots */
     size_t n_totals;
 };
 

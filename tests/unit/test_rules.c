@@ -149,7 +149,8 @@ static const char rules_yaml[] =
     "      - {backend: a, upstream_model: x}\n"
     "      - {backend: b, upstream_model: y, price: {input_per_mtok: 0.5, output_per_mtok: 1.5}}\n"
     "    fallbacks:\n"
-    "      - {backend: b, upstream_model: z, capabilities: [vision], digest: 'sha256:0123456789ab'}\n"
+    "      - {backend: b, upstream_model: z, capabilities: [vision], digest: "
+    "'sha256:0123456789ab'}\n"
     "routing:\n"
     "  default_output_tokens: 200\n"
     "  rules:\n"
@@ -167,7 +168,7 @@ Test(rules, config_reads_prices_capabilities_and_rules_with_inheritance)
     cr_assert_float_eq(a->price.input_per_mtok, 2.5, 0); /* from backend a */
     cr_assert_float_eq(a->price.output_per_mtok, 10, 0);
     cr_assert_eq(a->capabilities, LX_CAP_ALL);
-    cr_assert_float_eq(b->price.input_per_mtok, 0.5, 0); /* its own */
+    cr_assert_float_eq(b->price.input_per_mtok, 0.5, 0);              /* its own */
     cr_assert_eq(b->capabilities, LX_CAP_TOOLS | LX_CAP_JSON_SCHEMA); /* backend b's */
     cr_assert_eq(z->capabilities, LX_CAP_VISION);
     cr_assert_float_eq(z->price.input_per_mtok, 0, 0); /* backend b has no price */
@@ -335,4 +336,27 @@ Test(rules, config_errors_name_file_line_and_column)
     expect_error(B "models:\n  - {name: m, deployments: [{backend: a, digest: 'sha256:XYZ'}]}\n",
                  "t.yaml:4:50: models[0].deployments[0].digest: expected a digest of 12 to 64 "
                  "lowercase hex digits");
+}
+
+Test(rules, llmux_check_prints_prices_capabilities_and_rules)
+{
+    struct lx_config *c = load(rules_yaml);
+    cr_assert_not_null(c, "%s", err);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    lx_config_print(c, out);
+    fclose(out);
+    const char *tail = strstr(text, "\nrouting:\n");
+    cr_assert_not_null(tail, "%s", text);
+    cr_assert_str_eq(tail, "\nrouting:\n"
+                           "  backend a                price 2.5/10 USD per Mtok, caps tools "
+                           "json_schema vision, pin_check models\n"
+                           "  backend b                price 0/0 USD per Mtok, caps tools "
+                           "json_schema, pin_check models\n"
+                           "  rule 1 private: when sensitive=true require local\n"
+                           "  rule 2 cost: when header x-max-cost skip if cost > header\n"
+                           "  rule 3 vision: when needs vision require vision\n");
+    free(text);
+    lx_config_unref(c);
 }

@@ -475,7 +475,8 @@ struct sim_app *sim_app_new(uv_loop_t *loop, const struct sim_config *cfg)
     a->started = (long long)time(NULL);
     sim_buf_init(&a->last, APP_REPLY_MAX);
     const char *m0 = cfg->models[0];
-    snprintf(a->model_alias, sizeof(a->model_alias), "%s", cfg->model_alias ? cfg->model_alias : m0);
+    snprintf(a->model_alias, sizeof(a->model_alias), "%s",
+             cfg->model_alias ? cfg->model_alias : m0);
     if (cfg->model_path)
         snprintf(a->model_path, sizeof(a->model_path), "%s", cfg->model_path);
     else
