@@ -22,6 +22,8 @@
 #include "http/http.h"
 #include "obs/audit.h"
 #include "proxy/proxy.h"
+#include "route/route.h"
+#include "route/rules.h"
 #include "store/keys.h"
 #include "store/responses.h"
 
@@ -33,6 +35,8 @@ static const char usage_main[] =
     "Usage:\n"
     "  llmux serve [options]     run the gateway (see llmux serve --help)\n"
     "  llmux check -c FILE       validate a config file and print the routing table\n"
+    "  llmux check -c FILE --explain JSON [--header K:V] [--sensitive]\n"
+    "                            which deployment a sample request takes, and why\n"
     "  llmux keys create|list|update|revoke\n"
     "                            manage the virtual API keys (see llmux keys --help)\n"
     "  llmux version             print the version\n"
@@ -363,25 +367,73 @@ static int cmd_serve(int argc, char **argv)
     return serve(&o);
 }
 
+static const char usage_check[] =
+    "Usage: llmux check -c FILE [--explain JSON [--header NAME:VALUE]... [--sensitive]]\n";
+
+/* --explain: the routing decision for a sample request (route/rules.h). */
+static int explain(struct lx_config *cfg, const char *sample, const struct lx_rules_header *h,
+                   size_t nh, bool sensitive)
+{
+    struct lx_route *r = lx_route_new(cfg);
+    if (r == NULL) {
+        fprintf(stderr, "llmux check: out of memory\n");
+        return 1;
+    }
+    int rc = lx_rules_explain(r, lx_str_from_cstr(sample), h, nh, sensitive, stdout);
+    lx_route_free(r);
+    return rc == LX_ERR ? 1 : 0;
+}
+
+/* "Name: value" into h (name lowercased in place); false when malformed. */
+static bool parse_header_arg(char *arg, struct lx_rules_header *h)
+{
+    char *colon = strchr(arg, ':');
+    if (colon == NULL || colon == arg)
+        return false;
+    *colon = '\0';
+    for (char *p = arg; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+    char *v = colon + 1;
+    while (*v == ' ')
+        v++;
+    h->name = arg;
+    h->value = v;
+    return true;
+}
+
 static int cmd_check(int argc, char **argv)
 {
-    const char *file = NULL;
+    enum { MAX_HEADERS = 16 };
+    const char *file = NULL, *sample = NULL;
+    struct lx_rules_header headers[MAX_HEADERS];
+    size_t nh = 0;
+    bool sensitive = false;
     for (int i = 1; i < argc; i++) {
         if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
             file = argv[++i];
+        else if (strcmp(argv[i], "--explain") == 0 && i + 1 < argc)
+            sample = argv[++i];
+        else if (strcmp(argv[i], "--header") == 0 && i + 1 < argc && nh < MAX_HEADERS &&
+                 parse_header_arg(argv[i + 1], &headers[nh]))
+            nh++, i++;
+        else if (strcmp(argv[i], "--sensitive") == 0)
+            sensitive = true;
         else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            puts("Usage: llmux check -c FILE\n\nValidates FILE and prints the resolved routing "
-                 "table. Exit status 0 when valid, 1 when not.");
+            printf("%s\nValidates FILE and prints the resolved routing table. With --explain, "
+                   "prints instead which deployment the sample request would take and why "
+                   "(each routing rule's verdict per deployment); --sensitive stands for "
+                   "redaction's tag. Exit status 0 when valid, 1 when not.\n",
+                   usage_check);
             return 0;
         } else {
-            fprintf(stderr, "Usage: llmux check -c FILE\n");
+            fputs(usage_check, stderr);
             return 2;
         }
     }
     if (file == NULL)
         file = getenv("LLMUX_CONFIG");
     if (file == NULL) {
-        fprintf(stderr, "Usage: llmux check -c FILE\n");
+        fputs(usage_check, stderr);
         return 2;
     }
     char err[512];
@@ -390,9 +442,13 @@ static int cmd_check(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    lx_config_print(cfg, stdout);
+    int rc = 0;
+    if (sample)
+        rc = explain(cfg, sample, headers, nh, sensitive);
+    else
+        lx_config_print(cfg, stdout);
     lx_config_unref(cfg);
-    return 0;
+    return rc;
 }
 
 static const char usage_keys[] =

@@ -37,6 +37,8 @@ static const char *const tool_calls_names[] = {"off", "flag", "reject"};
 static const char *const reasoning_events_names[] = {"items", "openai", "open_responses"};
 static const char *const balance_names[] = {"least_outstanding", "weighted"};
 static const char *const forbidden_tools_names[] = {"reject", "strip"};
+static const char *const cap_names[] = {"tools", "json_schema", "vision"};
+static const char *const pin_check_names[] = {"models", "props", "ollama"};
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -247,6 +249,15 @@ static void backend_release(struct lx_config_backend *b)
     free(b->api_key);
 }
 
+static void deployments_release(struct lx_config_deployment *d, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        free(d[k].upstream_model);
+        free(d[k].digest);
+    }
+    free(d);
+}
+
 static void config_free(struct lx_config *c)
 {
     if (!c)
@@ -261,12 +272,8 @@ static void config_free(struct lx_config *c)
         struct lx_config_model *m = &c->models[i];
         free(m->name);
         free(m->upstream_model);
-        for (size_t k = 0; k < m->n_deployments; k++)
-            free(m->deployments[k].upstream_model);
-        free(m->deployments);
-        for (size_t k = 0; k < m->n_fallbacks; k++)
-            free(m->fallbacks[k].upstream_model);
-        free(m->fallbacks);
+        deployments_release(m->deployments, m->n_deployments);
+        deployments_release(m->fallbacks, m->n_fallbacks);
         free(m->ab.header);
         for (size_t k = 0; k < m->n_tools_allowed; k++)
             free(m->tools_allowed[k]);
@@ -285,6 +292,11 @@ static void config_free(struct lx_config *c)
         free(c->auth.public_paths[i]);
     free(c->auth.public_paths);
     free(c->responses.store);
+    for (size_t i = 0; i < c->routing.n_rules; i++) {
+        free(c->routing.rules[i].name);
+        free(c->routing.rules[i].when_header);
+    }
+    free(c->routing.rules);
     lx_redact_set_free(c->redaction.input);
     lx_redact_set_free(c->redaction.output);
     free(c->source);
@@ -331,6 +343,7 @@ static struct lx_config *config_new(const char *source)
         .max_response_bytes = LX_CONFIG_DEFAULT_MAX_RESPONSE,
     };
     c->drain_timeout_ms = LX_CONFIG_DEFAULT_DRAIN_MS;
+    c->routing.default_output_tokens = LX_CONFIG_DEFAULT_OUTPUT_TOKENS;
     c->audit.path = dup_str(LX_CONFIG_DEFAULT_AUDIT_PATH);
     /* hash by default: a digest lets an operator see that the same prompt
      * came back (abuse, retries, cache misses) without the log holding
@@ -368,6 +381,7 @@ static void backend_defaults(struct lx_config_backend *b)
                     LX_CONFIG_DEFAULT_CIRCUIT_ERROR_RATIO, LX_CONFIG_DEFAULT_CIRCUIT_OPEN_MS},
         .timeouts = {LX_CONFIG_DEFAULT_CONNECT_MS, LX_CONFIG_DEFAULT_FIRST_BYTE_MS,
                      LX_CONFIG_DEFAULT_IDLE_MS, LX_CONFIG_DEFAULT_TOTAL_MS},
+        .capabilities = LX_CAP_ALL,
     };
 }
 
@@ -608,6 +622,14 @@ const struct lx_config_deployment *lx_config_model_deployment(const struct lx_co
 const char *lx_balance_name(enum lx_balance b)
 {
     return (unsigned)b < LX_ARRAY_LEN(balance_names) ? balance_names[b] : "unknown";
+}
+
+const char *lx_config_cap_name(uint32_t bit)
+{
+    for (size_t i = 0; i < LX_ARRAY_LEN(cap_names); i++)
+        if (bit == 1u << i)
+            return cap_names[i];
+    return NULL;
 }
 
 const char *lx_dialect_name(enum lx_dialect d)
@@ -1656,6 +1678,96 @@ static int read_backend_local(struct loader *ld, struct fy_node *value, void *ta
     return read_bool(ld, value, &b->local);
 }
 
+/* A price in US dollars per million tokens: a plain number, 0 to 1e6. */
+static int read_usd(struct loader *ld, struct fy_node *value, double *out)
+{
+    const char *s = fy_node_is_scalar(value) && fy_node_get_style(value) == FYNS_PLAIN
+                        ? fy_node_get_scalar0(value)
+                        : NULL;
+    char *end = NULL;
+    errno = 0;
+    double v = s && *s && strspn(s, "0123456789.eE+-") == strlen(s) ? strtod(s, &end) : -1;
+    if (errno || end == NULL || *end || !(v >= 0 && v <= 1e6))
+        return fail(ld, value, "%s: expected a number of US dollars from 0 to 1000000", where(ld));
+    *out = v;
+    return LX_OK;
+}
+
+static int read_price_input(struct loader *ld, struct fy_node *value, void *target)
+{
+    return read_usd(ld, value, &((struct lx_config_price *)target)->input_per_mtok);
+}
+
+static int read_price_output(struct loader *ld, struct fy_node *value, void *target)
+{
+    return read_usd(ld, value, &((struct lx_config_price *)target)->output_per_mtok);
+}
+
+static int read_price(struct loader *ld, struct fy_node *value, struct lx_config_price *p)
+{
+    static const struct field fields[] = {
+        FIELD_FN("input_per_mtok", read_price_input),
+        FIELD_FN("output_per_mtok", read_price_output),
+    };
+    return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), p);
+}
+
+/* One capability name into its LX_CAP_* bit. */
+static int read_cap(struct loader *ld, struct fy_node *value, uint32_t *bit)
+{
+    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
+    for (size_t i = 0; s && i < LX_ARRAY_LEN(cap_names); i++)
+        if (strcmp(s, cap_names[i]) == 0) {
+            *bit = 1u << i;
+            return LX_OK;
+        }
+    return fail(ld, value, "%s: expected tools, json_schema or vision", where(ld));
+}
+
+/* capabilities: [tools, json_schema, vision]; [] means none of them. */
+static int read_caps(struct loader *ld, struct fy_node *seq, uint32_t *out)
+{
+    if (!fy_node_is_sequence(seq))
+        return fail(ld, seq, "%s: expected a list of tools, json_schema, vision", where(ld));
+    uint32_t caps = 0;
+    void *iter = NULL;
+    struct fy_node *item;
+    while ((item = fy_node_sequence_iterate(seq, &iter))) {
+        uint32_t bit;
+        if (read_cap(ld, item, &bit) != LX_OK)
+            return LX_ERR;
+        caps |= bit;
+    }
+    *out = caps | (1u << 31); /* marks "given", cleared when deployments are completed */
+    return LX_OK;
+}
+
+static int read_backend_price(struct loader *ld, struct fy_node *value, void *target)
+{
+    return read_price(ld, value, &((struct lx_config_backend *)target)->price);
+}
+
+static int read_backend_caps(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_backend *b = target;
+    if (read_caps(ld, value, &b->capabilities) != LX_OK)
+        return LX_ERR;
+    b->capabilities &= LX_CAP_ALL;
+    return LX_OK;
+}
+
+static int read_backend_pin_check(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_backend *b = target;
+    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
+    for (size_t i = 0; s && i < LX_ARRAY_LEN(pin_check_names); i++)
+        if (strcmp(s, pin_check_names[i]) == 0) {
+            b->pin_check = (enum lx_pin_check)i;
+            return LX_OK;
+        }
+    return fail(ld, value, "%s: expected models, props or ollama", where(ld));
+}
+
 static int read_backends(struct loader *ld, struct fy_node *seq, void *target)
 {
     static const struct field backend_fields[] = {
@@ -1672,6 +1784,9 @@ static int read_backends(struct loader *ld, struct fy_node *seq, void *target)
         FIELD_FN("timeouts", read_backend_timeouts),
         FIELD_FN("forward_headers", read_backend_forward_headers),
         FIELD_FN("local", read_backend_local),
+        FIELD_FN("price", read_backend_price),
+        FIELD_FN("capabilities", read_backend_caps),
+        FIELD_FN("pin_check", read_backend_pin_check),
     };
     struct lx_config *c = ld->c;
     size_t n;
@@ -1765,6 +1880,31 @@ static int read_deployment_upstream(struct loader *ld, struct fy_node *value, vo
     return LX_OK;
 }
 
+static int read_deployment_price(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_deployment *d = target;
+    d->price_set = true;
+    return read_price(ld, value, &d->price);
+}
+
+static int read_deployment_caps(struct loader *ld, struct fy_node *value, void *target)
+{
+    return read_caps(ld, value, &((struct lx_config_deployment *)target)->capabilities);
+}
+
+/* A model digest: "sha256:" optional, then 12 to 64 hex digits. */
+static int read_deployment_digest(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_deployment *d = target;
+    if (read_string(ld, value, &d->digest) != LX_OK)
+        return LX_ERR;
+    const char *h = d->digest && strncmp(d->digest, "sha256:", 7) == 0 ? d->digest + 7 : d->digest;
+    size_t n = h ? strlen(h) : 0;
+    if (n < 12 || n > 64 || strspn(h, "0123456789abcdef") != n)
+        return fail(ld, value, "%s: expected a digest of 12 to 64 lowercase hex digits", where(ld));
+    return LX_OK;
+}
+
 /* A sequence of deployments into *list (at most max); weighted: the items
  * may carry a weight (a balanced set), else not (fallbacks). */
 static int read_deployment_list(struct loader *ld, struct fy_node *seq, bool weighted, size_t max,
@@ -1774,8 +1914,11 @@ static int read_deployment_list(struct loader *ld, struct fy_node *seq, bool wei
     static const struct field fields[] = {
         FIELD_REQUIRED("backend", read_deployment_backend),
         FIELD_FN("upstream_model", read_deployment_upstream),
+        FIELD_FN("price", read_deployment_price),
+        FIELD_FN("capabilities", read_deployment_caps),
+        FIELD_FN("digest", read_deployment_digest),
         FIELD_NUM("weight", FIELD_U32, struct lx_config_deployment, weight, 1,
-                  LX_CONFIG_MAX_WEIGHT),
+                  LX_CONFIG_MAX_WEIGHT), /* last: fallbacks take all but it */
     };
     size_t n;
     int rc = sequence_length(ld, seq, max, what, &n);
@@ -2078,6 +2221,14 @@ static int complete_deployments(struct lx_config *c)
         }
         for (size_t k = 0; k < m->n_fallbacks; k++)
             m->fallbacks[k].weight = 1;
+        for (size_t k = 0; k < lx_config_model_n_deployments(m); k++) {
+            struct lx_config_deployment *d =
+                (struct lx_config_deployment *)lx_config_model_deployment(m, k);
+            const struct lx_config_backend *b = &c->backends[d->backend];
+            if (!d->price_set)
+                d->price = b->price;
+            d->capabilities = d->capabilities ? d->capabilities & LX_CAP_ALL : b->capabilities;
+        }
     }
     return LX_OK;
 }
@@ -2192,6 +2343,136 @@ static int resolve_api_keys(struct lx_config *c)
     return LX_OK;
 }
 
+/* ---- routing rules ------------------------------------------------------- */
+
+static int read_rule_name_(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_rule *r = target;
+    if (read_string(ld, value, &r->name) != LX_OK)
+        return LX_ERR;
+    size_t n = r->name ? strlen(r->name) : 0;
+    if (n == 0 || n > 31 || strspn(r->name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != n)
+        return fail(ld, value, "%s: a rule name is 1 to 31 of a-z 0-9 _ -", where(ld));
+    for (struct lx_config_rule *o = ld->c->routing.rules; o < r; o++)
+        if (strcmp(o->name, r->name) == 0)
+            return fail(ld, value, "%s: duplicate rule name '%s'", where(ld), r->name);
+    return LX_OK;
+}
+
+static int read_when_sensitive(struct loader *ld, struct fy_node *value, void *target)
+{
+    bool v;
+    if (read_bool(ld, value, &v) != LX_OK)
+        return LX_ERR;
+    ((struct lx_config_rule *)target)->when_sensitive = v;
+    return LX_OK;
+}
+
+static int read_when_header(struct loader *ld, struct fy_node *value, void *target)
+{
+    struct lx_config_rule *r = target;
+    if (read_string(ld, value, &r->when_header) != LX_OK)
+        return LX_ERR;
+    if (!r->when_header || !valid_header_name(r->when_header))
+        return fail(ld, value, "%s: expected a header name", where(ld));
+    for (char *p = r->when_header; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return LX_OK;
+}
+
+static int read_when_capability(struct loader *ld, struct fy_node *value, void *target)
+{
+    return read_cap(ld, value, &((struct lx_config_rule *)target)->when_capability);
+}
+
+static int read_rule_when(struct loader *ld, struct fy_node *value, void *target)
+{
+    static const struct field fields[] = {
+        FIELD_FN("sensitive", read_when_sensitive),
+        FIELD_FN("header", read_when_header),
+        FIELD_FN("capability", read_when_capability),
+    };
+    return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
+}
+
+static int read_require_capability(struct loader *ld, struct fy_node *value, void *target)
+{
+    return read_cap(ld, value, &((struct lx_config_rule *)target)->require_capability);
+}
+
+static int read_rule_require(struct loader *ld, struct fy_node *value, void *target)
+{
+    static const struct field fields[] = {
+        FIELD_AT("local", FIELD_BOOL, struct lx_config_rule, require_local),
+        FIELD_FN("capability", read_require_capability),
+    };
+    return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
+}
+
+/* Checks what a rule read in full says: it tests something, and a header
+ * comparison has its header. */
+static int check_rule(struct loader *ld, struct fy_node *item, const struct lx_config_rule *r)
+{
+    if (!r->name)
+        return fail(ld, item, "%s: missing key 'name'", where(ld));
+    if (!r->require_local && !r->require_capability && !r->skip_if_ttft_over_header &&
+        !r->skip_if_cost_over_header)
+        return fail(ld, item,
+                    "%s: rule '%s' tests nothing: give require: {local|capability} or "
+                    "skip_if_ttft_over_header / skip_if_cost_over_header",
+                    where(ld), r->name);
+    if ((r->skip_if_ttft_over_header || r->skip_if_cost_over_header) && !r->when_header)
+        return fail(ld, item, "%s: rule '%s' compares with a header: give when: {header: NAME}",
+                    where(ld), r->name);
+    return LX_OK;
+}
+
+static int read_routing_rules(struct loader *ld, struct fy_node *seq, void *target)
+{
+    static const struct field fields[] = {
+        FIELD_FN("name", read_rule_name_),
+        FIELD_FN("when", read_rule_when),
+        FIELD_FN("require", read_rule_require),
+        FIELD_AT("skip_if_ttft_over_header", FIELD_BOOL, struct lx_config_rule,
+                 skip_if_ttft_over_header),
+        FIELD_AT("skip_if_cost_over_header", FIELD_BOOL, struct lx_config_rule,
+                 skip_if_cost_over_header),
+    };
+    struct lx_config *c = target;
+    size_t n;
+    int rc = sequence_length(ld, seq, LX_CONFIG_MAX_RULES, "rules", &n);
+    if (rc != LX_OK)
+        return rc == LX_AGAIN ? LX_OK : LX_ERR;
+    if (c->routing.rules)
+        return fail(ld, seq, "%s: given twice", where(ld));
+    if (n && !(c->routing.rules = calloc(n, sizeof(*c->routing.rules))))
+        return fail(ld, seq, "out of memory");
+    void *iter = NULL;
+    struct fy_node *item;
+    while ((item = fy_node_sequence_iterate(seq, &iter))) {
+        struct lx_config_rule *r = &c->routing.rules[c->routing.n_rules++];
+        r->when_sensitive = -1;
+        size_t saved = path_push_index(ld, c->routing.n_rules - 1);
+        rc = read_fields(ld, item, fields, LX_ARRAY_LEN(fields), r);
+        if (rc == LX_OK)
+            rc = check_rule(ld, item, r);
+        path_pop(ld, saved);
+        if (rc != LX_OK)
+            return LX_ERR;
+    }
+    return LX_OK;
+}
+
+static int read_routing(struct loader *ld, struct fy_node *value, void *target)
+{
+    static const struct field fields[] = {
+        FIELD_FN("rules", read_routing_rules),
+        FIELD_NUM("default_output_tokens", FIELD_U32, struct lx_config,
+                  routing.default_output_tokens, 0, 10000000),
+    };
+    return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
+}
+
 static int read_document(struct loader *ld, struct fy_node *root)
 {
     static const struct field top_fields[] = {
@@ -2211,6 +2492,7 @@ static int read_document(struct loader *ld, struct fy_node *root)
         FIELD_FN("models", read_models),
         FIELD_FN("aliases", read_aliases),
         FIELD_FN("priority", read_priority),
+        FIELD_FN("routing", read_routing),
     };
     if (!is_null(root) &&
         read_fields(ld, root, top_fields, LX_ARRAY_LEN(top_fields), ld->c) != LX_OK)
@@ -2490,6 +2772,50 @@ static void print_redaction(const struct lx_config *c, FILE *out)
     fprintf(out, "%s\n", n ? "" : "(no backend: tagged requests get 503)");
 }
 
+/* Prices, capabilities and pin checks that differ from the defaults, then
+ * the routing rules (nothing when there are none of either). */
+static void print_routing(const struct lx_config *c, FILE *out)
+{
+    bool any = c->routing.n_rules > 0;
+    for (size_t i = 0; i < c->n_backends && !any; i++) {
+        const struct lx_config_backend *b = &c->backends[i];
+        any = b->price.input_per_mtok || b->price.output_per_mtok ||
+              b->capabilities != LX_CAP_ALL || b->pin_check != LX_PIN_CHECK_MODELS;
+    }
+    if (!any)
+        return;
+    fprintf(out, "\nrouting:\n");
+    for (size_t i = 0; i < c->n_backends; i++) {
+        const struct lx_config_backend *b = &c->backends[i];
+        fprintf(out, "  backend %-16s price %g/%g USD per Mtok, caps", b->name,
+                b->price.input_per_mtok, b->price.output_per_mtok);
+        for (uint32_t bit = 1; bit & LX_CAP_ALL; bit <<= 1)
+            if (b->capabilities & bit)
+                fprintf(out, " %s", lx_config_cap_name(bit));
+        fprintf(out, "%s, pin_check %s\n", b->capabilities ? "" : " none",
+                pin_check_names[b->pin_check]);
+    }
+    for (size_t i = 0; i < c->routing.n_rules; i++) {
+        const struct lx_config_rule *r = &c->routing.rules[i];
+        fprintf(out, "  rule %zu %s:", i + 1, r->name);
+        if (r->when_sensitive >= 0)
+            fprintf(out, " when sensitive=%s", r->when_sensitive ? "true" : "false");
+        if (r->when_header)
+            fprintf(out, " when header %s", r->when_header);
+        if (r->when_capability)
+            fprintf(out, " when needs %s", lx_config_cap_name(r->when_capability));
+        if (r->require_local)
+            fprintf(out, " require local");
+        if (r->require_capability)
+            fprintf(out, " require %s", lx_config_cap_name(r->require_capability));
+        if (r->skip_if_ttft_over_header)
+            fprintf(out, " skip if ttft > header");
+        if (r->skip_if_cost_over_header)
+            fprintf(out, " skip if cost > header");
+        fputc('\n', out);
+    }
+}
+
 void lx_config_print(const struct lx_config *c, FILE *out)
 {
     fprintf(out, "config: %s\n\nlisteners:\n", c->source);
@@ -2549,4 +2875,5 @@ void lx_config_print(const struct lx_config *c, FILE *out)
     }
     fprintf(out, "\npriority:\n  header     %s\n",
             c->priority.header ? "true (x-llmux-priority: high|normal|low)" : "false");
+    print_routing(c, out);
 }

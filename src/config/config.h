@@ -98,6 +98,16 @@
  *             sticky: key }          # key | header:NAME | none
  *   aliases: { default: local-chat, fast: pool }   # to a model or an alias
  *   priority: { header: false }      # honour x-llmux-priority: high|normal|low
+ *   routing:                         # docs/config.md "routing"
+ *     default_output_tokens: 1024    # cost estimate of a request without max_tokens
+ *     rules:                         # in order; a deployment failing one is skipped
+ *       - { name: vision, when: { capability: vision }, require: { capability: vision } }
+ *       - { name: latency, when: { header: x-llmux-max-ttft-ms }, skip_if_ttft_over_header: true }
+ *
+ * Backends and deployments also take price: { input_per_mtok: USD,
+ * output_per_mtok: USD } (default 0) and capabilities: [tools, json_schema,
+ * vision] (default all); backends pin_check: models | props | ollama, and
+ * deployments digest: (with pin_check: ollama).
  *
  * Errors (unknown key, wrong type, value out of range, duplicate name,
  * reference to an unknown backend or model, alias cycle, api_key_env naming an unset variable is
@@ -164,6 +174,26 @@ struct lx_config_circuit {
     uint32_t open_ms;
 };
 
+/* What a deployment can do (routing rules match requests against it). */
+enum {
+    LX_CAP_TOOLS = 1 << 0,       /* the request offers tools */
+    LX_CAP_JSON_SCHEMA = 1 << 1, /* response_format / text.format json_schema */
+    LX_CAP_VISION = 1 << 2,      /* image input */
+    LX_CAP_ALL = (1 << 3) - 1,
+};
+/* "tools", "json_schema", "vision" for one LX_CAP_* bit; NULL otherwise. */
+const char *lx_config_cap_name(uint32_t bit);
+
+/* US dollars per million tokens; 0 (the default) costs nothing. */
+struct lx_config_price {
+    double input_per_mtok, output_per_mtok;
+};
+
+/* How health checks verify a backend's pinned models: its /v1/models list
+ * (always), plus llama.cpp's GET /props (model_path, model_alias) or
+ * Ollama's GET /api/tags (the digest of deployments that give one). */
+enum lx_pin_check { LX_PIN_CHECK_MODELS, LX_PIN_CHECK_PROPS, LX_PIN_CHECK_OLLAMA };
+
 struct lx_config_backend {
     char *name;
     char *url; /* base URL without trailing slash, e.g. http://127.0.0.1:8080/v1 */
@@ -180,6 +210,9 @@ struct lx_config_backend {
     size_t n_forward_headers;
     bool local; /* may serve requests redaction tagged sensitive; default: the url's host
                    is a loopback or private address (lx_config_url_is_local) */
+    struct lx_config_price price; /* default of its deployments */
+    uint32_t capabilities;        /* LX_CAP_* bits, default of its deployments (LX_CAP_ALL) */
+    enum lx_pin_check pin_check;
 };
 
 /* One place a model is served: a backend and the exact id it is asked for. */
@@ -190,6 +223,25 @@ struct lx_config_deployment {
                         health checks verify the backend lists it */
     uint32_t weight; /* in a model's balanced set: its share under balance: weighted, and the
                         tie-break of least_outstanding (higher first); 1 for fallbacks */
+    struct lx_config_price price; /* its own, else its backend's */
+    bool price_set;               /* price: was written on the deployment */
+    uint32_t capabilities;        /* LX_CAP_* bits; its own, else its backend's */
+    char *digest; /* pin_check: ollama: the model digest /api/tags must report (prefix
+                     match, "sha256:" optional), or NULL */
+};
+
+/* A routing rule (routing.rules): when its conditions hold for a request,
+ * every deployment that fails its test is skipped (and recorded with the
+ * rule's name). Conditions left out always hold. */
+struct lx_config_rule {
+    char *name;                    /* [a-z0-9_-]{1,31} */
+    int when_sensitive;            /* -1: any; 0/1: redaction tagged it (not) sensitive */
+    char *when_header;             /* lowercase; the request carries it; NULL: any */
+    uint32_t when_capability;      /* LX_CAP_* bit the request needs; 0: any */
+    bool require_local;            /* the deployment's backend is local */
+    uint32_t require_capability;   /* LX_CAP_* bit the deployment must have; 0: none */
+    bool skip_if_ttft_over_header; /* recent TTFT (ms) > when_header's value */
+    bool skip_if_cost_over_header; /* estimated cost (USD) > when_header's value */
 };
 
 /* How a request picks among the healthy deployments of a model's set. */
@@ -342,6 +394,12 @@ struct lx_config {
     struct {
         bool header; /* honour the x-llmux-priority request header */
     } priority;
+    /* routing rules, in order (route/rules.h evaluates them) */
+    struct {
+        struct lx_config_rule *rules;
+        size_t n_rules;
+        uint32_t default_output_tokens; /* cost estimate without max_tokens */
+    } routing;
 };
 
 /* Loads and validates a YAML file. On success *out holds a new snapshot

@@ -30,6 +30,8 @@ enum {
     LX_CONFIG_MAX_PATH_LEN = 256,
     LX_CONFIG_MAX_RPM = 1000000,     /* as LX_RATELIMIT_MAX_RPM */
     LX_CONFIG_MAX_REDACT_RULES = 32, /* as lx_redact_limits.max_detectors */
+    LX_CONFIG_MAX_RULES = 32,        /* routing.rules */
+    LX_CONFIG_DEFAULT_OUTPUT_TOKENS = 1024,
 };
 
 /* Default values; config.h documents them beside the file format. */

@@ -797,6 +797,7 @@ static void maybe_free(struct exchange *ex)
         ex->t_end_us = lx_clock_mono_us();
     lx_proxy_key_slot_give(ex);
     lx_buf_release(&ex->held);
+    lx_proxy_rules_end(ex); /* routing.c: TTFT, cost, spend */
     lx_proxy_write_record(ex->p, ex);
     lx_proxy_observe(ex->p, ex);
     uv_close((uv_handle_t *)&ex->free_handle, on_handle_closed);
@@ -1062,15 +1063,19 @@ static bool pick_in_set(struct exchange *ex, char *why, size_t cap, size_t *used
     const struct lx_config_model *m = ex->model_cfg;
     enum lx_route_avail skipped[32];
     struct lx_route_pick pick;
-    /* a request redaction tagged sensitive passes over non-local members */
+    /* a request redaction tagged sensitive passes over non-local members, and
+     * every request over members a routing rule skips */
     for (size_t k = 0; k < m->n_deployments && ex->n_attempts < MAX_ATTEMPTS; k++) {
-        if ((ex->set_tried & (1u << k)) ||
-            lx_proxy_redact_backend_ok(ex, m->deployments[k].backend))
+        const char *skip = (ex->set_tried & (1u << k))
+                               ? NULL
+                               : lx_proxy_rules_skip(ex, m->deployments[k].backend,
+                                                     &m->deployments[k]); /* routing.c */
+        if (skip == NULL)
             continue;
         ex->set_tried |= 1u << k;
         ex->deployment = (uint8_t)k;
         name_deployment(ex);
-        note_skip(ex, "not_local", why, cap, used);
+        note_skip(ex, skip, why, cap, used);
     }
     int rc = lx_route_pick(ex->p->route, m, &ex->set_tried, skipped, now_ms(), &pick);
     for (size_t k = 0; k < m->n_deployments && ex->n_attempts < MAX_ATTEMPTS; k++) {
@@ -1115,8 +1120,8 @@ static bool choose_deployment(struct exchange *ex)
         const struct lx_config_deployment *d =
             m ? lx_config_model_deployment(m, ex->deployment) : NULL;
         const char *pin = d && d->pinned ? ex->upstream_model : NULL;
-        const char *skip = "not_local"; /* redaction tagged the request sensitive */
-        if (lx_proxy_redact_backend_ok(ex, ex->backend_index)) {
+        const char *skip = lx_proxy_rules_skip(ex, ex->backend_index, d); /* routing.c */
+        if (skip == NULL) {
             enum lx_route_avail a =
                 lx_route_choose(ex->p->route, ex->backend_index, pin, now_ms(), &ex->probe);
             if (a == LX_ROUTE_AVAILABLE)
@@ -1132,6 +1137,8 @@ static bool choose_deployment(struct exchange *ex)
             ex->deployment++; /* else: a retry whose deployment left; pick another */
         ex->tries = 0;
     }
+    if (lx_proxy_rules_refuse(ex, why))
+        return false;
     char msg[512];
     if (lx_proxy_redact_sensitive(ex)) {
         snprintf(msg, sizeof(msg),
@@ -1347,7 +1354,8 @@ void lx_proxy_handle_as(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx
     ex->model_cfg = t.model;
     if (route_request(ex, &t, caller) != LX_OK || lx_proxy_tools_check_request(ex) != LX_OK ||
         key_concurrency_full(ex, caller) || rate_limit(ex) != LX_OK ||
-        lx_proxy_key_slot_take(ex, max_concurrent(caller)) != LX_OK || redact_request(ex) != LX_OK)
+        lx_proxy_key_slot_take(ex, max_concurrent(caller)) != LX_OK ||
+        redact_request(ex) != LX_OK || lx_proxy_rules_prepare(ex) != LX_OK)
         return;
     lx_proxy_capture_prompt(p, ex,
                             ep == LX_PROXY_RESPONSES

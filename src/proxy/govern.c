@@ -161,7 +161,9 @@ int lx_proxy_key_settings(struct exchange *ex, const struct lx_proxy_caller *cal
                         NULL, "out_of_memory", NULL);
         return LX_ERR;
     }
-    if (caller->budget_usd > 0 && caller->spent_usd >= caller->budget_usd) {
+    /* the running total: spends not yet in the store count at once */
+    if (caller->budget_usd > 0 &&
+        lx_proxy_spent_usd(ex->p, ex->key_id, caller->spent_usd) >= caller->budget_usd) {
         char msg[256];
         snprintf(msg, sizeof(msg),
                  "API key %s has used its budget of %.2f USD. Ask the gateway's operator to "

@@ -31,7 +31,7 @@ struct proxy_metrics {
     struct lx_metrics *reg;
     struct lx_metric *requests, *duration, *ttft, *attempts, *retries, *fallbacks, *queue_depth,
         *queue_wait, *in_flight, *overflow, *queue_timeouts, *circuit, *pins, *tokens,
-        *audit_dropped, *rate_limited, *build_info;
+        *audit_dropped, *rate_limited, *build_info, *cost;
 };
 
 static const double duration_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
@@ -91,6 +91,9 @@ static void add_families(struct proxy_metrics *o)
                              ARR("backend"), 1, NULL, 0);
     o->tokens = lx_metrics_add(m, C, "llmux_tokens_total", "Tokens as the backends reported them.",
                                ARR("model", "kind"), 2, NULL, 0);
+    o->cost = lx_metrics_add(m, C, "llmux_cost_usd_total",
+                             "US dollars the requests cost, at the configured prices.",
+                             ARR("model", "backend"), 2, NULL, 0);
     o->audit_dropped = lx_metrics_add(m, C, "llmux_audit_dropped_total",
                                       "Audit lines dropped because the writer's queue was full.",
                                       NULL, 0, NULL, 0);
@@ -199,6 +202,8 @@ void lx_proxy_observe(struct lx_proxy *p, const struct exchange *ex)
         lx_metric_add(lx_metric_with(o->tokens, ARR(model, "output")),
                       (double)ex->tally.completion_tokens);
     }
+    if (ex->cost_known)
+        lx_metric_add(lx_metric_with(o->cost, ARR(model, ex->backend)), ex->cost_usd);
     if (ex->rate_limited)
         lx_metric_add(lx_metric_with(o->rate_limited, ARR(ex->rate_limited)), 1);
     observe_attempts(p, ex, model);

@@ -66,7 +66,8 @@ struct lx_proxy *lx_proxy_new(uv_loop_t *loop, struct lx_config *cfg, struct lx_
     }
     if (p->route == NULL || p->upstream == NULL || p->health_timer == NULL ||
         p->watch_timer == NULL || new_limits(p, cfg) != LX_OK ||
-        lx_proxy_metrics_init(p) != LX_OK || lx_proxy_key_slots_new(p) != LX_OK) {
+        lx_proxy_metrics_init(p) != LX_OK || lx_proxy_key_slots_new(p) != LX_OK ||
+        lx_proxy_routing_init(p) != LX_OK) {
         lx_proxy_free(p);
         return NULL;
     }
@@ -94,6 +95,7 @@ void lx_proxy_free(struct lx_proxy *p)
     lx_ratelimit_free(p->model_limit);
     lx_proxy_metrics_release(p);
     lx_proxy_key_slots_free(p);
+    lx_proxy_routing_release(p);
     lx_config_unref(p->cfg);
     free(p);
 }

@@ -21,6 +21,9 @@ struct exchange;
 struct lx_resp_stream;
 struct lx_chat_from_resp;
 struct key_slots;
+struct lx_proxy_rules;
+struct lx_rules_ttft;
+struct lx_store_spend;
 
 /* What the tool allowlists decided for one chat exchange (toolallow.h);
  * in the exchange's arena, made when first needed. */
@@ -53,6 +56,8 @@ struct lx_proxy {
     struct key_slots *key_slots;      /* requests in flight per key with max_concurrent */
     struct exchange *spare;           /* freed exchanges kept with their buffers */
     struct proxy_metrics *obs;        /* observe.c; NULL when it could not start */
+    struct lx_rules_ttft *ttft;       /* routing.c: recent TTFT per backend */
+    struct lx_store_spend *spend;     /* routing.c: key spend accrual; NULL without auth */
     uint32_t n_spare;
     bool closing;
 };
@@ -169,6 +174,11 @@ struct exchange {
     const char *key_limited;
     struct tool_policy *tools;
     lx_buf held; /* framed stream events the tool gate holds; released in maybe_free */
+    /* routing.c: the request's facts for routing.rules (arena; NULL without
+     * rules), and the cost of the exchange once known */
+    struct lx_proxy_rules *rules;
+    double cost_usd;
+    bool cost_known;
 };
 
 /* exchange.c: frees the spare exchanges. */
@@ -304,6 +314,30 @@ int lx_proxy_rev_event(struct exchange *ex, const lx_sse_event *ev);
 void lx_proxy_rev_stream_end(struct exchange *ex);
 /* Frees the attempt's translator (and, with all, the held buffer). */
 void lx_proxy_rev_reset(struct exchange *ex, bool all);
+
+/* routing.c: routing rules, cost and spend (route/rules.h, store/spend.h). */
+/* The TTFT table and (with auth) the spend writer; LX_ERR when they could
+ * not start. Release frees them (flushing pending spend). */
+int lx_proxy_routing_init(struct lx_proxy *p);
+void lx_proxy_routing_release(struct lx_proxy *p);
+/* Reads the request's facts for the rules once (nothing without rules);
+ * LX_ERR after answering 400 invalid_routing_header. */
+int lx_proxy_rules_prepare(struct exchange *ex);
+/* Why deployment d (NULL: a discovered id) on backend may not serve the
+ * exchange: "not_local" (redaction tagged it sensitive), the name of the
+ * first routing rule that skips it (arena), or NULL when it may. */
+const char *lx_proxy_rules_skip(struct exchange *ex, size_t backend,
+                                const struct lx_config_deployment *d);
+/* When a routing rule skipped a deployment of the exchange: answers 503
+ * no_deployment_for_rules naming it (why lists the skips) and returns true. */
+bool lx_proxy_rules_refuse(struct exchange *ex, const char *why);
+/* The exchange ends: notes its backend's TTFT, computes cost_usd from its
+ * usage and the deployment's price, accrues it to its key. Once, before
+ * its record is written. */
+void lx_proxy_rules_end(struct exchange *ex);
+/* What key_id has spent as far as this process knows: the larger of the
+ * store's value and the running total (store/spend.h). */
+double lx_proxy_spent_usd(struct lx_proxy *p, const char *key_id, double store_spent);
 
 /* health.c */
 void lx_proxy_health_cancel(struct lx_proxy *p);

@@ -319,6 +319,11 @@ void lx_proxy_write_record(struct lx_proxy *p, const struct exchange *ex)
     route(&w, ex);
     attempts(&w, p, ex);
     tokens(&w, &ex->tally);
+    lx_jw_key(&w, "cost_usd"); /* usage at the deployment's price; null without usage */
+    if (ex->cost_known)
+        lx_jw_double(&w, ex->cost_usd);
+    else
+        lx_jw_null(&w);
     tool_call_violations(&w, &ex->toolcheck);
     responses(&w, ex);
     governance(&w, ex);

@@ -525,9 +525,11 @@ static void log_pin_changes(struct lx_route *r, size_t backend, bool was_known, 
             if (be != backend || id == NULL || pin_missing(&before, id) == pin_missing(b, id))
                 continue;
             if (pin_missing(b, id))
-                lx_log_warn("model '%s': backend '%s' does not serve the pinned model '%s' (not in "
-                            "its /models): that deployment is out of rotation",
-                            m->name, r->cfg->backends[backend].name, id);
+                lx_log_warn(
+                    "model '%s': backend '%s' does not serve the pinned model '%s' (not in "
+                    "its /models, or its /props or /api/tags disagree): that deployment is out of "
+                    "rotation",
+                    m->name, r->cfg->backends[backend].name, id);
             else
                 lx_log_info("model '%s': backend '%s' lists the pinned model '%s' again: back in "
                             "rotation",

@@ -25,7 +25,8 @@ static void usage(FILE *out)
 {
     fputs("usage: llmux-sim [--listen HOST:PORT] [--seed N] [--ttft-ms N] [--tps N]\n"
           "                 [--tokens N] [--style llama|openai] [--models a,b,c]\n"
-          "                 [--fault SPEC] [--reasoning] [--echo N] [--quiet]\n",
+          "                 [--fault SPEC] [--reasoning] [--echo N] [--quiet]\n"
+          "                 [--model-path P] [--model-alias A] [--digest HEX]\n",
           out);
 }
 
@@ -91,6 +92,12 @@ static int apply_option(struct sim_config *cfg, struct sim_main *m, const char *
         return (cfg->style = sim_style_find(val)) != NULL ? 0 : -1;
     if (strcmp(opt, "--models") == 0)
         return parse_models(cfg, m, val);
+    if (strcmp(opt, "--model-path") == 0)
+        return (cfg->model_path = val), 0;
+    if (strcmp(opt, "--model-alias") == 0)
+        return (cfg->model_alias = val), 0;
+    if (strcmp(opt, "--digest") == 0)
+        return strlen(val) < 80 ? (cfg->digest = val), 0 : -1;
     if (strcmp(opt, "--fault") == 0) {
         if (sim_fault_parse(&cfg->fault, val, strlen(val), err, sizeof(err)) == SIM_OK)
             return 0;

@@ -33,6 +33,8 @@ struct sim_app {
     struct sim_buf last; /* JSON of the most recent /v1 POST */
     uint64_t requests_seen;
     long long started;
+    /* GET /props and /api/tags: what model the "server" says it runs */
+    char model_path[512], model_alias[256], digest[80];
 };
 
 /* ---- small helpers ---- */
@@ -187,6 +189,64 @@ static void serve_health(struct sim_http_conn *c)
     struct sim_buf b;
     sim_buf_init(&b, 64);
     sim_buf_puts(&b, "{\"status\":\"ok\"}");
+    reply_now(c, 200, &b);
+}
+
+/* ---- what model is loaded: llama.cpp's /props, Ollama's /api/tags ---- */
+
+static void serve_props(struct sim_app *a, struct sim_http_conn *c)
+{
+    struct sim_buf b;
+    sim_buf_init(&b, 4096);
+    sim_buf_puts(&b, "{\"default_generation_settings\":{\"n_ctx\":4096},\"total_slots\":1,"
+                     "\"model_path\":");
+    sim_buf_json_str(&b, a->model_path, strlen(a->model_path));
+    sim_buf_puts(&b, ",\"model_alias\":");
+    sim_buf_json_str(&b, a->model_alias, strlen(a->model_alias));
+    sim_buf_puts(&b, ",\"build_info\":\"llmux-sim\"}");
+    reply_now(c, 200, &b);
+}
+
+static void serve_tags(struct sim_app *a, struct sim_http_conn *c)
+{
+    struct sim_buf b;
+    sim_buf_init(&b, APP_REPLY_MAX);
+    sim_buf_puts(&b, "{\"models\":[");
+    for (size_t i = 0; i < a->cfg->nmodels; i++) {
+        const char *m = a->cfg->models[i];
+        sim_buf_puts(&b, i > 0 ? ",{\"name\":" : "{\"name\":");
+        sim_buf_json_str(&b, m, strlen(m));
+        sim_buf_puts(&b, ",\"model\":");
+        sim_buf_json_str(&b, m, strlen(m));
+        sim_buf_puts(&b, ",\"digest\":");
+        sim_buf_json_str(&b, a->digest, strlen(a->digest));
+        sim_buf_puts(&b, ",\"size\":1000}");
+    }
+    sim_buf_puts(&b, "]}");
+    reply_now(c, 200, &b);
+}
+
+/* POST /sim/pin {"model_path","model_alias","digest"}: changes what /props and
+ * /api/tags report (the fields given), so a test can break a pin and mend it. */
+static void serve_pin(struct sim_app *a, struct sim_http_conn *c, const struct sim_http_req *r)
+{
+    cJSON *req = cJSON_ParseWithLength(r->body, r->body_len);
+    struct {
+        const char *key;
+        char *dst;
+        size_t cap;
+    } fields[] = {{"model_path", a->model_path, sizeof(a->model_path)},
+                  {"model_alias", a->model_alias, sizeof(a->model_alias)},
+                  {"digest", a->digest, sizeof(a->digest)}};
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, fields[i].key);
+        if (cJSON_IsString(v))
+            snprintf(fields[i].dst, fields[i].cap, "%s", v->valuestring);
+    }
+    cJSON_Delete(req);
+    struct sim_buf b;
+    sim_buf_init(&b, 64);
+    sim_buf_puts(&b, "{}");
     reply_now(c, 200, &b);
 }
 
@@ -355,6 +415,12 @@ static void on_request(void *ctx, struct sim_http_conn *c, const struct sim_http
         serve_v1(a, c, r, route);
     else if (method_is(r, "GET") && (path_is(r, "/health") || path_is(r, "/v1/health")))
         serve_health(c);
+    else if (method_is(r, "GET") && path_is(r, "/props"))
+        serve_props(a, c);
+    else if (method_is(r, "GET") && path_is(r, "/api/tags"))
+        serve_tags(a, c);
+    else if (method_is(r, "POST") && path_is(r, "/sim/pin"))
+        serve_pin(a, c, r);
     else if (method_is(r, "GET") && path_is(r, "/sim/stats"))
         serve_stats(a, c);
     else if (method_is(r, "GET") && path_is(r, "/sim/last"))
@@ -408,6 +474,21 @@ struct sim_app *sim_app_new(uv_loop_t *loop, const struct sim_config *cfg)
     a->env.stats = &a->stats;
     a->started = (long long)time(NULL);
     sim_buf_init(&a->last, APP_REPLY_MAX);
+    const char *m0 = cfg->models[0];
+    snprintf(a->model_alias, sizeof(a->model_alias), "%s",
+             cfg->model_alias ? cfg->model_alias : m0);
+    if (cfg->model_path)
+        snprintf(a->model_path, sizeof(a->model_path), "%s", cfg->model_path);
+    else
+        snprintf(a->model_path, sizeof(a->model_path), "/models/%s.gguf", m0);
+    if (cfg->digest) {
+        snprintf(a->digest, sizeof(a->digest), "%s", cfg->digest);
+    } else { /* 64 hex digits that depend on the first model's name */
+        uint64_t h = sim_gen_fnv1a(SIM_FNV_INIT, m0, strlen(m0));
+        for (int i = 0; i < 4; i++, h = h * 6364136223846793005ull + 1442695040888963407ull)
+            snprintf(a->digest + 16 * i, sizeof(a->digest) - 16 * (size_t)i, "%016llx",
+                     (unsigned long long)h);
+    }
     return a;
 }
 

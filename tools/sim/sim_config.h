@@ -28,6 +28,9 @@ struct sim_config {
     long echo; /* --echo N: answer with the last user message in N-byte pieces; 0 = off */
     int reasoning;
     int quiet;
+    /* what GET /props and GET /api/tags report (POST /sim/pin changes them);
+     * NULL: derived from the first model */
+    const char *model_path, *model_alias, *digest;
 };
 
 #endif
