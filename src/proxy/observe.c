@@ -139,7 +139,12 @@ void lx_proxy_metrics_release(struct lx_proxy *p)
  * gateway serves, else "other" (a path is the client's to choose). */
 static const char *endpoint_label(const char *path)
 {
-    static const char *const known[] = {"/chat/completions", "/embeddings", "/models", "/responses",
+    static const char *const known[] = {"/chat/completions",
+                                        "/embeddings",
+                                        "/models",
+                                        "/responses",
+                                        "/responses/input_tokens",
+                                        "/responses/compact",
                                         "/messages"};
     if (strncmp(path, "/v1/", 4) == 0)
         path += 3;
