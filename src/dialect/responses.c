@@ -948,9 +948,9 @@ static void write_call_output(lx_jw *w, const struct lx_ir_item *it)
 
 void lx_resp__write_item(lx_jw *w, const struct lx_ir_item *it)
 {
-    static const char *const types[] = {
-        "message",          "function_call",           "function_call_output", "reasoning",
-        "custom_tool_call", "custom_tool_call_output", "compaction"};
+    static const char *const types[] = {"message",   "function_call",    "function_call_output",
+                                        "reasoning", "custom_tool_call", "custom_tool_call_output",
+                                        "compaction"};
     lx_jw_obj_open(w);
     lx_jw_key(w, "type");
     lx_jw_cstr(w, types[it->kind]);

@@ -42,10 +42,10 @@ static const char seal_context[] = "compaction";
 
 /* The summarisation instruction (a system message; docs/config.md quotes it). */
 #define COMPACT_INSTRUCTIONS                                                                       \
-    "\"You are compacting a conversation so that it can go on in a fresh context. Write a "       \
-    "summary of the conversation so far from which another assistant can continue without "     \
-    "seeing it: the user's goals and requests, decisions taken, facts and results established " \
-    "(tool results included), open questions and what remains to be done. Answer with the "     \
+    "\"You are compacting a conversation so that it can go on in a fresh context. Write a "        \
+    "summary of the conversation so far from which another assistant can continue without "        \
+    "seeing it: the user's goals and requests, decisions taken, facts and results established "    \
+    "(tool results included), open questions and what remains to be done. Answer with the "        \
     "summary only.\""
 #define COMPACT_INSTRUCTIONS_THEN "\"\\n\\nThe conversation ran under these instructions:\\n\""
 /* The last user message of a compaction request. */
@@ -269,8 +269,8 @@ static void answer_compact(struct exchange *ex, lx_str body)
 {
     struct lx_ir_result res;
     lx_arena_reset(&ex->scratch);
-    if (lx_resp_chat_result_decode(&res, &ex->ir, body.ptr, body.len, ex->resp_id + 5,
-                                   &ex->scratch, ex->p->cfg->limits.max_json_depth) != LX_OK) {
+    if (lx_resp_chat_result_decode(&res, &ex->ir, body.ptr, body.len, ex->resp_id + 5, &ex->scratch,
+                                   ex->p->cfg->limits.max_json_depth) != LX_OK) {
         lx_ex_respond_error(ex, 502, "The backend's answer is not a chat completion.",
                             "server_error", NULL, "upstream_invalid_response");
         return;

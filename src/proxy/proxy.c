@@ -47,8 +47,7 @@ static int init_seal(struct lx_proxy *p, const struct lx_config *cfg)
         return lx_seal_init_random(&p->seal);
     const char *hex = getenv(name);
     if (hex == NULL || lx_seal_init_hex(&p->seal, hex) != LX_OK) {
-        lx_log(LX_LOG_ERROR, "responses.encryption_key_env: $%s does not hold 64 hex digits",
-               name);
+        lx_log(LX_LOG_ERROR, "responses.encryption_key_env: $%s does not hold 64 hex digits", name);
         return LX_ERR;
     }
     return LX_OK;
