@@ -27,7 +27,8 @@ const config = (extra = {}) => (port, dir) => makeConfig({
   port, dir,
   backends: [{ name: 'sim', url: sim.url }],
   models: [{ name: 'chat', backend: 'sim', upstream_model: 'sim-model' }],
-  extra,
+  // one health check at start only: a check is a sim request, and a test counts them
+  extra: { health: { interval_ms: 600000, timeout_ms: 1000 }, ...extra },
 });
 
 before(async () => {
