@@ -7,7 +7,8 @@
 // backend as the summary the model wrote; a tampered or foreign item is a
 // 400 invalid_encrypted_content; compact without model is a 400; the seal
 // key from responses.encryption_key_env opens on another gateway with the
-// same key and not on one with a random key.
+// same key and not on one with a random key; a Responses backend (a second
+// llmux) gets both endpoints passed through on its own paths.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -277,6 +278,33 @@ test('the configured key opens on another gateway with it, a random key does not
   assert.equal(back.status, 'completed');
   await assert.rejects(client.responses.create({ model: 'chat', input: mine.output }),
     (e) => e.status === 400 && e.code === 'invalid_encrypted_content');
+});
+
+test('a Responses backend gets both endpoints on its own paths, bodies untouched', async () => {
+  // `same` (same key as gw) serves as the Responses backend of a front gateway
+  const front = await startLlmux({
+    config: (port, dir) => makeConfig({
+      port, dir,
+      backends: [{ name: 'inner', url: same.baseURL, dialect: 'responses', discover: false }],
+      models: [{ name: 'front', backend: 'inner', upstream_model: 'chat' }],
+      extra: { health: { interval_ms: 600000, timeout_ms: 1000 } },
+    }),
+  });
+  try {
+    const fc = front.client();
+    const n = await countTokens(fc, { model: 'front', input: 'hello there world' });
+    assert.deepEqual(n, { object: 'response.input_tokens', input_tokens: 7 });
+    const r = await compact(fc, { model: 'front', input: conversation });
+    assertValid(r, 'CompactResource');
+    const inner = await same.waitAudit((x) => x.endpoint === '/v1/responses/compact' && x.status === 200);
+    assert.equal(inner.model, 'chat', 'the upstream model was spliced in');
+    // the front passes the item through; the inner gateway (its key) opens it
+    const next = await fc.responses.create({ model: 'front', input: [...r.output, { role: 'user', content: 'On.' }] });
+    assert.equal(next.status, 'completed');
+    assert.match((await sim.last()).json.messages[2].content, /^Summary of the earlier conversation:/);
+  } finally {
+    await stopAll(front);
+  }
 });
 
 test('the audit log and metrics name the endpoints', async () => {
