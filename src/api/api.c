@@ -253,6 +253,10 @@ void lx_api_handle(struct lx_http_req *req, void *data)
         lx_proxy_handle_as(a->proxy, LX_PROXY_EMBEDDINGS, req, rid, as);
     } else if (lx_str_eq_cstr(path, "/responses") && post) {
         lx_proxy_handle_as(a->proxy, LX_PROXY_RESPONSES, req, rid, as);
+    } else if (lx_str_eq_cstr(path, "/responses/input_tokens") && post) {
+        lx_proxy_handle_as(a->proxy, LX_PROXY_RESP_INPUT_TOKENS, req, rid, as);
+    } else if (lx_str_eq_cstr(path, "/responses/compact") && post) {
+        lx_proxy_handle_as(a->proxy, LX_PROXY_RESP_COMPACT, req, rid, as);
     } else if ((match = lx_api_responses_handle(a->responses, req, rid, method, path,
                                                 caller.key_id ? caller.key_id : "")) !=
                LX_API_RESP_NOT_OURS) {

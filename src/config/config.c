@@ -280,6 +280,7 @@ static void config_free(struct lx_config *c)
         free(m->tools_allowed);
     }
     free(c->admin.key_env);
+    free(c->responses.encryption_key_env);
     free(c->models);
     for (size_t i = 0; i < c->n_aliases; i++) {
         free(c->aliases[i].name);
@@ -1282,6 +1283,20 @@ static int read_responses_reasoning(struct loader *ld, struct fy_node *value, vo
     return fail(ld, value, "%s: expected items, openai or open_responses", where(ld));
 }
 
+static int read_responses_key_env(struct loader *ld, struct fy_node *value, void *target)
+{
+    char *name = NULL;
+    if (read_string(ld, value, &name) != LX_OK)
+        return LX_ERR;
+    if (!name || !valid_env_name(name) || strlen(name) > LX_CONFIG_MAX_NAME_LEN) {
+        free(name);
+        return fail(ld, value, "%s: expected the name of an environment variable", where(ld));
+    }
+    free(ld->c->responses.encryption_key_env);
+    ld->c->responses.encryption_key_env = name;
+    return LX_OK;
+}
+
 static int read_responses(struct loader *ld, struct fy_node *value, void *target)
 {
     static const struct field fields[] = {
@@ -1293,6 +1308,7 @@ static int read_responses(struct loader *ld, struct fy_node *value, void *target
                   1024, (uint64_t)1 << 40),
         FIELD_FN("reasoning_events", read_responses_reasoning),
         FIELD_AT("default_store", FIELD_BOOL, struct lx_config, responses.default_store),
+        FIELD_FN("encryption_key_env", read_responses_key_env),
     };
     return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
 }
@@ -2473,6 +2489,24 @@ static int read_routing(struct loader *ld, struct fy_node *value, void *target)
     return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
 }
 
+/* responses.encryption_key_env must name a variable holding exactly 64
+ * hex digits: a key that is missing or malformed would silently become a
+ * random one and compaction items would stop opening after a restart. The
+ * value is never printed. */
+static int check_encryption_key(const struct lx_config *c, char *err, size_t errlen)
+{
+    const char *name = c->responses.encryption_key_env;
+    if (!name)
+        return LX_OK;
+    const char *v = getenv(name);
+    size_t n = v ? strspn(v, "0123456789abcdefABCDEF") : 0;
+    if (v && n == 64 && v[n] == '\0')
+        return LX_OK;
+    set_err(err, errlen, "%s: responses.encryption_key_env: environment variable %s %s", c->source,
+            name, !v || !*v ? "is not set" : "does not hold 64 hex digits");
+    return LX_ERR;
+}
+
 static int read_document(struct loader *ld, struct fy_node *root)
 {
     static const struct field top_fields[] = {
@@ -2603,6 +2637,8 @@ int lx_config_load_string(const char *text, size_t len, const char *name, struct
         goto destroy_parser;
     if (resolve_api_keys(ld.c) != LX_OK)
         goto out_of_memory;
+    if (check_encryption_key(ld.c, err, errlen) != LX_OK)
+        goto destroy_parser;
     *out = ld.c;
     ld.c = NULL;
     rc = LX_OK;
@@ -2860,6 +2896,10 @@ void lx_config_print(const struct lx_config *c, FILE *out)
             c->responses.ttl_hours, c->responses.ttl_hours ? "" : " (never expire)",
             c->responses.max_stored_bytes, reasoning_events_names[c->responses.reasoning_events],
             c->responses.default_store ? "store" : "do not store");
+    if (c->responses.encryption_key_env)
+        fprintf(out, "  seal_key   from $%s\n", c->responses.encryption_key_env);
+    else
+        fprintf(out, "  seal_key   random per process (compactions do not survive a restart)\n");
     print_redaction(c, out);
     fprintf(out, "\nbackends (%zu):\n", c->n_backends);
     for (size_t i = 0; i < c->n_backends; i++)

@@ -44,6 +44,7 @@
  *     max_stored_bytes: 33554432     # response + input + output of one stored response
  *     reasoning_events: items        # items | openai | open_responses
  *     default_store: true            # what a request without "store" means
+ *     encryption_key_env: NAME       # env var with 64 hex digits: the seal key
  *   admin:                           # the admin HTTP API (/admin/keys)
  *     enabled: false                 # true: needs the key in key_env at start
  *     key_env: LLMUX_ADMIN_KEY       # name of the variable holding the admin key
@@ -369,6 +370,9 @@ struct lx_config {
         size_t max_stored_bytes;
         enum lx_reasoning_events reasoning_events;
         bool default_store; /* a request without "store" is stored */
+        /* the variable holding the seal key (64 hex digits) for compaction
+         * items; NULL: a random key per process (store/seal.h) */
+        char *encryption_key_env;
     } responses;
     struct {
         bool enabled;

@@ -900,6 +900,10 @@ static void write_item(lx_jw *w, const struct lx_ir_item *it)
         jw_lit(w, "call_id", it->call_id);
         write_parts(w, "output", it);
         break;
+    case LX_IR_ITEM_COMPACTION: /* not made from chat; written for completeness */
+        jw_type(w, "compaction");
+        jw_lit(w, "encrypted_content", it->encrypted_content);
+        break;
     }
     lx_jw_obj_close(w);
 }

@@ -255,6 +255,15 @@ static int write_messages(lx_jw *w, const struct lx_ir_request *req,
         if (it->kind == LX_IR_ITEM_FUNCTION_CALL_OUTPUT ||
             it->kind == LX_IR_ITEM_CUSTOM_TOOL_CALL_OUTPUT) {
             write_tool_message(w, it);
+        } else if (it->kind == LX_IR_ITEM_COMPACTION) {
+            /* the opened summary (ir.h); an unopened seal means nothing to a model */
+            if (it->nparts) {
+                lx_jw_obj_open(w);
+                lx_jw_key(w, "role");
+                lx_jw_cstr(w, "user");
+                write_chat_content(w, it);
+                lx_jw_obj_close(w);
+            }
         } else {
             lx_jw_obj_open(w);
             lx_jw_key(w, "role");

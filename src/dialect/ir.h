@@ -66,6 +66,7 @@ enum lx_ir_item_kind {
     LX_IR_ITEM_REASONING,
     LX_IR_ITEM_CUSTOM_TOOL_CALL,        /* Codex: free-form input to a custom tool */
     LX_IR_ITEM_CUSTOM_TOOL_CALL_OUTPUT, /* its result */
+    LX_IR_ITEM_COMPACTION,              /* opaque output of /responses/compact (3.5) */
 };
 
 enum lx_ir_status {
@@ -83,7 +84,12 @@ enum lx_ir_status {
  *  reasoning: parts (reasoning_text), summary (summary_text),
  *             encrypted_content (literal);
  *  custom_tool_call: call_id, name, input (literal: the free-form text);
- *  custom_tool_call_output: call_id, parts (as function_call_output).
+ *  custom_tool_call_output: call_id, parts (as function_call_output);
+ *  compaction: encrypted_content (literal: the sealed summary, opaque to
+ *           the dialects); parts is empty when decoded and holds the
+ *           opened summary (one input_text part, role user) once the
+ *           gateway has opened the seal: a chat backend then gets it as a
+ *           user message, and an unopened one is left out.
  * ns (literal) is the namespace of a function or custom tool call (OAI
  * `namespace`), absent for a top-level tool.
  * id (literal) and status are optional on input and set on output. */

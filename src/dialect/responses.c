@@ -279,6 +279,15 @@ static int decode_reasoning(struct dec *d, int tok, const char *path, struct lx_
                   &it->encrypted_content);
 }
 
+/* {type:"compaction", encrypted_content, id?} (3.5): kept opaque; the
+ * gateway opens it before a chat backend sees the request (ir.h). */
+static int decode_compaction(struct dec *d, int tok, const char *path, struct lx_ir_item *it)
+{
+    it->kind = LX_IR_ITEM_COMPACTION;
+    return member(d, tok, "encrypted_content", path, LX_JSON_WANT_STRING, true,
+                  &it->encrypted_content);
+}
+
 static int decode_item(struct dec *d, int tok, int k, struct lx_ir_item *it)
 {
     const lx_json *j = d->j;
@@ -307,6 +316,8 @@ static int decode_item(struct dec *d, int tok, int k, struct lx_ir_item *it)
         return decode_call_output(d, tok, path, true, it);
     if (lx_json_str_eq(j, type, "reasoning"))
         return decode_reasoning(d, tok, path, it);
+    if (lx_json_str_eq(j, type, "compaction"))
+        return decode_compaction(d, tok, path, it);
     lx_str t = lx_json_value_text(j, type);
     return fail(d, "unsupported_value", param, "Input items of type %.*s are not supported.",
                 (int)LX_MIN(t.len, 64), t.ptr);
@@ -938,7 +949,8 @@ static void write_call_output(lx_jw *w, const struct lx_ir_item *it)
 void lx_resp__write_item(lx_jw *w, const struct lx_ir_item *it)
 {
     static const char *const types[] = {"message",   "function_call",    "function_call_output",
-                                        "reasoning", "custom_tool_call", "custom_tool_call_output"};
+                                        "reasoning", "custom_tool_call", "custom_tool_call_output",
+                                        "compaction"};
     lx_jw_obj_open(w);
     lx_jw_key(w, "type");
     lx_jw_cstr(w, types[it->kind]);
@@ -973,6 +985,11 @@ void lx_resp__write_item(lx_jw *w, const struct lx_ir_item *it)
         write_output_reasoning(w, it);
         lx_jw_key(w, "status");
         lx_jw_cstr(w, lx_ir_status_name(it->status));
+        break;
+    case LX_IR_ITEM_COMPACTION:
+        /* no status: neither spec's compaction item has one (5); the
+         * opened summary is never written back */
+        jw_or(w, "encrypted_content", it->encrypted_content, "\"\"");
         break;
     }
     lx_jw_obj_close(w);
@@ -1179,7 +1196,7 @@ int lx_resp_output_write(const struct lx_ir_result *res, lx_buf *out)
 
 static const char *input_id_prefix(enum lx_ir_item_kind k)
 {
-    static const char *const prefixes[] = {"msg", "fc", "fco", "rs", "ctc", "ctco"};
+    static const char *const prefixes[] = {"msg", "fc", "fco", "rs", "ctc", "ctco", "cmp"};
     return prefixes[k];
 }
 
@@ -1202,5 +1219,48 @@ int lx_resp_input_write(const struct lx_ir_request *req, const char *id_base, lx
         lx_resp__write_item(&w, &it);
     }
     lx_jw_arr_close(&w);
+    return lx_jw_ok(&w) ? LX_OK : LX_ERR;
+}
+
+/* ---- /responses/compact and /responses/input_tokens (1) ------------------ */
+
+int lx_resp_compaction_write(const struct lx_ir_result *res, const struct lx_resp_meta *m,
+                             lx_buf *out)
+{
+    lx_jw w;
+    lx_jw_init(&w, out);
+    lx_jw_obj_open(&w);
+    lx_jw_key(&w, "id");
+    lx_jw_cstr(&w, m->id);
+    lx_jw_key(&w, "object");
+    lx_jw_cstr(&w, "response.compaction");
+    lx_jw_key(&w, "output");
+    lx_jw_arr_open(&w);
+    for (uint32_t k = 0; k < res->nitems; k++) {
+        struct lx_ir_item it = res->items[k];
+        if (it.kind == LX_IR_ITEM_MESSAGE)
+            it.content_is_string = false;
+        lx_resp__write_item(&w, &it);
+    }
+    lx_jw_arr_close(&w);
+    lx_jw_key(&w, "created_at");
+    lx_jw_int(&w, m->created_at);
+    struct lx_ir_result done = *res;
+    done.status = LX_IR_RESULT_COMPLETED; /* usage is always an object here */
+    write_usage(&w, &done);
+    lx_jw_obj_close(&w);
+    return lx_jw_ok(&w) ? LX_OK : LX_ERR;
+}
+
+int lx_resp_input_tokens_write(int64_t input_tokens, lx_buf *out)
+{
+    lx_jw w;
+    lx_jw_init(&w, out);
+    lx_jw_obj_open(&w);
+    lx_jw_key(&w, "object");
+    lx_jw_cstr(&w, "response.input_tokens");
+    lx_jw_key(&w, "input_tokens");
+    lx_jw_int(&w, input_tokens);
+    lx_jw_obj_close(&w);
     return lx_jw_ok(&w) ? LX_OK : LX_ERR;
 }

@@ -58,7 +58,9 @@ struct lx_resp_chat_opts {
  * with tool_choice "required" (no tool: no tools at all);
  * {type:"allowed_tools", mode, tools} sends only the allowed tools with
  * mode as the string choice. A message whose content is one text part is
- * sent as a string. Extras follow the modelled keys. Returns LX_OK, or
+ * sent as a string. A compaction item is sent as a user message with the
+ * summary the caller opened into its parts, and left out when it has none
+ * (ir.h). Extras follow the modelled keys. Returns LX_OK, or
  * LX_ERR when out or a's cap is reached. */
 int lx_resp_chat_request_encode(const struct lx_ir_request *req, const struct lx_resp_chat_opts *o,
                                 lx_arena *a, lx_buf *out);
@@ -96,13 +98,27 @@ int lx_resp_output_write(const struct lx_ir_result *res, lx_buf *out);
 
 /* Writes req's input items as a JSON array of complete items as the
  * input_items endpoint lists them: each with an "id" (the client's, else
- * "<prefix>_<id_base>_<n>", prefix msg, fc, fco, rs, ctc or ctco, n = index
- * in the input), "type", "status" (the client's, else "completed"), and
+ * "<prefix>_<id_base>_<n>", prefix msg, fc, fco, rs, ctc, ctco or cmp, n =
+ * index in the input), "type", "status" (the client's, else "completed";
+ * none on a compaction item, which keeps its encrypted_content), and
  * for messages "role" and "content" as an array of typed parts (a string
  * becomes one input_text part). The array decodes again as `input` with
  * lx_resp_request_decode to the same chat request, so stored arrays can be
  * concatenated to rebuild a previous_response_id context. id_base should
  * be [A-Za-z0-9]. LX_OK or LX_ERR (out's cap). */
 int lx_resp_input_write(const struct lx_ir_request *req, const char *id_base, lx_buf *out);
+
+/* Writes the answer of POST /responses/compact (RESPONSES.md 1, OR and
+ * OAI `CompactResource`): {id: m->id, object:"response.compaction",
+ * output: res's items (messages with their parts as an array, a
+ * compaction item as {type, id, encrypted_content}), created_at:
+ * m->created_at, usage: res->usage with every detail object}. LX_OK or
+ * LX_ERR (out's cap). */
+int lx_resp_compaction_write(const struct lx_ir_result *res, const struct lx_resp_meta *m,
+                             lx_buf *out);
+
+/* Writes the answer of POST /responses/input_tokens:
+ * {"object":"response.input_tokens","input_tokens":N}. LX_OK or LX_ERR. */
+int lx_resp_input_tokens_write(int64_t input_tokens, lx_buf *out);
 
 #endif

@@ -926,7 +926,7 @@ static int resolve(struct exchange *ex, struct lx_route_target *t)
 static void begin_upstream(struct exchange *ex)
 {
     const char *path = ex->endpoint == LX_PROXY_EMBEDDINGS ? "/embeddings"
-                       : ex->passthrough || ex->reverse    ? "/responses"
+                       : ex->passthrough || ex->reverse    ? lx_proxy_resp_path(ex)
                                                            : "/chat/completions";
     if (start_upstream(ex, &ex->p->cfg->backends[ex->backend_index], path) != LX_OK) {
         release_backend(ex);
@@ -1342,11 +1342,13 @@ void lx_proxy_handle(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx_ht
 void lx_proxy_handle_as(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx_http_req *req,
                         const char *request_id, const struct lx_proxy_caller *caller)
 {
+    uint8_t resp_kind = lx_proxy_resp_kind_of(&ep); /* compact.c: input_tokens, compact */
     struct exchange *ex = exchange_new(p, req, request_id, ep);
     if (ex == NULL) {
         lx_http_respond(req, 500, "application/json", NULL, 0, "{}", 2);
         return;
     }
+    ex->resp_kind = resp_kind;
     struct lx_route_target t;
     if (read_request(ex, &ex->cr) != LX_OK || authorize(ex, caller) != LX_OK ||
         lx_proxy_key_settings(ex, caller) != LX_OK || resolve(ex, &t) != LX_OK)

@@ -142,8 +142,9 @@ void lx_proxy_metrics_release(struct lx_proxy *p)
  * gateway serves, else "other" (a path is the client's to choose). */
 static const char *endpoint_label(const char *path)
 {
-    static const char *const known[] = {"/chat/completions", "/embeddings", "/models", "/responses",
-                                        "/messages"};
+    static const char *const known[] = {
+        "/chat/completions",       "/embeddings",        "/models",  "/responses",
+        "/responses/input_tokens", "/responses/compact", "/messages"};
     if (strncmp(path, "/v1/", 4) == 0)
         path += 3;
     for (size_t i = 0; i < N(known); i++)

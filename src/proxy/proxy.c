@@ -38,6 +38,21 @@ static int new_limits(struct lx_proxy *p, const struct lx_config *cfg)
     return LX_OK;
 }
 
+/* The seal key of compaction items: from responses.encryption_key_env
+ * (config checked it), else random for this process. */
+static int init_seal(struct lx_proxy *p, const struct lx_config *cfg)
+{
+    const char *name = cfg->responses.encryption_key_env;
+    if (name == NULL)
+        return lx_seal_init_random(&p->seal);
+    const char *hex = getenv(name);
+    if (hex == NULL || lx_seal_init_hex(&p->seal, hex) != LX_OK) {
+        lx_log(LX_LOG_ERROR, "responses.encryption_key_env: $%s does not hold 64 hex digits", name);
+        return LX_ERR;
+    }
+    return LX_OK;
+}
+
 static uv_timer_t *new_timer(uv_loop_t *loop, struct lx_proxy *p)
 {
     uv_timer_t *t = malloc(sizeof(*t));
@@ -67,7 +82,7 @@ struct lx_proxy *lx_proxy_new(uv_loop_t *loop, struct lx_config *cfg, struct lx_
     if (p->route == NULL || p->upstream == NULL || p->health_timer == NULL ||
         p->watch_timer == NULL || new_limits(p, cfg) != LX_OK ||
         lx_proxy_metrics_init(p) != LX_OK || lx_proxy_key_slots_new(p) != LX_OK ||
-        lx_proxy_routing_init(p) != LX_OK) {
+        lx_proxy_routing_init(p) != LX_OK || init_seal(p, cfg) != LX_OK) {
         lx_proxy_free(p);
         return NULL;
     }
@@ -97,6 +112,7 @@ void lx_proxy_free(struct lx_proxy *p)
     lx_proxy_key_slots_free(p);
     lx_proxy_routing_release(p);
     lx_config_unref(p->cfg);
+    lx_seal_clear(&p->seal);
     free(p);
 }
 

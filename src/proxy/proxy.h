@@ -32,7 +32,16 @@ void lx_proxy_free(struct lx_proxy *p);
 /* Starts the periodic health checks (the first one at once). */
 void lx_proxy_start_health(struct lx_proxy *p);
 
-enum lx_proxy_endpoint { LX_PROXY_CHAT, LX_PROXY_EMBEDDINGS, LX_PROXY_RESPONSES };
+/* LX_PROXY_RESP_INPUT_TOKENS and LX_PROXY_RESP_COMPACT are POST
+ * /v1/responses/input_tokens and /v1/responses/compact: Responses
+ * exchanges with their own answer (compact.c). */
+enum lx_proxy_endpoint {
+    LX_PROXY_CHAT,
+    LX_PROXY_EMBEDDINGS,
+    LX_PROXY_RESPONSES,
+    LX_PROXY_RESP_INPUT_TOKENS,
+    LX_PROXY_RESP_COMPACT,
+};
 
 /* Handles one request to an endpoint. request_id is copied. */
 void lx_proxy_handle(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx_http_req *req,

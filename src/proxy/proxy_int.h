@@ -14,6 +14,7 @@
 #include "../policy/ratelimit.h"
 #include "../policy/toolallow.h"
 #include "../policy/toolcheck.h"
+#include "../store/seal.h"
 #include "../upstream/sse.h"
 #include "../upstream/upstream.h"
 
@@ -58,6 +59,7 @@ struct lx_proxy {
     struct proxy_metrics *obs;        /* observe.c; NULL when it could not start */
     struct lx_rules_ttft *ttft;       /* routing.c: recent TTFT per backend */
     struct lx_store_spend *spend;     /* routing.c: key spend accrual; NULL without auth */
+    struct lx_seal seal;              /* compaction items' key (compact.c) */
     uint32_t n_spare;
     bool closing;
 };
@@ -123,6 +125,8 @@ struct exchange {
     struct lx_resp_stream *rs;     /* the stream translator of the current attempt */
     struct lx_resp_meta meta;      /* id, created_at: what the response object says */
     char resp_id[40];              /* "resp_" + 32 hex digits */
+    uint8_t resp_kind;             /* enum lx_proxy_resp_kind: create, input_tokens, compact */
+    bool compaction_opened;        /* compaction items in ex->ir hold their summary (compact.c) */
     bool passthrough;              /* the attempt's backend speaks Responses itself */
     bool reverse;                  /* a chat client, this attempt's backend speaks only Responses */
     bool rev_decoded;              /* ex->ir holds the chat request (reverse.c) */
@@ -231,6 +235,22 @@ void lx_proxy_resp_stream_fail(struct exchange *ex, const char *message, const c
 void lx_proxy_resp_whole(struct exchange *ex, lx_str body);
 /* Frees the per-attempt stream state. */
 void lx_proxy_resp_reset(struct exchange *ex);
+/* compact.c: POST /v1/responses/input_tokens and /v1/responses/compact,
+ * and compaction items. */
+/* Maps *ep to the exchange kind it runs as (LX_PROXY_RESPONSES for both)
+ * and returns the exchange's resp_kind. */
+uint8_t lx_proxy_resp_kind_of(enum lx_proxy_endpoint *ep);
+/* The path a Responses backend gets the exchange on (passthrough). */
+const char *lx_proxy_resp_path(const struct exchange *ex);
+/* Opens the compaction items of ex->ir (once per exchange): LX_OK, or
+ * LX_AGAIN after answering 400 invalid_encrypted_content. */
+int lx_proxy_compact_open(struct exchange *ex);
+/* The chat body of an input_tokens or compact attempt into
+ * ex->upstream_body. LX_OK or LX_ERR (a cap). */
+int lx_proxy_compact_encode(struct exchange *ex, const struct lx_resp_chat_opts *o);
+/* A whole 2xx chat answer of an input_tokens or compact exchange:
+ * answers and returns true; false for POST /v1/responses. */
+bool lx_proxy_compact_whole(struct exchange *ex, lx_str body);
 /* govern.c: per-key governance and tool allowlists in the exchange. */
 int lx_proxy_key_slots_new(struct lx_proxy *p);
 void lx_proxy_key_slots_free(struct lx_proxy *p);

@@ -69,6 +69,8 @@ int lx_proxy_resp_read(struct exchange *ex)
                             f.param[0] ? f.param : NULL, f.code);
         return LX_ERR;
     }
+    if (ex->resp_kind) /* input_tokens, compact: one whole answer (compact.c) */
+        ex->ir.stream = false;
     if (ex->ir.background == LX_IR_TRUE) {
         lx_ex_respond_error(ex, 400,
                             "Background mode is not supported by this gateway; send the request "
@@ -172,22 +174,36 @@ static int merge_previous(struct exchange *ex, const struct lx_store_resp_rec *r
     int input = lx_json_get(&j, 0, "input");
     lx_str prev_in = array_inner(rec->input, rec->input_len);
     lx_str prev_out = array_inner(rec->output, rec->output_len);
-    if (input < 0 || prev_in.ptr == NULL || prev_out.ptr == NULL)
+    if (prev_in.ptr == NULL || prev_out.ptr == NULL)
         return LX_ERR;
-    lx_str in_text = lx_json_value_text(&j, input);
+    /* no input (previous_response_id alone): an empty one before the
+     * object's closing brace, which the context then fills */
+    lx_str in_text;
+    if (input >= 0) {
+        in_text = lx_json_value_text(&j, input);
+    } else {
+        size_t end = body.len;
+        while (end > 0 && body.ptr[end - 1] != '}')
+            end--;
+        if (end == 0)
+            return LX_ERR;
+        in_text = (lx_str){body.ptr + end - 1, 0};
+    }
+    bool add_key = input < 0;
     size_t cap = body.len + rec->input_len + rec->output_len + 64;
     lx_buf b;
     lx_buf_init(&b, cap);
     bool ok = lx_buf_append(&b, body.ptr, (size_t)(in_text.ptr - body.ptr)) == LX_OK &&
+              (!add_key || lx_buf_append_cstr(&b, ",\"input\":") == LX_OK) &&
               lx_buf_append_char(&b, '[') == LX_OK && lx_buf_append_str(&b, prev_in) == LX_OK &&
               (prev_in.len == 0 || prev_out.len == 0 || lx_buf_append_char(&b, ',') == LX_OK) &&
               lx_buf_append_str(&b, prev_out) == LX_OK;
     bool some = prev_in.len || prev_out.len;
-    if (ok && lx_json_is_string(&j, input)) {
+    if (ok && !add_key && lx_json_is_string(&j, input)) {
         ok = (!some || lx_buf_append_char(&b, ',') == LX_OK) &&
              lx_buf_append_cstr(&b, "{\"role\":\"user\",\"content\":") == LX_OK &&
              lx_buf_append_str(&b, in_text) == LX_OK && lx_buf_append_char(&b, '}') == LX_OK;
-    } else if (ok) {
+    } else if (ok && !add_key) {
         lx_str inner = array_inner(in_text.ptr, in_text.len);
         ok = inner.ptr && (!some || inner.len == 0 || lx_buf_append_char(&b, ',') == LX_OK) &&
              lx_buf_append_str(&b, inner) == LX_OK;
@@ -237,7 +253,7 @@ static void on_previous(void *data, int rc, const struct lx_store_resp_rec *rec)
 void lx_proxy_resp_start(struct exchange *ex)
 {
     lx_str prev = ex->ir.previous_response_id;
-    ex->resp_store = wants_store(ex);
+    ex->resp_store = ex->resp_kind == 0 && wants_store(ex);
     if (prev.len == 0) {
         begin_attempts(ex);
         return;
@@ -411,6 +427,10 @@ int lx_proxy_resp_encode(struct exchange *ex)
         .developer_as_system = !openai,
         .tool_choice_objects = openai,
     };
+    if (lx_proxy_compact_open(ex) != LX_OK)
+        return LX_AGAIN; /* answered: a compaction item that does not open */
+    if (ex->resp_kind)
+        return lx_proxy_compact_encode(ex, &o);
     return lx_resp_chat_request_encode(&ex->ir, &o, &ex->arena, &ex->upstream_body);
 }
 
@@ -434,6 +454,8 @@ void lx_proxy_resp_whole(struct exchange *ex, lx_str body)
         lx_ex_respond(ex, ex->upstream_status, body.ptr, body.len);
         return;
     }
+    if (lx_proxy_compact_whole(ex, body))
+        return;
     struct lx_ir_result res;
     lx_arena_reset(&ex->scratch);
     /* the tally (tokens, finish reason) feeds the audit record */

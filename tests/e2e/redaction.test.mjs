@@ -43,6 +43,9 @@ before(async () => {
         { name: 'cloud-only', backend: 'cloud', upstream_model: 'sim-model' },
       ],
       extra: {
+        // one health check at start only: its GET /v1/models counts as a sim
+        // request, and the tests compare the backends' request counts
+        health: { interval_ms: 600000, timeout_ms: 1000 },
         audit: { path: `${dir}/audit.jsonl`, prompt: 'full' },
         redaction: {
           restore: true,

@@ -1082,6 +1082,46 @@ Test(config_responses, errors)
                  "t.yaml:1:28: responses.default_store: expected true or false");
 }
 
+Test(config_responses, encryption_key_env)
+{
+    struct lx_config *c = load("");
+    cr_assert_not_null(c, "%s", err);
+    cr_expect_null(c->responses.encryption_key_env, "unset: a random key per process");
+    lx_config_unref(c);
+    unsetenv("LX_TEST_SEAL_KEY");
+    expect_error("responses: {encryption_key_env: LX_TEST_SEAL_KEY}\n",
+                 "t.yaml: responses.encryption_key_env: environment variable LX_TEST_SEAL_KEY is "
+                 "not set");
+    setenv("LX_TEST_SEAL_KEY", "0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789abcde",
+           1); /* 63 digits */
+    expect_error("responses: {encryption_key_env: LX_TEST_SEAL_KEY}\n",
+                 "t.yaml: responses.encryption_key_env: environment variable LX_TEST_SEAL_KEY "
+                 "does not hold 64 hex digits");
+    setenv("LX_TEST_SEAL_KEY", "0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789abcdeg",
+           1);
+    expect_error("responses: {encryption_key_env: LX_TEST_SEAL_KEY}\n",
+                 "t.yaml: responses.encryption_key_env: environment variable LX_TEST_SEAL_KEY "
+                 "does not hold 64 hex digits");
+    setenv("LX_TEST_SEAL_KEY", "0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789abcdef",
+           1);
+    c = load("responses: {encryption_key_env: LX_TEST_SEAL_KEY}\n");
+    cr_assert_not_null(c, "%s", err);
+    cr_expect_str_eq(c->responses.encryption_key_env, "LX_TEST_SEAL_KEY");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    lx_config_print(c, out);
+    fclose(out);
+    cr_expect(strstr(text, "  seal_key   from $LX_TEST_SEAL_KEY\n"), "%s", text);
+    cr_expect_null(strstr(text, "0123456789abcdef"), "the key is never printed");
+    free(text);
+    lx_config_unref(c);
+    unsetenv("LX_TEST_SEAL_KEY");
+    expect_error("responses: {encryption_key_env: 'NOT A NAME'}\n",
+                 "t.yaml:1:33: responses.encryption_key_env: expected the name of an environment "
+                 "variable");
+}
+
 Test(config_file, governance_keys)
 {
     struct lx_config *c = load("");

@@ -244,6 +244,15 @@ static const struct fault_case fault_cases[] = {
      "unsupported_parameter"},
     {"{\"model\":\"m\",\"input\":\"x\",\"include\":[1]}", "include[0]", "invalid_type"},
     {"{\"model\":\"m\",\"input\":\"x\",\"metadata\":[]}", "metadata", "invalid_type"},
+    {"{\"model\":\"m\",\"input\":[{\"type\":\"compaction\"}]}", "input[0].encrypted_content",
+     "missing_required_parameter"},
+    {"{\"model\":\"m\",\"input\":[{\"type\":\"compaction\",\"encrypted_content\":null}]}",
+     "input[0].encrypted_content", "invalid_type"},
+    {"{\"model\":\"m\",\"input\":[{\"type\":\"compaction\",\"encrypted_content\":{}}]}",
+     "input[0].encrypted_content", "invalid_type"},
+    {"{\"model\":\"m\",\"input\":[{\"type\":\"compaction\",\"id\":1,"
+     "\"encrypted_content\":\"x\"}]}",
+     "input[0].id", "invalid_type"},
 };
 
 Test(responses, request_faults)
@@ -589,4 +598,98 @@ Test(responses, input_write_round_trips)
     cr_assert_geq(n, 20, "only %d golden requests", n);
     int g = each_golden(".items.json", check_input_round_trip);
     cr_assert_geq(g, 2, "only %d golden item listings", g);
+}
+
+/* ---- compaction items (3.5, 5) and the /responses/compact answers -------- */
+
+Test(responses, compaction_item_decodes_opaque)
+{
+    static const char body[] = "{\"model\":\"m\",\"input\":[{\"type\":\"compaction\",\"id\":"
+                               "\"cmp_1\",\"encrypted_content\":\"bHgx\\/AA==\"}]}";
+    struct lx_ir_request req;
+    decode_ok(&req, body, sizeof(body) - 1);
+    cr_assert_eq(req.nitems, 1);
+    const struct lx_ir_item *it = &req.items[0];
+    cr_expect_eq(it->kind, LX_IR_ITEM_COMPACTION);
+    cr_expect(lx_ir_lit_eq(it->id, "cmp_1"));
+    cr_expect(lx_str_eq_cstr(it->encrypted_content, "\"bHgx\\/AA==\""), "escapes kept as sent");
+    cr_expect_eq(it->nparts, 0, "nothing opened by the dialect");
+}
+
+/* Once the gateway put the opened summary into its parts, a compaction item
+ * is a user message for a chat backend, where it stood. */
+Test(responses, opened_compaction_goes_to_chat_as_a_user_message)
+{
+    static const char body[] =
+        "{\"model\":\"m\",\"input\":[{\"type\":\"compaction\",\"encrypted_content\":\"x\"},"
+        "{\"role\":\"user\",\"content\":\"Next?\"}],\"tools\":[{\"type\":\"function\",\"name\":"
+        "\"f\"}]}";
+    static const char want[] =
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"Summary:\\n\\nwe "
+        "\\\"met\\\"\"},{\"role\":\"user\",\"content\":\"Next?\"}],\"tools\":[{\"type\":"
+        "\"function\",\"function\":{\"name\":\"f\"}}]}";
+    struct lx_ir_request req;
+    decode_ok(&req, body, sizeof(body) - 1);
+    struct lx_ir_part summary = {.kind = LX_IR_PART_INPUT_TEXT,
+                                 .text = LX_STR_LIT("\"Summary:\\n\\nwe \\\"met\\\"\"")};
+    req.items[0].parts = &summary;
+    req.items[0].nparts = 1;
+    lx_buf out;
+    lx_buf_init(&out, 1 << 16);
+    cr_assert_eq(lx_resp_chat_request_encode(&req, &llama_opts, &arena, &out), LX_OK);
+    expect_bytes("opened compaction", &out, want, sizeof(want) - 1);
+    /* the stored input keeps the item as sent, never the summary */
+    lx_buf items;
+    lx_buf_init(&items, 1 << 16);
+    cr_assert_eq(lx_resp_input_write(&req, "b", &items), LX_OK);
+    static const char want_items[] =
+        "[{\"type\":\"compaction\",\"id\":\"cmp_b_0\",\"encrypted_content\":\"x\"},{\"type\":"
+        "\"message\",\"id\":\"msg_b_1\",\"status\":\"completed\",\"role\":\"user\",\"content\":"
+        "[{\"type\":\"input_text\",\"text\":\"Next?\"}]}]";
+    expect_bytes("stored compaction", &items, want_items, sizeof(want_items) - 1);
+    lx_buf_release(&items);
+    lx_buf_release(&out);
+}
+
+Test(responses, compaction_object_write)
+{
+    struct lx_ir_part part = {.kind = LX_IR_PART_INPUT_TEXT, .text = LX_STR_LIT("\"Hi\"")};
+    struct lx_ir_item items[] = {
+        {.kind = LX_IR_ITEM_MESSAGE,
+         .id = LX_STR_LIT("\"msg_1\""),
+         .status = LX_IR_STATUS_COMPLETED,
+         .role = LX_IR_ROLE_USER,
+         .content_is_string = true,
+         .parts = &part,
+         .nparts = 1},
+        {.kind = LX_IR_ITEM_COMPACTION,
+         .id = LX_STR_LIT("\"cmp_1\""),
+         .encrypted_content = LX_STR_LIT("\"bHgxQUJD\"")},
+    };
+    struct lx_ir_result res = {
+        .items = items,
+        .nitems = 2,
+        .usage = {.present = true, .input_tokens = 30, .output_tokens = 7, .total_tokens = 37},
+    };
+    static const char want[] =
+        "{\"id\":\"resp_test\",\"object\":\"response.compaction\",\"output\":[{\"type\":"
+        "\"message\",\"id\":\"msg_1\",\"status\":\"completed\",\"role\":\"user\",\"content\":[{"
+        "\"type\":\"input_text\",\"text\":\"Hi\"}]},{\"type\":\"compaction\",\"id\":\"cmp_1\","
+        "\"encrypted_content\":\"bHgxQUJD\"}],\"created_at\":1767000000,\"usage\":{"
+        "\"input_tokens\":30,\"input_tokens_details\":{\"cached_tokens\":0,"
+        "\"cache_write_tokens\":0},\"output_tokens\":7,\"output_tokens_details\":{"
+        "\"reasoning_tokens\":0},\"total_tokens\":37}}";
+    lx_buf out;
+    lx_buf_init(&out, 1 << 16);
+    cr_assert_eq(lx_resp_compaction_write(&res, &meta, &out), LX_OK);
+    expect_bytes("compaction object", &out, want, sizeof(want) - 1);
+    lx_buf small;
+    lx_buf_init(&small, 40);
+    cr_expect_eq(lx_resp_compaction_write(&res, &meta, &small), LX_ERR, "the cap holds");
+    lx_buf_release(&small);
+    lx_buf_reset(&out);
+    cr_assert_eq(lx_resp_input_tokens_write(13, &out), LX_OK);
+    static const char want_count[] = "{\"object\":\"response.input_tokens\",\"input_tokens\":13}";
+    expect_bytes("input_tokens object", &out, want_count, sizeof(want_count) - 1);
+    lx_buf_release(&out);
 }
