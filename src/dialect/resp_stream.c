@@ -43,7 +43,9 @@ struct lx_resp_stream {
     lx_buf name;
     int64_t call_index, last_call_index;
     bool call_added;
-    lx_buf resp; /* a response object, for lifecycle events */
+    lx_buf resp;            /* a response object, for lifecycle events */
+    lx_resp_item_hook hook; /* called on each item as it closes; may be NULL */
+    void *hook_data;
 };
 
 /* ---- events --------------------------------------------------------------- */
@@ -381,6 +383,8 @@ static int close_open(struct lx_resp_stream *s, lx_buf *out, enum lx_ir_status s
     if (rc != LX_OK)
         return LX_ERR;
     s->cur.status = st;
+    if (s->hook && s->hook(s->hook_data, &s->cur, &s->arena) != LX_OK)
+        return LX_ERR;
     if (ev_item(s, out, "response.output_item.done", &s->cur) != LX_OK)
         return LX_ERR;
     return keep_item(s);
@@ -656,4 +660,10 @@ int lx_resp_stream_fail(struct lx_resp_stream *s, const char *code, const char *
 const struct lx_ir_result *lx_resp_stream_result(const struct lx_resp_stream *s)
 {
     return &s->res;
+}
+
+void lx_resp_stream_set_item_hook(struct lx_resp_stream *s, lx_resp_item_hook fn, void *data)
+{
+    s->hook = fn;
+    s->hook_data = data;
 }

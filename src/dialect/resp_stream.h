@@ -99,4 +99,12 @@ int lx_resp_stream_fail(struct lx_resp_stream *s, const char *code, const char *
  * after finish. Valid until _free. */
 const struct lx_ir_result *lx_resp_stream_result(const struct lx_resp_stream *s);
 
+/* Called on each output item as it closes, before its output_item.done
+ * is written (and before it joins the result): the caller may add to it,
+ * e.g. a reasoning item's encrypted_content, allocating from a (the
+ * stream's arena, which lives as long as the stream). LX_ERR fails the
+ * chunk as a cap would. */
+typedef int (*lx_resp_item_hook)(void *data, struct lx_ir_item *it, lx_arena *a);
+void lx_resp_stream_set_item_hook(struct lx_resp_stream *s, lx_resp_item_hook fn, void *data);
+
 #endif

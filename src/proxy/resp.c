@@ -19,6 +19,7 @@
  * The response id is "resp_" + 32 hex digits from OpenSSL's generator:
  * ids name stored conversations, so they must not be guessable.
  */
+#define _GNU_SOURCE /* memmem */
 #include "proxy_int.h"
 
 #include <openssl/rand.h>
@@ -127,11 +128,102 @@ static int check_call_ids(struct exchange *ex)
 
 static bool wants_store(const struct exchange *ex);
 
+/* --- reasoning that the client keeps: encrypted_content ---------------------
+ *
+ * A stateless client (Codex CLI: store:false with include
+ * ["reasoning.encrypted_content"]) replays the whole history each turn.
+ * Asked for it, each reasoning item of the answer gets an encrypted_content
+ * that seals its reasoning text (the JSON array of its reasoning_text part
+ * literals) with the gateway's key under the context "reasoning"
+ * (store/seal.h); an item that comes back with one and no text is opened
+ * and its text restored, so a local model's reasoning survives the round
+ * trip without any server state. A blob that is not ours (OpenAI's own,
+ * another key's) is left alone: the item then carries no text, and the
+ * chat backend does not see it. */
+
+static bool wants_encrypted_reasoning(const struct exchange *ex)
+{
+    lx_str inc = ex->ir.include;
+    return inc.len && memmem(inc.ptr, inc.len, "\"reasoning.encrypted_content\"", 29) != NULL;
+}
+
+static int seal_reasoning(void *data, struct lx_ir_item *it, lx_arena *a)
+{
+    struct exchange *ex = data;
+    if (it->kind != LX_IR_ITEM_REASONING || it->nparts == 0)
+        return LX_OK;
+    lx_buf plain, sealed;
+    size_t cap = 0;
+    for (uint32_t k = 0; k < it->nparts; k++)
+        cap += it->parts[k].text.len + 1;
+    lx_buf_init(&plain, cap + 2);
+    lx_buf_init(&sealed, (cap + 64) / 3 * 4 + 64);
+    int rc = lx_buf_append_char(&plain, '[');
+    for (uint32_t k = 0; rc == LX_OK && k < it->nparts; k++) {
+        if (k)
+            rc = lx_buf_append_char(&plain, ',');
+        if (rc == LX_OK)
+            rc = lx_buf_append_str(&plain, it->parts[k].text);
+    }
+    if (rc == LX_OK)
+        rc = lx_buf_append_char(&plain, ']');
+    if (rc == LX_OK)
+        rc = lx_seal_close(&ex->p->seal, "reasoning", lx_buf_str(&plain), &sealed);
+    if (rc == LX_OK) {
+        it->encrypted_content = lx_ir_lit_make(a, sealed.data, sealed.len);
+        rc = it->encrypted_content.len ? LX_OK : LX_ERR;
+    }
+    explicit_bzero(plain.data, plain.len);
+    lx_buf_release(&plain);
+    lx_buf_release(&sealed);
+    return rc;
+}
+
+/* Restores the text of the request's sealed reasoning items. */
+static void open_reasoning(struct exchange *ex)
+{
+    for (uint32_t i = 0; i < ex->ir.nitems; i++) {
+        struct lx_ir_item *it = &ex->ir.items[i];
+        lx_str lit = it->encrypted_content;
+        if (it->kind != LX_IR_ITEM_REASONING || it->nparts || lit.len < 2 ||
+            memchr(lit.ptr, '\\', lit.len))
+            continue;
+        lx_buf plain;
+        lx_buf_init(&plain, lit.len);
+        lx_json j;
+        if (lx_seal_open(&ex->p->seal, "reasoning", (lx_str){lit.ptr + 1, lit.len - 2}, &plain) ==
+            LX_OK) {
+            char *copy = lx_arena_alloc(&ex->arena, plain.len + 1);
+            int n = 0;
+            if (copy) {
+                memcpy(copy, plain.data, plain.len);
+                n = lx_json_parse(&j, copy, plain.len, &ex->arena, 4) == LX_JSON_OK &&
+                            lx_json_is_array(&j, 0)
+                        ? lx_json_size(&j, 0)
+                        : 0;
+            }
+            struct lx_ir_part *parts =
+                n > 0 ? lx_arena_alloc(&ex->arena, (size_t)n * sizeof(*parts)) : NULL;
+            uint32_t got = 0;
+            for (int k = 0, t = 1; parts && k < n; k++, t = lx_json_skip(&j, t))
+                if (lx_json_is_string(&j, t))
+                    parts[got++] = (struct lx_ir_part){.kind = LX_IR_PART_REASONING_TEXT,
+                                                       .text = lx_json_value_text(&j, t)};
+            it->parts = parts;
+            it->nparts = got;
+        }
+        if (plain.data)
+            explicit_bzero(plain.data, plain.len);
+        lx_buf_release(&plain);
+    }
+}
+
 static void begin_attempts(struct exchange *ex)
 {
     char msg[256];
     if (check_call_ids(ex) != LX_OK)
         return;
+    open_reasoning(ex);
     /* after previous_response_id's context is in: redaction sees all of it */
     switch (lx_proxy_redact_ir(ex, msg, sizeof(msg))) {
     case LX_OK:
@@ -476,6 +568,13 @@ void lx_proxy_resp_whole(struct exchange *ex, lx_str body)
         return;
     }
     ex->meta.completed_at = unix_now();
+    for (uint32_t i = 0; wants_encrypted_reasoning(ex) && i < res.nitems; i++)
+        if (seal_reasoning(ex, &res.items[i], &ex->scratch) != LX_OK) {
+            lx_ex_respond_error(ex, 500, "The gateway could not seal the reasoning.",
+                                "server_error", NULL, "server_error");
+            lx_arena_reset(&ex->scratch);
+            return;
+        }
     lx_buf *out = answer_buf(ex);
     if (out == NULL || lx_resp_response_write(&ex->ir, &res, &ex->meta, out) != LX_OK)
         lx_ex_respond_error(ex, 502, "The backend's answer is too large to translate.",
@@ -538,6 +637,8 @@ static int open_stream(struct exchange *ex)
     ex->rs = lx_resp_stream_new(&ex->ir, &ex->meta, id_base(ex), reasoning_mode(ex));
     if (ex->rs == NULL)
         return LX_ERR;
+    if (wants_encrypted_reasoning(ex))
+        lx_resp_stream_set_item_hook(ex->rs, seal_reasoning, ex);
     return lx_resp_stream_begin(ex->rs, &ex->whole);
 }
 

@@ -337,3 +337,38 @@ test('hosted tools a chat backend cannot run are left out, with a warning in the
   assert.deepEqual(rec.dropped_tools, ['web_search']);
   assert.equal(rec.stored, false);
 });
+
+test('encrypted reasoning: sealed for a stateless client, opened when it comes back', async () => {
+  const first = await client.responses.create({
+    model: 'think', input: 'think about it', store: false, include: ['reasoning.encrypted_content'],
+  });
+  const rs = first.output[0];
+  assert.equal(rs.type, 'reasoning');
+  assert.match(rs.encrypted_content, /^[A-Za-z0-9+/]+=*$/);
+  const thought = rs.content[0].text;
+  assert.ok(!Buffer.from(rs.encrypted_content, 'base64').toString('latin1').includes(thought),
+    'the seal does not show the text');
+  // Codex replays the history with the reasoning item as it got it, minus the text
+  const replay = [
+    { role: 'user', content: 'think about it' },
+    { type: 'reasoning', id: rs.id, summary: [], encrypted_content: rs.encrypted_content },
+    first.output[1],
+    { role: 'user', content: 'and now?' },
+  ];
+  await client.responses.create({ model: 'think', input: replay, store: false });
+  const sent = (await rsim.last()).json;
+  const asst = sent.messages.find((m) => m.role === 'assistant');
+  assert.equal(asst.reasoning_content, thought, 'the local model gets its reasoning back');
+  // a blob that is not ours is left alone: no reasoning is sent, no error
+  replay[1] = { type: 'reasoning', id: rs.id, summary: [], encrypted_content: 'gAAAAABnot-ours' };
+  const other = await client.responses.create({ model: 'think', input: replay, store: false });
+  assert.equal(other.status, 'completed');
+  assert.equal((await rsim.last()).json.messages.find((m) => m.role === 'assistant').reasoning_content, undefined);
+  // streamed: the reasoning item's output_item.done carries it too, and the final object agrees
+  const s = await rawStream({ model: 'think', input: 'think about it', store: false, include: ['reasoning.encrypted_content'] });
+  const final = checkStream(s.events);
+  assert.match(final.output[0].encrypted_content, /^[A-Za-z0-9+/]+=*$/);
+  // without the include, nothing is sealed
+  const plain = await client.responses.create({ model: 'think', input: 'think about it', store: false });
+  assert.equal(plain.output[0].encrypted_content ?? null, null);
+});
