@@ -128,8 +128,7 @@ static enum lx_callhold_step tool_delta(struct lx_callhold *h, const lx_json *j,
     int args = lx_json_get(j, fn, "arguments");
     if (args >= 0 && lx_json_is_string(j, args)) {
         size_t before_len = c->args.len;
-        if (lx_json_unescape(j, args, &c->args) != LX_OK ||
-            !charge(h, c->args.len - before_len))
+        if (lx_json_unescape(j, args, &c->args) != LX_OK || !charge(h, c->args.len - before_len))
             return LX_CALLHOLD_FULL;
     }
     return LX_CALLHOLD_HOLD;
@@ -155,8 +154,7 @@ static enum lx_callhold_step read_chunk(struct lx_callhold *h, const lx_json *j,
         *content = true;
         if (h->want_content) {
             size_t was = h->content.len;
-            if (lx_json_unescape(j, text, &h->content) != LX_OK ||
-                !charge(h, h->content.len - was))
+            if (lx_json_unescape(j, text, &h->content) != LX_OK || !charge(h, h->content.len - was))
                 return LX_CALLHOLD_FULL;
         }
     }

@@ -544,8 +544,7 @@ static void finish_failed(struct exchange *ex, enum lx_upstream_result result, c
  * already (DESIGN.md "Errors": nothing is retried after that). */
 static uint32_t failure_class(const struct exchange *ex, enum lx_upstream_result result)
 {
-    if (ex->req == NULL || ex->client_started || ex->client_finished ||
-        lx_proxy_repair_pending(ex))
+    if (ex->req == NULL || ex->client_started || ex->client_finished || lx_proxy_repair_pending(ex))
         return 0; /* a repair pending is an answer, not a failure: validate.c asks again */
     switch (result) {
     case LX_UPSTREAM_CONNECT_FAILED:

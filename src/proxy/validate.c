@@ -399,9 +399,8 @@ static int settle(struct exchange *ex, size_t n)
 int lx_proxy_validate_chunk(struct exchange *ex, lx_str data)
 {
     const struct lx_config *cfg = ex->p->cfg;
-    if (ex->endpoint != LX_PROXY_CHAT ||
-        (cfg->policy.tool_calls == LX_TOOL_CALLS_OFF &&
-         cfg->policy.structured_output == LX_TOOL_CALLS_OFF))
+    if (ex->endpoint != LX_PROXY_CHAT || (cfg->policy.tool_calls == LX_TOOL_CALLS_OFF &&
+                                          cfg->policy.structured_output == LX_TOOL_CALLS_OFF))
         return LX_OK;
     struct lx_proxy_validate *v = state(ex);
     if (v == NULL) {
@@ -547,9 +546,10 @@ int lx_proxy_validate_whole(struct exchange *ex, lx_str body)
         lx_str schema;
         content_ok = whole_content_ok(ex, msg, error, sizeof(error));
         if (content_schema(ex, &schema))
-            note_content(v, error, content_ok ? "valid"
-                                   : sp == LX_TOOL_CALLS_FLAG ? "flagged"
-                                                              : "rejected");
+            note_content(v, error,
+                         content_ok                 ? "valid"
+                         : sp == LX_TOOL_CALLS_FLAG ? "flagged"
+                                                    : "rejected");
     }
     int rc = LX_OK;
     if (bad_call && tp != LX_TOOL_CALLS_FLAG) {

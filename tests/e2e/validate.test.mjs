@@ -208,7 +208,7 @@ test('structured output, reject, streamed: no content reaches the client, an err
   assert.equal(text(chunks), '');
 });
 
-test('structured output, streamed and valid: the content arrives whole at the end', async () => {
+test('structured output, streamed and valid: the held content is checked and released in full', async () => {
   const { chunks, err, rid } = await streamed(reject, { response_format: anyN });
   assert.equal(err, null);
   assert.equal(typeof JSON.parse(text(chunks)).n, 'number');

@@ -68,13 +68,14 @@ static void args_chunk(char *out, size_t cap, int index, const char *part, size_
              index, esc);
 }
 
-#define CONTENT "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi \"},\"finish_reason\":null}]}"
+#define CONTENT                                                                                    \
+    "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi \"},\"finish_reason\":null}]}"
 #define HEAD0                                                                                      \
-    "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_a\","       \
+    "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_a\","        \
     "\"type\":\"function\",\"function\":{\"name\":\"book\",\"arguments\":\"\"}}]},"                \
     "\"finish_reason\":null}]}"
 #define HEAD1                                                                                      \
-    "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":\"call_b\","       \
+    "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":\"call_b\","        \
     "\"type\":\"function\",\"function\":{\"name\":\"ping\",\"arguments\":\"{}\"}}]},"              \
     "\"finish_reason\":null}]}"
 #define FINISH "{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}"
@@ -89,8 +90,8 @@ static void expect_call(const struct lx_callhold *h, size_t k, const char *name,
     cr_assert(lx_str_eq(it.name, lx_str_from_cstr(name)), "name %.*s", (int)it.name.len,
               it.name.ptr);
     cr_assert(lx_str_eq(it.id, lx_str_from_cstr(id)));
-    cr_assert(lx_str_eq(it.text, lx_str_from_cstr(args)), "args [%.*s] want [%s]",
-              (int)it.text.len, it.text.ptr, args);
+    cr_assert(lx_str_eq(it.text, lx_str_from_cstr(args)), "args [%.*s] want [%s]", (int)it.text.len,
+              it.text.ptr, args);
 }
 
 /* Two calls, the first one's arguments split in two at every byte. */

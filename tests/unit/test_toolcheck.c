@@ -129,8 +129,8 @@ Test(toolcheck, one_call)
     cr_assert_eq(lx_json_parse(&req, request, strlen(request), &a, 32), LX_JSON_OK);
     int tools = lx_json_get(&req, 0, "tools");
     struct lx_toolcheck_violation v;
-    cr_assert(lx_toolcheck_call(&req, tools, LX_STR_LIT("book"), LX_STR_LIT("{\"seats\":1000}"),
-                                &v));
+    cr_assert(
+        lx_toolcheck_call(&req, tools, LX_STR_LIT("book"), LX_STR_LIT("{\"seats\":1000}"), &v));
     cr_assert_not(
         lx_toolcheck_call(&req, tools, LX_STR_LIT("book"), LX_STR_LIT("{\"seats\":7}"), &v));
     cr_assert_str_eq(v.name, "book");
