@@ -52,6 +52,7 @@ struct lx_proxy_validate {
     uint8_t n_repairs;
     struct repair_note repairs[LX_CONFIG_MAX_REPAIR_ATTEMPTS];
     lx_buf assistant, feedback; /* JSON messages the repair request appends */
+    bool content_sent;          /* a repaired stream: the client has the content already */
     bool so_checked;            /* structured output was checked ... */
     const char *so_action;      /* static: "valid", "flagged" or "rejected" */
     char so_error[ERR_MAX];     /* ... and its last error, "" when valid */
@@ -373,6 +374,8 @@ static int check_item(struct exchange *ex, const struct lx_callhold_item *it)
         return LX_ERR;
     }
     v->repair_pending = true;
+    /* the holder goes with this attempt: keep what the repaired answer needs */
+    v->content_sent = lx_callhold_content_passed(v->hold);
     ex->saw_done = true; /* read the rest of this stream and drop it */
     return LX_AGAIN;
 }
@@ -638,8 +641,7 @@ void lx_proxy_repair_stream(struct exchange *ex, lx_str body)
     bool started = ex->client_started;
     int rc = LX_OK;
     /* content the client already has (before the repaired call) is not sent again */
-    if (cJSON_IsString(content) && content->valuestring[0] &&
-        !(ex->valid->hold && lx_callhold_content_passed(ex->valid->hold))) {
+    if (cJSON_IsString(content) && content->valuestring[0] && !ex->valid->content_sent) {
         cJSON *d = cJSON_CreateObject();
         if (!started)
             cJSON_AddStringToObject(d, "role", "assistant");
