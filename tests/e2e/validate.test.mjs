@@ -168,8 +168,13 @@ test('repair, streamed: the invalid call is held back and the repaired one is st
   assert.deepEqual(finish(chunks), ['tool_calls']);
   assert.ok(chunks.at(-1).usage, 'the usage chunk the client asked for');
   assert.equal(chunks[0].object, 'chat.completion.chunk');
+  const last = await sim.last();
+  assert.equal(last.json.stream, false, 'the repair is asked non-streamed');
+  assert.equal(last.json.stream_options, undefined);
+  assert.equal(last.json.messages.at(-1).role, 'tool');
   const rec = await repair.waitAudit(rid);
   assert.equal(rec.status, 200);
+  assert.equal(rec.attempts.length, 2);
   assert.equal(rec.repairs.length, 1);
   assert.equal(rec.repairs[0].tool, 'set_airport');
   assert.match(rec.repairs[0].error, /^at \/code: does not match the pattern/);
