@@ -19,7 +19,7 @@ SECONDS_EACH=${FUZZ_SECONDS:-30}
 # (configured every time: a new target file must become a build target)
 CC=clang cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLMUX_FUZZ=ON \
     -DLLMUX_SANITIZE=ON -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link" >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" --target ${FUZZ_TARGETS:-fuzz_json fuzz_sse fuzz_chat fuzz_config fuzz_schema fuzz_redact fuzz_redact_chat fuzz_responses fuzz_resp_stream fuzz_reverse} >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target ${FUZZ_TARGETS:-fuzz_json fuzz_sse fuzz_chat fuzz_config fuzz_schema fuzz_redact fuzz_redact_chat fuzz_responses fuzz_resp_stream fuzz_reverse fuzz_callhold} >/dev/null
 
 # full stacks on malloc so the one suppression below matches by function
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0}
@@ -27,7 +27,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # one known leak inside libfyaml, explained in the file
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0}
 failed=0
-for target in ${FUZZ_TARGETS:-fuzz_json fuzz_sse fuzz_chat fuzz_config fuzz_schema fuzz_redact fuzz_redact_chat fuzz_responses fuzz_resp_stream fuzz_reverse}; do
+for target in ${FUZZ_TARGETS:-fuzz_json fuzz_sse fuzz_chat fuzz_config fuzz_schema fuzz_redact fuzz_redact_chat fuzz_responses fuzz_resp_stream fuzz_reverse fuzz_callhold}; do
     seeds="tests/fuzz/corpus/$target"
     work="$BUILD/fuzz-corpus/$target"
     mkdir -p "$work" "$BUILD/fuzz-artifacts/$target"

@@ -33,7 +33,7 @@
 
 static const char *const dialect_names[] = {"chat", "responses", "messages"};
 static const char *const audit_prompt_names[] = {"off", "hash", "full"};
-static const char *const tool_calls_names[] = {"off", "flag", "reject"};
+static const char *const tool_calls_names[] = {"off", "flag", "reject", "repair"};
 static const char *const reasoning_events_names[] = {"items", "openai", "open_responses"};
 static const char *const balance_names[] = {"least_outstanding", "weighted"};
 static const char *const forbidden_tools_names[] = {"reject", "strip"};
@@ -356,6 +356,7 @@ static struct lx_config *config_new(const char *source)
     c->auth.store = dup_str(LX_CONFIG_DEFAULT_AUTH_STORE);
     c->responses.store = dup_str(LX_CONFIG_DEFAULT_RESPONSES_STORE);
     c->responses.ttl_hours = LX_CONFIG_DEFAULT_RESPONSES_TTL_HOURS;
+    c->policy.repair_attempts = 1;
     c->responses.max_stored_bytes = LX_CONFIG_DEFAULT_RESPONSES_MAX_BYTES;
     c->responses.reasoning_events = LX_REASONING_EVENTS_ITEMS;
     c->responses.default_store = true; /* as OpenAI (RESPONSES.md 8) */
@@ -1178,7 +1179,20 @@ static int read_policy_tool_calls(struct loader *ld, struct fy_node *value, void
             ld->c->policy.tool_calls = (enum lx_tool_calls_policy)i;
             return LX_OK;
         }
-    return fail(ld, value, "%s: expected off, flag or reject", where(ld));
+    return fail(ld, value, "%s: expected off, flag, reject or repair", where(ld));
+}
+
+static int read_policy_structured_output(struct loader *ld, struct fy_node *value, void *target)
+{
+    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
+    if (is_null(value))
+        return LX_OK;
+    for (size_t i = 0; s && i < LX_ARRAY_LEN(tool_calls_names); i++)
+        if (strcmp(s, tool_calls_names[i]) == 0) {
+            ld->c->policy.structured_output = (enum lx_tool_calls_policy)i;
+            return LX_OK;
+        }
+    return fail(ld, value, "%s: expected off, flag, reject or repair", where(ld));
 }
 
 static int read_policy_forbidden_tools(struct loader *ld, struct fy_node *value, void *target)
@@ -1252,6 +1266,9 @@ static int read_policy(struct loader *ld, struct fy_node *value, void *target)
     static const struct field fields[] = {
         FIELD_FN("tool_calls", read_policy_tool_calls),
         FIELD_FN("forbidden_tools", read_policy_forbidden_tools),
+        FIELD_FN("structured_output", read_policy_structured_output),
+        FIELD_NUM("repair_attempts", FIELD_U32, struct lx_config, policy.repair_attempts, 1,
+                  LX_CONFIG_MAX_REPAIR_ATTEMPTS),
     };
     return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
 }
@@ -2884,7 +2901,9 @@ void lx_config_print(const struct lx_config *c, FILE *out)
             c->health.interval_ms, c->health.timeout_ms);
     print_rate_limits(c, out);
     fprintf(out, "\npolicy:\n  tool_calls %s%s\n", tool_calls_names[c->policy.tool_calls],
-            c->policy.tool_calls ? " (non-streamed chat completions)" : "");
+            c->policy.tool_calls ? " (chat completions, whole and streamed)" : "");
+    fprintf(out, "  structured_output %s\n", tool_calls_names[c->policy.structured_output]);
+    fprintf(out, "  repair_attempts %u\n", c->policy.repair_attempts);
     fprintf(out, "  forbidden_tools %s\n", forbidden_tools_names[c->policy.forbidden_tools]);
     fprintf(out, "\nadmin:\n  enabled    %s\n  key_env    %s (%s)\n",
             c->admin.enabled ? "true" : "false", c->admin.key_env,

@@ -49,8 +49,11 @@
  *     enabled: false                 # true: needs the key in key_env at start
  *     key_env: LLMUX_ADMIN_KEY       # name of the variable holding the admin key
  *   policy:
- *     tool_calls: off                # off | flag | reject: check the tool calls of
- *                                    # non-streamed chat completions (toolcheck.h)
+ *     tool_calls: off                # off | flag | reject | repair: check the tool
+ *                                    # calls of chat completions (toolcheck.h)
+ *     structured_output: off         # off | flag | reject | repair: check content
+ *                                    # against response_format's json_schema
+ *     repair_attempts: 1             # 1..3: new questions to the model per answer
  *     forbidden_tools: reject        # reject | strip: a request offering a tool
  *                                    # its key or model does not allow (toolallow.h)
  *   redaction:                       # docs/config.md "redaction"
@@ -126,9 +129,17 @@ enum { LX_CONFIG_DEFAULT_PORT = 7711 };
 
 enum lx_dialect { LX_DIALECT_CHAT, LX_DIALECT_RESPONSES, LX_DIALECT_MESSAGES };
 enum lx_audit_prompt { LX_AUDIT_PROMPT_OFF, LX_AUDIT_PROMPT_HASH, LX_AUDIT_PROMPT_FULL };
-/* What a tool call that fails its check becomes: nothing (not checked),
- * a note in the audit record, or a 502 instead of the response. */
-enum lx_tool_calls_policy { LX_TOOL_CALLS_OFF, LX_TOOL_CALLS_FLAG, LX_TOOL_CALLS_REJECT };
+/* What a tool call (or a structured answer) that fails its check becomes:
+ * nothing (not checked), a note in the audit record, an error instead of
+ * the answer, or a new question to the model with the error appended
+ * (policy.repair_attempts times, then an error). */
+enum lx_tool_calls_policy {
+    LX_TOOL_CALLS_OFF,
+    LX_TOOL_CALLS_FLAG,
+    LX_TOOL_CALLS_REJECT,
+    LX_TOOL_CALLS_REPAIR
+};
+enum { LX_CONFIG_MAX_REPAIR_ATTEMPTS = 3 };
 /* How reasoning text is streamed to a Responses client (RESPONSES.md 6.3,
  * 14.1): as reasoning items only, with OpenAI's response.reasoning_text.*
  * events, or with Open Responses' response.reasoning.* events. */
@@ -362,6 +373,8 @@ struct lx_config {
     struct {
         enum lx_tool_calls_policy tool_calls;
         enum lx_forbidden_tools_policy forbidden_tools;
+        enum lx_tool_calls_policy structured_output; /* response_format json_schema */
+        uint32_t repair_attempts;                    /* 1..3, default 1 */
     } policy;
     /* The Responses API's state (store/responses.h). */
     struct {

@@ -42,35 +42,54 @@ static int find_tool(const lx_json *req, int tools, lx_str name)
     return -1;
 }
 
+/* Validates the JSON text against the schema text; "" in err when valid,
+ * else the violation ("at /p: message", "arguments are not valid JSON",
+ * "schema not supported: ..."). what names the instance in the JSON error. */
+static void check_text(lx_str schema, lx_str text, const char *what, char *err, size_t errlen)
+{
+    char serr[256];
+    err[0] = '\0';
+    struct lx_schema *s = lx_schema_new(schema.ptr, schema.len, NULL, serr, sizeof(serr));
+    if (s == NULL) {
+        snprintf(err, errlen, "schema not supported: %s", serr);
+        return;
+    }
+    struct lx_schema_error e = {0};
+    size_t ne = 0;
+    enum lx_schema_status st =
+        lx_schema_validate(s, text.ptr ? text.ptr : "", text.len, &e, 1, &ne);
+    if (st == LX_SCHEMA_EJSON)
+        snprintf(err, errlen, "%s not valid JSON", what);
+    else if (st != LX_SCHEMA_VALID)
+        snprintf(err, errlen, "at %s: %s", e.instance[0] ? e.instance : "(root)",
+                 ne ? e.message : lx_schema_strerror(st));
+    lx_schema_free(s);
+}
+
+/* The parameters schema text of the offered function fn ("true" without). */
+static lx_str parameters_of(const lx_json *req, int fn)
+{
+    int params = lx_json_get(req, fn, "parameters");
+    return params >= 0 ? lx_json_value_text(req, params) : LX_STR_LIT("true");
+}
+
 /* Validates the arguments string token args of resp against the schema of
  * the offered function fn. */
 static void check_arguments(const lx_json *req, int fn, const lx_json *resp, int args, lx_str name,
                             struct lx_toolcheck_result *out)
 {
-    int params = lx_json_get(req, fn, "parameters");
-    lx_str schema = params >= 0 ? lx_json_value_text(req, params) : LX_STR_LIT("true");
-    char err[256];
-    struct lx_schema *s = lx_schema_new(schema.ptr, schema.len, NULL, err, sizeof(err));
-    if (s == NULL) {
-        add(out, name, "schema not supported: %s", err);
-        return;
-    }
     struct lx_schema_limits lim;
     lx_schema_limits_default(&lim);
     lx_buf text;
     lx_buf_init(&text, lim.max_instance_bytes);
-    struct lx_schema_error e = {0};
-    size_t ne = 0;
-    enum lx_schema_status st = LX_SCHEMA_EJSON;
+    char err[LX_TOOLCHECK_ERROR_MAX];
     if (lx_json_unescape(resp, args, &text) == LX_OK)
-        st = lx_schema_validate(s, text.data ? text.data : "", text.len, &e, 1, &ne);
-    if (st == LX_SCHEMA_EJSON)
-        add(out, name, "arguments are not valid JSON");
-    else if (st != LX_SCHEMA_VALID)
-        add(out, name, "at %s: %s", e.instance[0] ? e.instance : "(root)",
-            ne ? e.message : lx_schema_strerror(st));
+        check_text(parameters_of(req, fn), lx_buf_str(&text), "arguments are", err, sizeof(err));
+    else
+        snprintf(err, sizeof(err), "arguments are not valid JSON");
+    if (err[0])
+        add(out, name, "%s", err);
     lx_buf_release(&text);
-    lx_schema_free(s);
 }
 
 static void check_call(const lx_json *req, int tools, const lx_json *resp, int call,
@@ -123,4 +142,41 @@ int lx_toolcheck_run(const lx_json *req, int tools, lx_str body, lx_arena *scrat
         }
     }
     return LX_OK;
+}
+
+bool lx_toolcheck_call(const lx_json *req, int tools, lx_str name, lx_str args,
+                       struct lx_toolcheck_violation *v)
+{
+    *v = (struct lx_toolcheck_violation){0};
+    snprintf(v->name, sizeof(v->name), "%.*s", (int)LX_MIN(name.len, sizeof(v->name) - 1),
+             name.ptr ? name.ptr : "");
+    if (name.ptr == NULL || name.len == 0) {
+        snprintf(v->error, sizeof(v->error), "tool call without a function name");
+        return false;
+    }
+    int fn = find_tool(req, tools, name);
+    if (fn < 0) {
+        snprintf(v->error, sizeof(v->error), "tool not offered in the request");
+        return false;
+    }
+    check_text(parameters_of(req, fn), args, "arguments are", v->error, sizeof(v->error));
+    return v->error[0] == '\0';
+}
+
+int lx_toolcheck_schema_of(const lx_json *req, lx_str *schema)
+{
+    int rf = lx_json_get(req, 0, "response_format");
+    int type = rf >= 0 && lx_json_is_object(req, rf) ? lx_json_get(req, rf, "type") : -1;
+    if (type < 0 || !lx_json_str_eq(req, type, "json_schema"))
+        return LX_ERR;
+    int js = lx_json_get(req, rf, "json_schema");
+    int s = js >= 0 && lx_json_is_object(req, js) ? lx_json_get(req, js, "schema") : -1;
+    *schema = s >= 0 ? lx_json_value_text(req, s) : LX_STR_LIT("true");
+    return LX_OK;
+}
+
+bool lx_toolcheck_content(lx_str schema, lx_str content, char *err, size_t errlen)
+{
+    check_text(schema, content, "the answer is", err, errlen);
+    return err[0] == '\0';
 }

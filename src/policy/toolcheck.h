@@ -47,4 +47,21 @@ struct lx_toolcheck_result {
 int lx_toolcheck_run(const lx_json *req, int tools, lx_str body, lx_arena *scratch,
                      uint32_t max_depth, struct lx_toolcheck_result *out);
 
+/* Checks one call (a streamed call, put together by callhold.h): name
+ * (bytes of the name, NULL/empty: no name) must be an offered function of
+ * the tools token of req, and args (the unescaped arguments text) valid
+ * against its parameters. True when valid; else *v names the tool and the
+ * error (never a value). */
+bool lx_toolcheck_call(const lx_json *req, int tools, lx_str name, lx_str args,
+                       struct lx_toolcheck_violation *v);
+
+/* Structured output: when req asks for response_format {type: json_schema},
+ * *schema becomes the text of json_schema.schema (a view into req; "true"
+ * when absent) and LX_OK; LX_ERR when the request asks for no schema. */
+int lx_toolcheck_schema_of(const lx_json *req, lx_str *schema);
+/* Validates the answer's text content against schema; true when valid,
+ * else err holds "at /p: message" (or "the answer is not valid JSON",
+ * "schema not supported: ..."). */
+bool lx_toolcheck_content(lx_str schema, lx_str content, char *err, size_t errlen);
+
 #endif

@@ -192,6 +192,10 @@ static void stream_fail(struct exchange *ex, const char *message, const char *co
 void lx_proxy_refuse(struct exchange *ex, int status, const char *message, const char *type,
                      const char *param, const char *code, const lx_http_header *extra)
 {
+    if (ex->client_started) { /* a repaired answer for a streamed client (validate.c) */
+        stream_fail(ex, message, code);
+        return;
+    }
     respond_error_with(ex, status, message, type, param, code, extra);
 }
 
@@ -224,7 +228,7 @@ enum { EVENT_STOP = 1 }; /* the stream to the client has ended: stop reading */
 
 /* A data event through the tool gate (govern.c): sent, held, or the end of
  * the stream when it calls a tool that may not reach the client. */
-static int gated_event(struct exchange *ex, lx_str data)
+static int pass_event(struct exchange *ex, lx_str data)
 {
     int g = lx_proxy_tools_gate(ex, data);
     if (g == LX_AGAIN)
@@ -232,6 +236,20 @@ static int gated_event(struct exchange *ex, lx_str data)
     if (g != LX_OK)
         return EVENT_STOP;
     return client_event(ex, data);
+}
+
+/* Tool-call and structured-output validation (validate.c) first: it holds
+ * a call until it is complete and valid, then hands its chunks to
+ * pass_event (lx_ex_pass_event); LX_AGAIN also covers a repair that waits
+ * for this stream's end (the rest is read and dropped: saw_done). */
+static int gated_event(struct exchange *ex, lx_str data)
+{
+    int v = lx_proxy_validate_chunk(ex, data);
+    if (v == LX_AGAIN)
+        return LX_OK;
+    if (v != LX_OK)
+        return EVENT_STOP;
+    return pass_event(ex, data);
 }
 
 /* Redaction: sends the text it still holds back, before the stream ends. */
@@ -280,7 +298,7 @@ static int chat_event(struct exchange *ex, lx_str data)
     case LX_CHAT_CHUNK_DONE:
         /* read on to the end of the upstream body so its connection is reused */
         ex->saw_done = true;
-        if (lx_proxy_tools_gate_end(ex) != LX_OK)
+        if (lx_proxy_validate_end(ex) != LX_OK || lx_proxy_tools_gate_end(ex) != LX_OK)
             return LX_OK;
         if (send_held_redaction(ex) != LX_OK || client_event(ex, ev->data) != LX_OK)
             return LX_ERR;
@@ -432,31 +450,6 @@ static void cancel_upstream(struct exchange *ex)
     snprintf(ex->upstream_result, sizeof(ex->upstream_result), "%s", result);
 }
 
-/* policy.tool_calls: checks the tool calls of the whole 2xx body against
- * the tools the request offered (the request's tokens and body are alive
- * while the client is). With reject and a violation, answers 502
- * invalid_tool_call and returns LX_ERR; the body is then never sent. */
-static int check_tool_calls(struct exchange *ex, lx_str body)
-{
-    enum lx_tool_calls_policy pol = ex->p->cfg->policy.tool_calls;
-    /* not gated on the tally: it skips calls without a name, which must fail here */
-    if (pol == LX_TOOL_CALLS_OFF || ex->endpoint != LX_PROXY_CHAT || ex->req == NULL)
-        return LX_OK;
-    lx_arena_reset(&ex->scratch);
-    int tools = lx_json_get(&ex->cr.json, 0, "tools");
-    int rc = lx_toolcheck_run(&ex->cr.json, tools, body, &ex->scratch,
-                              ex->p->cfg->limits.max_json_depth, &ex->toolcheck);
-    lx_arena_reset(&ex->scratch);
-    if (rc != LX_OK || ex->toolcheck.n == 0 || pol != LX_TOOL_CALLS_REJECT)
-        return LX_OK;
-    const struct lx_toolcheck_violation *v = &ex->toolcheck.v[0];
-    char msg[512];
-    snprintf(msg, sizeof(msg), "The model made an invalid call to tool `%s`: %s.", v->name,
-             v->error);
-    respond_error(ex, 502, msg, "server_error", NULL, "invalid_tool_call");
-    return LX_ERR;
-}
-
 /* The upstream ended cleanly but the client's answer is not finished yet. */
 static void finish_clean(struct exchange *ex)
 {
@@ -469,6 +462,10 @@ static void finish_clean(struct exchange *ex)
         return;
     }
     if (ex->mode == MODE_SSE) {
+        if (lx_proxy_repair_pending(ex)) {
+            lx_proxy_repair_start(ex); /* validate.c: ask again, non-streamed */
+            return;
+        }
         if (ex->client_started && ex->tally.finish_reason[0]) {
             /* a complete stream without [DONE]: end it as OpenAI does */
             if (lx_proxy_tools_gate_end(ex) != LX_OK)
@@ -500,12 +497,17 @@ static void finish_clean(struct exchange *ex)
             return;
         }
         ex->t_first_token_us = lx_clock_mono_us();
-        if (lx_proxy_tools_check_answer(ex, &body) != LX_OK || check_tool_calls(ex, body) != LX_OK)
-            return;
+        if (lx_proxy_tools_check_answer(ex, &body) != LX_OK ||
+            lx_proxy_validate_whole(ex, body) != LX_OK)
+            return; /* answered, or a repair attempt is scheduled (validate.c) */
         if (lx_proxy_redact_response(ex, &body) != LX_OK) {
             respond_error(ex, 502,
                           "The gateway could not apply its redaction policy to the answer.",
                           "server_error", NULL, "redaction_failed");
+            return;
+        }
+        if (ex->stream && lx_proxy_repair_wanted(ex)) {
+            lx_proxy_repair_stream(ex, body); /* a repaired answer, as chunks */
             return;
         }
         respond(ex, ex->upstream_status, body.ptr, body.len);
@@ -542,8 +544,8 @@ static void finish_failed(struct exchange *ex, enum lx_upstream_result result, c
  * already (DESIGN.md "Errors": nothing is retried after that). */
 static uint32_t failure_class(const struct exchange *ex, enum lx_upstream_result result)
 {
-    if (ex->req == NULL || ex->client_started || ex->client_finished)
-        return 0;
+    if (ex->req == NULL || ex->client_started || ex->client_finished || lx_proxy_repair_pending(ex))
+        return 0; /* a repair pending is an answer, not a failure: validate.c asks again */
     switch (result) {
     case LX_UPSTREAM_CONNECT_FAILED:
     case LX_UPSTREAM_TIMEOUT_CONNECT:
@@ -609,6 +611,12 @@ static void on_backoff_end(uv_timer_t *t)
         return;
     }
     start_attempt(ex);
+}
+
+void lx_ex_schedule_attempt(struct exchange *ex)
+{
+    ex->admit = ADMIT_BACKOFF;
+    uv_timer_start(&ex->start_handle, on_backoff_end, 0, 0);
 }
 
 static void schedule_attempt(struct exchange *ex, uint32_t wait_ms)
@@ -714,6 +722,7 @@ static void exchange_free(struct exchange *ex)
 {
     struct lx_proxy *p = ex->p;
     lx_proxy_redact_release(ex);
+    lx_proxy_validate_release(ex);
     if (ex->prev)
         ex->prev->next = ex->next;
     else
@@ -1031,6 +1040,7 @@ static void reset_attempt(struct exchange *ex)
     lx_proxy_resp_reset(ex);
     lx_proxy_rev_reset(ex, false);
     lx_proxy_redact_reset_attempt(ex);
+    lx_proxy_validate_reset_attempt(ex);
 }
 
 /* Names ex->deployment of a configured model as the exchange's target. */
@@ -1164,7 +1174,9 @@ static void start_attempt(struct exchange *ex)
     ex->tries++;
     ex->t_attempt_us = lx_clock_mono_us();
     lx_buf_reset(&ex->upstream_body);
+    /* a repair (validate.c) sends the request with the invalid answer and the error */
     int rc = ex->endpoint == LX_PROXY_RESPONSES ? lx_proxy_resp_encode(ex)
+             : lx_proxy_repair_wanted(ex)       ? lx_proxy_repair_encode(ex)
              : lx_proxy_rev_wanted(ex)          ? lx_proxy_rev_encode(ex)
                                        : lx_chat_request_rewrite(&ex->cr, ex->upstream_model,
                                                                  ex->stream, &ex->upstream_body);
@@ -1475,4 +1487,9 @@ void lx_ex_maybe_free(struct exchange *ex)
 int lx_ex_chat_event(struct exchange *ex, lx_str data)
 {
     return chat_event(ex, data);
+}
+
+int lx_ex_pass_event(struct exchange *ex, lx_str data)
+{
+    return pass_event(ex, data);
 }

@@ -25,6 +25,7 @@ struct key_slots;
 struct lx_proxy_rules;
 struct lx_rules_ttft;
 struct lx_store_spend;
+struct lx_proxy_validate;
 
 /* What the tool allowlists decided for one chat exchange (toolallow.h);
  * in the exchange's arena, made when first needed. */
@@ -183,6 +184,7 @@ struct exchange {
     struct lx_proxy_rules *rules;
     double cost_usd;
     bool cost_known;
+    struct lx_proxy_validate *valid; /* validate.c: heap; NULL until a check needs it */
 };
 
 /* exchange.c: frees the spare exchanges. */
@@ -317,6 +319,42 @@ void lx_proxy_redact_record(const struct exchange *ex, lx_jw *w);
 /* exchange.c, for reverse.c: one chat chunk through the chat client's
  * pipeline (classify, count, redact, gate, relay). As an SSE callback. */
 int lx_ex_chat_event(struct exchange *ex, lx_str data);
+/* exchange.c, for validate.c: one chunk the validation let go, through the
+ * allowlist gate to the client (LX_OK, or not: the stream ended); the
+ * next attempt, started from start_handle (never inside a callback). */
+int lx_ex_pass_event(struct exchange *ex, lx_str data);
+void lx_ex_schedule_attempt(struct exchange *ex);
+
+/* validate.c: policy.tool_calls and policy.structured_output on chat
+ * exchanges (whole and streamed answers) and repair. Each is a no-op
+ * (LX_OK / false) when both policies are off. */
+/* One stream chunk: LX_OK to send it now, LX_AGAIN when it was held (or a
+ * repair waits for the stream's end), LX_ERR after ending the stream. */
+int lx_proxy_validate_chunk(struct exchange *ex, lx_str data);
+/* The stream ends: checks and lets go what is held. LX_ERR when the stream
+ * was ended or a repair waits. */
+int lx_proxy_validate_end(struct exchange *ex);
+/* A whole 2xx chat answer: LX_OK to send it; LX_ERR after answering (502
+ * invalid_tool_call / invalid_structured_output) or after scheduling a
+ * repair attempt. Fills ex->toolcheck. */
+int lx_proxy_validate_whole(struct exchange *ex, lx_str body);
+/* A stream's invalid answer waits for its upstream's end to be repaired. */
+bool lx_proxy_repair_pending(const struct exchange *ex);
+/* Schedules the pending repair (lx_ex_schedule_attempt). */
+void lx_proxy_repair_start(struct exchange *ex);
+/* The attempts from now on are repairs (their body is lx_proxy_repair_encode's). */
+bool lx_proxy_repair_wanted(const struct exchange *ex);
+/* Writes the repair request into ex->upstream_body: non-streamed, with the
+ * invalid message and the error appended. LX_AGAIN after answering. */
+int lx_proxy_repair_encode(struct exchange *ex);
+/* Sends a checked whole answer to a streamed client as chunks, [DONE]. */
+void lx_proxy_repair_stream(struct exchange *ex, lx_str body);
+/* A new attempt: forgets the stream holder. */
+void lx_proxy_validate_reset_attempt(struct exchange *ex);
+/* Frees the exchange's validation state. */
+void lx_proxy_validate_release(struct exchange *ex);
+/* record.c: "repairs" and "structured_output" of the audit record. */
+void lx_proxy_validate_record(const struct exchange *ex, lx_jw *w);
 
 /* reverse.c: a chat client over a backend that speaks only Responses
  * (RESPONSES.md 13). */

@@ -325,6 +325,7 @@ void lx_proxy_write_record(struct lx_proxy *p, const struct exchange *ex)
     else
         lx_jw_null(&w);
     tool_call_violations(&w, &ex->toolcheck);
+    lx_proxy_validate_record(ex, &w);
     responses(&w, ex);
     governance(&w, ex);
     lx_proxy_redact_record(ex, &w);

@@ -1,4 +1,4 @@
-// toolcheck.test.mjs — policy.tool_calls on non-streamed chat completions:
+// toolcheck.test.mjs — policy.tool_calls on non-streamed chat completions (streams: validate.test.mjs):
 // the sim builds arguments from the schema (small numbers, a word for
 // strings), so a schema they violate makes an invalid call. reject: 502
 // invalid_tool_call, the call never reaches the client; flag: the response

@@ -382,17 +382,28 @@ Test(config_errors, enumerations)
     expect_error("audit: {prompt: maybe}\n",
                  "t.yaml:1:17: audit.prompt: expected full, hash or off");
     expect_error("policy:\n  tool_calls: block\n",
-                 "t.yaml:2:15: policy.tool_calls: expected off, flag or reject");
+                 "t.yaml:2:15: policy.tool_calls: expected off, flag, reject or repair");
+    expect_error("policy:\n  repair_attempts: 4\n",
+                 "t.yaml:2:20: policy.repair_attempts: must be between 1 and 3");
+    expect_error("policy:\n  structured_output: on\n",
+                 "t.yaml:2:22: policy.structured_output: expected off, flag, reject or repair");
     expect_error("policy: {tool_call: flag}\n", "t.yaml:1:10: unknown key 'tool_call' in policy");
 }
 
 Test(config_file, policy_tool_calls)
 {
-    static const char *const names[] = {"off", "flag", "reject"};
+    static const char *const names[] = {"off", "flag", "reject", "repair"};
     struct lx_config *c = load("");
     cr_assert_eq(c->policy.tool_calls, LX_TOOL_CALLS_OFF, "off by default");
+    cr_assert_eq(c->policy.structured_output, LX_TOOL_CALLS_OFF, "off by default");
+    cr_assert_eq(c->policy.repair_attempts, 1);
     lx_config_unref(c);
-    for (int i = 0; i < 3; i++) {
+    c = load("policy: {structured_output: repair, repair_attempts: 3}\n");
+    cr_assert_not_null(c, "%s", err);
+    cr_assert_eq(c->policy.structured_output, LX_TOOL_CALLS_REPAIR);
+    cr_assert_eq(c->policy.repair_attempts, 3);
+    lx_config_unref(c);
+    for (int i = 0; i < 4; i++) {
         char text[64];
         snprintf(text, sizeof(text), "policy:\n  tool_calls: %s\n", names[i]);
         c = load(text);

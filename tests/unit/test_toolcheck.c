@@ -119,3 +119,54 @@ Test(toolcheck, caps_and_no_values)
     cr_assert_eq(run(calls, &r), LX_OK);
     cr_assert_eq(r.n, LX_TOOLCHECK_MAX_VIOLATIONS);
 }
+
+/* One streamed call, put together by callhold.h. */
+Test(toolcheck, one_call)
+{
+    lx_arena a;
+    lx_arena_init(&a, 1 << 20);
+    lx_json req;
+    cr_assert_eq(lx_json_parse(&req, request, strlen(request), &a, 32), LX_JSON_OK);
+    int tools = lx_json_get(&req, 0, "tools");
+    struct lx_toolcheck_violation v;
+    cr_assert(
+        lx_toolcheck_call(&req, tools, LX_STR_LIT("book"), LX_STR_LIT("{\"seats\":1000}"), &v));
+    cr_assert_not(
+        lx_toolcheck_call(&req, tools, LX_STR_LIT("book"), LX_STR_LIT("{\"seats\":7}"), &v));
+    cr_assert_str_eq(v.name, "book");
+    cr_assert_str_eq(v.error, "at /seats: must be >= 1000");
+    cr_assert_not(lx_toolcheck_call(&req, tools, LX_STR_LIT("book"), LX_STR_LIT("{\"seats\""), &v));
+    cr_assert_str_eq(v.error, "arguments are not valid JSON");
+    cr_assert_not(lx_toolcheck_call(&req, tools, LX_STR_LIT("nope"), LX_STR_LIT("{}"), &v));
+    cr_assert_str_eq(v.error, "tool not offered in the request");
+    cr_assert_not(lx_toolcheck_call(&req, tools, (lx_str){0}, LX_STR_LIT("{}"), &v));
+    cr_assert_str_eq(v.error, "tool call without a function name");
+    cr_assert(lx_toolcheck_call(&req, tools, LX_STR_LIT("free"), LX_STR_LIT("[1]"), &v));
+    lx_arena_release(&a);
+}
+
+/* Structured output: the schema of response_format, and content against it. */
+Test(toolcheck, structured_output)
+{
+    static const char with[] = "{\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{"
+                               "\"name\":\"x\",\"schema\":{\"type\":\"object\",\"required\":[\"n\"]"
+                               "}}}}";
+    static const char without[] = "{\"response_format\":{\"type\":\"json_object\"}}";
+    lx_arena a;
+    lx_arena_init(&a, 1 << 20);
+    lx_json j;
+    lx_str schema;
+    char err[LX_TOOLCHECK_ERROR_MAX];
+    cr_assert_eq(lx_json_parse(&j, without, strlen(without), &a, 32), LX_JSON_OK);
+    cr_assert_eq(lx_toolcheck_schema_of(&j, &schema), LX_ERR);
+    cr_assert_eq(lx_json_parse(&j, with, strlen(with), &a, 32), LX_JSON_OK);
+    cr_assert_eq(lx_toolcheck_schema_of(&j, &schema), LX_OK);
+    cr_assert(lx_str_eq(schema, LX_STR_LIT("{\"type\":\"object\",\"required\":[\"n\"]}")));
+    cr_assert(lx_toolcheck_content(schema, LX_STR_LIT("{\"n\":1}"), err, sizeof(err)));
+    cr_assert_str_eq(err, "");
+    cr_assert_not(lx_toolcheck_content(schema, LX_STR_LIT("{}"), err, sizeof(err)));
+    cr_assert(strstr(err, "at (root): ") == err, "%s", err);
+    cr_assert_not(lx_toolcheck_content(schema, LX_STR_LIT("hello"), err, sizeof(err)));
+    cr_assert_str_eq(err, "the answer is not valid JSON");
+    lx_arena_release(&a);
+}

@@ -25,7 +25,7 @@ static void usage(FILE *out)
 {
     fputs("usage: llmux-sim [--listen HOST:PORT] [--seed N] [--ttft-ms N] [--tps N]\n"
           "                 [--tokens N] [--style llama|openai] [--models a,b,c]\n"
-          "                 [--fault SPEC] [--reasoning] [--echo N] [--quiet]\n"
+          "                 [--fault SPEC] [--reasoning] [--repairable] [--echo N] [--quiet]\n"
           "                 [--model-path P] [--model-alias A] [--digest HEX]\n",
           out);
 }
@@ -122,6 +122,8 @@ static int parse_args(struct sim_config *cfg, struct sim_main *m, int argc, char
         const char *opt = argv[i];
         if (strcmp(opt, "--reasoning") == 0) {
             cfg->reasoning = 1;
+        } else if (strcmp(opt, "--repairable") == 0) {
+            cfg->repairable = 1;
         } else if (strcmp(opt, "--quiet") == 0) {
             cfg->quiet = 1;
         } else if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {

@@ -40,6 +40,7 @@ struct sim_chat {
     char id[64];
     char *model;
     int stream;
+    int valid; /* --repairable second try: generated values meet the schema's bounds */
     struct sim_buf reasoning;
     struct sim_buf content;
     struct tool_call calls[CHAT_MAX_CALLS];
@@ -101,6 +102,28 @@ static struct prompt_scan scan_messages(const cJSON *messages)
         ps.words += 4;
     }
     return ps;
+}
+
+static void find_invalid(void *arg, const char *s)
+{
+    if (strstr(s, "invalid") != NULL)
+        *(int *)arg = 1;
+}
+
+/* --repairable: true when a tool or user message says "invalid" (a gateway's
+ * repair request), so this answer is the model's corrected second try. */
+static int is_second_try(const cJSON *messages)
+{
+    int found = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, messages)
+    {
+        const cJSON *role = member(m, "role");
+        if (cJSON_IsString(role) &&
+            (strcmp(role->valuestring, "tool") == 0 || strcmp(role->valuestring, "user") == 0))
+            each_text(member(m, "content"), find_invalid, &found);
+    }
+    return found;
 }
 
 /* The completion limit the request sets, or -1. */
@@ -273,7 +296,7 @@ static void plan_call(struct sim_chat *c, struct sim_rng *r, struct sim_rng *ids
     sim_gen_alnum(ids, rnd, c->style->tool_id_len);
     snprintf(call->id, sizeof(call->id), "%s%s", c->style->tool_id_prefix, rnd);
     sim_buf_init(&call->args, CHAT_TEXT_MAX);
-    sim_gen_schema_value(r, member(member(tool, "function"), "parameters"), &call->args);
+    sim_gen_schema_value(r, member(member(tool, "function"), "parameters"), &call->args, c->valid);
     add_piece(c, PIECE_TOOL_HEAD, c->ncalls, 0, 0);
     size_t len = call->args.len;
     size_t each = len >= 12 ? (len + 2) / 3 : (len + 1) / 2;
@@ -301,11 +324,11 @@ static int plan_json(struct sim_chat *c, struct sim_rng *r, const cJSON *req, lo
     if (!cJSON_IsString(type))
         return 0;
     if (strcmp(type->valuestring, "json_schema") == 0) {
-        sim_gen_schema_value(r, member(member(rf, "json_schema"), "schema"), &c->content);
+        sim_gen_schema_value(r, member(member(rf, "json_schema"), "schema"), &c->content, c->valid);
     } else if (strcmp(type->valuestring, "json_object") == 0) {
         const cJSON *schema = member(rf, "schema"); /* llama extension */
         if (schema != NULL) {
-            sim_gen_schema_value(r, schema, &c->content);
+            sim_gen_schema_value(r, schema, &c->content, c->valid);
         } else {
             const char *a = sim_gen_word(r), *b = sim_gen_word(r);
             sim_buf_printf(&c->content, "{\"answer\":\"%s %s\"}", a, b);
@@ -388,6 +411,7 @@ struct sim_chat *sim_chat_new(const struct sim_config *cfg, const cJSON *req, ui
     if (cfg->reasoning)
         add_words(c, &r, &c->reasoning, PIECE_REASONING, CHAT_REASONING_WORDS);
     c->messages = messages;
+    c->valid = cfg->repairable && is_second_try(messages);
     if (!plan_tools(c, &r, &ids, req) && !plan_json(c, &r, req, limit)) {
         if (cfg->echo > 0)
             plan_echo(c, cfg->echo, limit);

@@ -27,6 +27,7 @@ struct sim_config {
     struct sim_fault fault; /* --fault, applied to every /v1 request */
     long echo; /* --echo N: answer with the last user message in N-byte pieces; 0 = off */
     int reasoning;
+    int repairable; /* --repairable: answer a repair request ("invalid") with valid values */
     int quiet;
     /* what GET /props and GET /api/tags report (POST /sim/pin changes them);
      * NULL: derived from the first model */

@@ -82,7 +82,8 @@ size_t sim_gen_count_words(const char *s, size_t n)
     return words;
 }
 
-static void schema_value(struct sim_rng *r, const cJSON *schema, struct sim_buf *out, int depth);
+static void schema_value(struct sim_rng *r, const cJSON *schema, struct sim_buf *out, int depth,
+                         int valid);
 
 /* The schema's type, or the first non-null one of a type list; NULL when absent. */
 static const char *schema_type(const cJSON *schema)
@@ -107,17 +108,18 @@ static void append_printed(struct sim_buf *out, const cJSON *v)
 }
 
 static void object_member(struct sim_rng *r, const cJSON *props, const char *name, int first,
-                          struct sim_buf *out, int depth)
+                          struct sim_buf *out, int depth, int valid)
 {
     if (!first)
         sim_buf_append(out, ",", 1);
     sim_buf_json_str(out, name, strlen(name));
     sim_buf_append(out, ":", 1);
-    schema_value(r, cJSON_GetObjectItemCaseSensitive(props, name), out, depth + 1);
+    schema_value(r, cJSON_GetObjectItemCaseSensitive(props, name), out, depth + 1, valid);
 }
 
 /* An object with the required properties (all properties when none are required). */
-static void object_value(struct sim_rng *r, const cJSON *schema, struct sim_buf *out, int depth)
+static void object_value(struct sim_rng *r, const cJSON *schema, struct sim_buf *out, int depth,
+                         int valid)
 {
     const cJSON *props = cJSON_GetObjectItemCaseSensitive(schema, "properties");
     const cJSON *required = cJSON_GetObjectItemCaseSensitive(schema, "required");
@@ -130,16 +132,41 @@ static void object_value(struct sim_rng *r, const cJSON *schema, struct sim_buf 
         const char *name = names == required ? it->valuestring : it->string;
         if (name == NULL || n == SCHEMA_MAX_PROPERTIES)
             continue;
-        object_member(r, props, name, n == 0, out, depth);
+        object_member(r, props, name, n == 0, out, depth, valid);
         n++;
     }
     sim_buf_append(out, "}", 1);
 }
 
-static void typed_value(struct sim_rng *r, const char *type, const cJSON *schema,
-                        struct sim_buf *out, int depth)
+/* --repairable's second try: a number at the schema's lower bound (minimum,
+ * exclusiveMinimum + 1) or upper bound when only that is given, a string
+ * from examples[0]. 0 when the schema names none of these. */
+static int valid_value(const char *type, const cJSON *schema, struct sim_buf *out)
 {
-    if (strcmp(type, "string") == 0) {
+    const cJSON *min = cJSON_GetObjectItemCaseSensitive(schema, "minimum");
+    const cJSON *xmin = cJSON_GetObjectItemCaseSensitive(schema, "exclusiveMinimum");
+    const cJSON *max = cJSON_GetObjectItemCaseSensitive(schema, "maximum");
+    const cJSON *ex = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(schema, "examples"), 0);
+    int number = strcmp(type, "integer") == 0 || strcmp(type, "number") == 0;
+    if (number && cJSON_IsNumber(min))
+        sim_buf_printf(out, "%.0f", min->valuedouble);
+    else if (number && cJSON_IsNumber(xmin))
+        sim_buf_printf(out, "%.0f", xmin->valuedouble + 1);
+    else if (number && cJSON_IsNumber(max))
+        sim_buf_printf(out, "%.0f", max->valuedouble);
+    else if (strcmp(type, "string") == 0 && cJSON_IsString(ex))
+        append_printed(out, ex);
+    else
+        return 0;
+    return 1;
+}
+
+static void typed_value(struct sim_rng *r, const char *type, const cJSON *schema,
+                        struct sim_buf *out, int depth, int valid)
+{
+    if (valid && valid_value(type, schema, out)) {
+        return;
+    } else if (strcmp(type, "string") == 0) {
         const char *w = sim_gen_word(r);
         sim_buf_json_str(out, w, strlen(w));
     } else if (strcmp(type, "integer") == 0) {
@@ -153,11 +180,12 @@ static void typed_value(struct sim_rng *r, const char *type, const cJSON *schema
     } else if (strcmp(type, "null") == 0) {
         sim_buf_puts(out, "null");
     } else {
-        object_value(r, schema, out, depth);
+        object_value(r, schema, out, depth, valid);
     }
 }
 
-static void schema_value(struct sim_rng *r, const cJSON *schema, struct sim_buf *out, int depth)
+static void schema_value(struct sim_rng *r, const cJSON *schema, struct sim_buf *out, int depth,
+                         int valid)
 {
     if (!cJSON_IsObject(schema) || depth > SCHEMA_MAX_DEPTH) {
         const char *w = sim_gen_word(r);
@@ -175,20 +203,20 @@ static void schema_value(struct sim_rng *r, const cJSON *schema, struct sim_buf 
     else if (cJSON_GetArraySize(e) > 0)
         append_printed(out, cJSON_GetArrayItem(e, 0));
     else if (type != NULL)
-        typed_value(r, type, schema, out, depth);
+        typed_value(r, type, schema, out, depth, valid);
     else if (cJSON_GetArraySize(any) > 0)
-        schema_value(r, cJSON_GetArrayItem(any, 0), out, depth + 1);
+        schema_value(r, cJSON_GetArrayItem(any, 0), out, depth + 1, valid);
     else if (cJSON_GetObjectItemCaseSensitive(schema, "properties") != NULL)
-        object_value(r, schema, out, depth);
+        object_value(r, schema, out, depth, valid);
     else
-        typed_value(r, "string", schema, out, depth);
+        typed_value(r, "string", schema, out, depth, valid);
 }
 
-void sim_gen_schema_value(struct sim_rng *r, const cJSON *schema, struct sim_buf *out)
+void sim_gen_schema_value(struct sim_rng *r, const cJSON *schema, struct sim_buf *out, int valid)
 {
     if (!cJSON_IsObject(schema)) {
         sim_buf_puts(out, "{}");
         return;
     }
-    schema_value(r, schema, out, 0);
+    schema_value(r, schema, out, 0, valid);
 }

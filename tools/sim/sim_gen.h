@@ -36,7 +36,9 @@ const char *sim_gen_word(struct sim_rng *r);
 size_t sim_gen_count_words(const char *s, size_t n);
 /* Appends a JSON value that satisfies the simple parts of schema (type, enum, const,
  * properties/required, anyOf/oneOf): strings are words, numbers small, booleans true,
- * arrays empty. A NULL or non-object schema gives {}. */
-void sim_gen_schema_value(struct sim_rng *r, const cJSON *schema, struct sim_buf *out);
+ * arrays empty. A NULL or non-object schema gives {}. With valid non-zero (--repairable's
+ * second try), numbers sit on the schema's minimum / exclusiveMinimum / maximum and strings
+ * with examples take examples[0], so bounds and patterns are met. */
+void sim_gen_schema_value(struct sim_rng *r, const cJSON *schema, struct sim_buf *out, int valid);
 
 #endif
