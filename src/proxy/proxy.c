@@ -94,6 +94,7 @@ void lx_proxy_free(struct lx_proxy *p)
     lx_ratelimit_free(p->model_limit);
     lx_proxy_metrics_release(p);
     lx_proxy_key_slots_free(p);
+    lx_proxy_history_free(p);
     lx_config_unref(p->cfg);
     free(p);
 }
