@@ -17,6 +17,7 @@
 
 #include "api/api.h"
 #include "config/config.h"
+#include "config/history.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "http/http.h"
@@ -75,13 +76,15 @@ struct serve_opts {
 
 struct app {
     uv_loop_t loop;
-    struct lx_config *cfg;
+    struct lx_config *cfg; /* the snapshot at start (reloads: lx_proxy_config) */
+    struct serve_opts *opts;
+    char hash[LX_CONFIG_HASH_HEX]; /* of the config file at start */
     struct lx_audit *audit;
     struct lx_store_resp *resp_store; /* NULL when responses.store is off */
     struct lx_proxy *proxy;
     struct lx_api *api;
     struct lx_http_server *server;
-    uv_signal_t sig_term, sig_int;
+    uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t drain_timer, poll_timer;
     bool draining, stopped;
 };
@@ -91,16 +94,20 @@ static const char *env_or(const char *flag, const char *env)
     return flag ? flag : getenv(env);
 }
 
-static struct lx_config *build_config(const struct serve_opts *o)
+/* The config as serve builds it: the file (or the built-in default), then
+ * the flags and environment variables that adjust it. hash gets the hex
+ * SHA-256 of the file ("" for the default). The proxy calls it again for
+ * a reload (lx_proxy_loader). */
+static int load_config(void *data, struct lx_config **out, char *hash, char *err, size_t errlen)
 {
-    char err[512];
+    const struct serve_opts *o = data;
     struct lx_config *cfg = NULL;
     const char *file = env_or(o->config, "LLMUX_CONFIG");
+    hash[0] = '\0';
+    *out = NULL;
     if (file && file[0]) {
-        if (lx_config_load_file(file, &cfg, err, sizeof(err)) != LX_OK) {
-            fprintf(stderr, "llmux: %s\n", err);
-            return NULL;
-        }
+        if (lx_config_load_file_hashed(file, &cfg, hash, err, errlen) != LX_OK)
+            return LX_ERR;
     } else {
         cfg = lx_config_default();
     }
@@ -110,15 +117,25 @@ static struct lx_config *build_config(const struct serve_opts *o)
     const char *audit_prompt = env_or(o->audit_prompt, "LLMUX_AUDIT_PROMPT");
     const char *auth_store = getenv("LLMUX_AUTH_STORE");
     const char *resp_store = getenv("LLMUX_RESPONSES_STORE");
-    if ((auth_store && lx_config_set_auth_store(cfg, auth_store, err, sizeof(err)) != LX_OK) ||
-        (resp_store && lx_config_set_responses_store(cfg, resp_store, err, sizeof(err)) != LX_OK) ||
-        (listen && lx_config_set_listen(cfg, listen, err, sizeof(err)) != LX_OK) ||
-        (upstream && lx_config_add_upstream(cfg, upstream, err, sizeof(err)) != LX_OK) ||
-        (audit_log && lx_config_set_audit_path(cfg, audit_log, err, sizeof(err)) != LX_OK) ||
-        (audit_prompt &&
-         lx_config_set_audit_prompt(cfg, audit_prompt, err, sizeof(err)) != LX_OK)) {
-        fprintf(stderr, "llmux: %s\n", err);
+    if ((auth_store && lx_config_set_auth_store(cfg, auth_store, err, errlen) != LX_OK) ||
+        (resp_store && lx_config_set_responses_store(cfg, resp_store, err, errlen) != LX_OK) ||
+        (listen && lx_config_set_listen(cfg, listen, err, errlen) != LX_OK) ||
+        (upstream && lx_config_add_upstream(cfg, upstream, err, errlen) != LX_OK) ||
+        (audit_log && lx_config_set_audit_path(cfg, audit_log, err, errlen) != LX_OK) ||
+        (audit_prompt && lx_config_set_audit_prompt(cfg, audit_prompt, err, errlen) != LX_OK)) {
         lx_config_unref(cfg);
+        return LX_ERR;
+    }
+    *out = cfg;
+    return LX_OK;
+}
+
+static struct lx_config *build_config(const struct serve_opts *o, char *hash)
+{
+    char err[512];
+    struct lx_config *cfg = NULL;
+    if (load_config((void *)o, &cfg, hash, err, sizeof(err)) != LX_OK) {
+        fprintf(stderr, "llmux: %s\n", err);
         return NULL;
     }
     return cfg;
@@ -137,6 +154,7 @@ static void stop(struct app *a)
     a->stopped = true;
     close_handle((uv_handle_t *)&a->sig_term);
     close_handle((uv_handle_t *)&a->sig_int);
+    close_handle((uv_handle_t *)&a->sig_hup);
     /* the exit is under way: a late signal must not turn it into a kill */
     signal(SIGTERM, SIG_IGN);
     signal(SIGINT, SIG_IGN);
@@ -191,6 +209,16 @@ static void on_signal(uv_signal_t *s, int signum)
     uv_timer_start(&a->poll_timer, on_poll, 0, 10);
 }
 
+/* SIGHUP: reload the config (the proxy logs and audits the outcome). */
+static void on_hup(uv_signal_t *s, int signum)
+{
+    struct app *a = s->data;
+    char err[512];
+    if (a->draining || a->proxy == NULL)
+        return; /* shutting down: nothing to reload into */
+    lx_proxy_reload(a->proxy, "sighup", err, sizeof(err));
+}
+
 static int start(struct app *a)
 {
     char err[512];
@@ -217,6 +245,7 @@ static int start(struct app *a)
         return LX_ERR;
     }
     lx_proxy_set_resp_store(a->proxy, a->resp_store);
+    lx_proxy_set_loader(a->proxy, load_config, a->opts, a->hash);
     a->api = lx_api_new(&a->loop, a->proxy, a->cfg, err, sizeof(err));
     if (a->api == NULL) {
         fprintf(stderr, "llmux: %s\n", err);
@@ -261,6 +290,7 @@ static void teardown(struct app *a)
         }
         close_handle((uv_handle_t *)&a->sig_term);
         close_handle((uv_handle_t *)&a->sig_int);
+    close_handle((uv_handle_t *)&a->sig_hup);
         close_handle((uv_handle_t *)&a->drain_timer);
         close_handle((uv_handle_t *)&a->poll_timer);
         lx_api_stop(a->api);
@@ -292,20 +322,24 @@ static int serve(struct serve_opts *o)
     }
     struct app a;
     memset(&a, 0, sizeof(a));
-    if ((a.cfg = build_config(o)) == NULL)
+    a.opts = o;
+    if ((a.cfg = build_config(o, a.hash)) == NULL)
         return 1;
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     uv_loop_init(&a.loop);
     uv_signal_init(&a.loop, &a.sig_term);
     uv_signal_init(&a.loop, &a.sig_int);
+    uv_signal_init(&a.loop, &a.sig_hup);
     uv_timer_init(&a.loop, &a.drain_timer);
     uv_timer_init(&a.loop, &a.poll_timer);
-    a.sig_term.data = a.sig_int.data = a.drain_timer.data = a.poll_timer.data = &a;
+    a.sig_term.data = a.sig_int.data = a.sig_hup.data = a.drain_timer.data = a.poll_timer.data =
+        &a;
     int rc = start(&a);
     if (rc == LX_OK) {
         uv_signal_start(&a.sig_term, on_signal, SIGTERM);
         uv_signal_start(&a.sig_int, on_signal, SIGINT);
+        uv_signal_start(&a.sig_hup, on_hup, SIGHUP);
         uv_run(&a.loop, UV_RUN_DEFAULT);
     }
     teardown(&a);
