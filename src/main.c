@@ -5,7 +5,9 @@
  * environment variables, then flags), starts the gateway on one libuv loop
  * and runs until SIGTERM/SIGINT. On the first signal it stops accepting,
  * lets the requests in flight finish within drain_timeout_ms, cancels what
- * is left, and exits 0; a second signal skips the wait.
+ * is left, and exits 0; a second signal skips the wait. SIGHUP reloads the
+ * config (the proxy validates it first and keeps the running one when it is
+ * invalid; docs/config.md "Reload").
  */
 #include <curl/curl.h>
 #include <getopt.h>
@@ -68,6 +70,8 @@ static const char usage_serve[] =
     "Endpoints: POST /v1/chat/completions, POST /v1/embeddings, GET /v1/models,\n"
     "GET|DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items,\n"
     "POST /v1/responses/{id}/cancel, GET /healthz, GET /readyz.\n"
+    "SIGHUP (or POST /admin/config/reload) reloads the config file; an invalid one\n"
+    "is refused and the running config stays.\n"
     "See docs/config.md for the config file.\n";
 
 struct serve_opts {
@@ -290,7 +294,7 @@ static void teardown(struct app *a)
         }
         close_handle((uv_handle_t *)&a->sig_term);
         close_handle((uv_handle_t *)&a->sig_int);
-    close_handle((uv_handle_t *)&a->sig_hup);
+        close_handle((uv_handle_t *)&a->sig_hup);
         close_handle((uv_handle_t *)&a->drain_timer);
         close_handle((uv_handle_t *)&a->poll_timer);
         lx_api_stop(a->api);
@@ -333,8 +337,7 @@ static int serve(struct serve_opts *o)
     uv_signal_init(&a.loop, &a.sig_hup);
     uv_timer_init(&a.loop, &a.drain_timer);
     uv_timer_init(&a.loop, &a.poll_timer);
-    a.sig_term.data = a.sig_int.data = a.sig_hup.data = a.drain_timer.data = a.poll_timer.data =
-        &a;
+    a.sig_term.data = a.sig_int.data = a.sig_hup.data = a.drain_timer.data = a.poll_timer.data = &a;
     int rc = start(&a);
     if (rc == LX_OK) {
         uv_signal_start(&a.sig_term, on_signal, SIGTERM);

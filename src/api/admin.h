@@ -69,7 +69,6 @@ struct lx_proxy;
  * True when full is one of these paths (then the request is answered);
  * false otherwise, and always when a is NULL (admin off: 404 as any path). */
 bool lx_api_admin_ops_handle(struct lx_api_admin *a, struct lx_proxy *proxy,
-                             struct lx_http_req *req, const char *rid, lx_str full,
-                             lx_str secret);
+                             struct lx_http_req *req, const char *rid, lx_str full, lx_str secret);
 
 #endif

@@ -145,8 +145,7 @@ bool lx_api_admin_ops_handle(struct lx_api_admin *a, struct lx_proxy *proxy,
         config_call(proxy, req, rid, full, rest, get, post, t0);
     } else if (rest.len == 0) {
         if (!get) {
-            fail(proxy, req, rid, full, t0, 405, "Method not allowed.", "method_not_allowed",
-                 true);
+            fail(proxy, req, rid, full, t0, 405, "Method not allowed.", "method_not_allowed", true);
             return true;
         }
         lx_buf b;

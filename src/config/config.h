@@ -44,7 +44,8 @@
  *     max_stored_bytes: 33554432     # response + input + output of one stored response
  *     reasoning_events: items        # items | openai | open_responses
  *     default_store: true            # what a request without "store" means
- *   admin:                           # the admin HTTP API (/admin/keys)
+ *   admin:                           # the admin HTTP API (/admin/keys, /admin/config,
+ *                                    # /admin/backends)
  *     enabled: false                 # true: needs the key in key_env at start
  *     key_env: LLMUX_ADMIN_KEY       # name of the variable holding the admin key
  *   policy:

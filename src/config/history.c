@@ -18,8 +18,8 @@ void lx_config_history_release(struct lx_config_history *h)
     memset(h, 0, sizeof(*h));
 }
 
-void lx_config_history_push(struct lx_config_history *h, struct lx_config *cfg,
-                            const char *hash, uint64_t applied_ms)
+void lx_config_history_push(struct lx_config_history *h, struct lx_config *cfg, const char *hash,
+                            uint64_t applied_ms)
 {
     if (h->n == LX_CONFIG_HISTORY_MAX)
         lx_config_unref(h->e[--h->n].cfg);

@@ -33,8 +33,8 @@ void lx_config_history_init(struct lx_config_history *h);
 void lx_config_history_release(struct lx_config_history *h);
 /* Makes cfg the newest entry (the ring takes a reference of its own);
  * hash may be NULL (""). The oldest entry goes when the ring is full. */
-void lx_config_history_push(struct lx_config_history *h, struct lx_config *cfg,
-                            const char *hash, uint64_t applied_ms);
+void lx_config_history_push(struct lx_config_history *h, struct lx_config *cfg, const char *hash,
+                            uint64_t applied_ms);
 /* Drops the newest entry, so the one before it is newest again (a
  * rollback, once that one is applied). LX_ERR, and nothing changes, when
  * fewer than two entries are held. */

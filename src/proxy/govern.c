@@ -351,9 +351,8 @@ int lx_proxy_tools_gate(struct exchange *ex, lx_str data)
         return refuse_stream(ex, &bad);
     }
     lx_arena_reset(&ex->scratch);
-    enum lx_toolallow_gate g =
-        lx_toolallow_stream_chunk(&tp->gate, data, &ex->scratch, ex->cfg->limits.max_json_depth,
-                                  offered, key, model, &bad);
+    enum lx_toolallow_gate g = lx_toolallow_stream_chunk(
+        &tp->gate, data, &ex->scratch, ex->cfg->limits.max_json_depth, offered, key, model, &bad);
     lx_arena_reset(&ex->scratch);
     if (g == LX_TOOLALLOW_REFUSE)
         return refuse_stream(ex, &bad);

@@ -116,8 +116,7 @@ int lx_proxy_write_config_history(struct lx_proxy *p, lx_buf *out);
 /* Drains (draining true) or undrains the backend named name: a draining
  * backend gets no new requests, those in flight or queued on it finish
  * (route.h lx_route_set_draining). LX_ERR when no backend has that name. */
-int lx_proxy_set_draining(struct lx_proxy *p, const char *name, bool draining,
-                          const char *trigger);
+int lx_proxy_set_draining(struct lx_proxy *p, const char *name, bool draining, const char *trigger);
 /* The audit log the proxy writes to (NULL when off), for the api's own
  * records (admin calls). */
 struct lx_audit *lx_proxy_audit(struct lx_proxy *p);

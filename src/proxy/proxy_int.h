@@ -48,15 +48,15 @@ struct lx_proxy {
     struct health_check *checks; /* one per backend while a round runs */
     struct exchange *exchanges;  /* doubly linked, for drain and cancel */
     uint32_t n_exchanges;
-    struct lx_ratelimit *key_limit;   /* per_key_rpm, or keys' own rpm; NULL without auth */
-    struct lx_ratelimit *model_limit; /* rate_limits.per_model_rpm; NULL when off */
-    struct lx_store_resp *resp_store; /* stored responses; NULL when off (borrowed) */
-    struct key_slots *key_slots;      /* requests in flight per key with max_concurrent */
-    struct exchange *spare;           /* freed exchanges kept with their buffers */
+    struct lx_ratelimit *key_limit;    /* per_key_rpm, or keys' own rpm; NULL without auth */
+    struct lx_ratelimit *model_limit;  /* rate_limits.per_model_rpm; NULL when off */
+    struct lx_store_resp *resp_store;  /* stored responses; NULL when off (borrowed) */
+    struct key_slots *key_slots;       /* requests in flight per key with max_concurrent */
+    struct exchange *spare;            /* freed exchanges kept with their buffers */
     struct lx_config_history *history; /* reload.c: the last good configs, cfg first */
     lx_proxy_loader loader;            /* reload.c: NULL: nothing to reload from */
     void *loader_data;
-    struct proxy_metrics *obs;        /* observe.c; NULL when it could not start */
+    struct proxy_metrics *obs; /* observe.c; NULL when it could not start */
     uint32_t n_spare;
     bool closing;
 };

@@ -107,11 +107,13 @@ static void warn_fixed(const struct lx_config *old, const struct lx_config *next
     size_t n = 0;
     if (!same_listeners(old, next))
         fixed[n++] = "listeners (not rebound)";
-    if (!same_str(old->audit.path, next->audit.path) || old->audit.queue_max != next->audit.queue_max)
+    if (!same_str(old->audit.path, next->audit.path) ||
+        old->audit.queue_max != next->audit.queue_max)
         fixed[n++] = "audit";
     if (old->auth.enabled != next->auth.enabled || !same_str(old->auth.store, next->auth.store))
         fixed[n++] = "auth";
-    if (old->admin.enabled != next->admin.enabled || !same_str(old->admin.key_env, next->admin.key_env))
+    if (old->admin.enabled != next->admin.enabled ||
+        !same_str(old->admin.key_env, next->admin.key_env))
         fixed[n++] = "admin";
     if (!same_str(old->responses.store, next->responses.store))
         fixed[n++] = "responses.store";
@@ -200,8 +202,9 @@ int lx_proxy_reload(struct lx_proxy *p, const char *trigger, char *err, size_t e
     e.previous_hash = current_hash(p, was);
     int rc = LX_ERR;
     if (p->loader == NULL)
-        snprintf(err, errlen, "there is no config file to reload (llmux runs on its built-in "
-                              "default)");
+        snprintf(err, errlen,
+                 "there is no config file to reload (llmux runs on its built-in "
+                 "default)");
     else if (p->loader(p->loader_data, &next, hash, err, errlen) == LX_OK) {
         e.result = "failed";
         rc = apply(p, next, err, errlen);
@@ -288,8 +291,7 @@ int lx_proxy_write_config_history(struct lx_proxy *p, lx_buf *out)
     return lx_jw_ok(&w) ? LX_OK : LX_ERR;
 }
 
-int lx_proxy_set_draining(struct lx_proxy *p, const char *name, bool draining,
-                          const char *trigger)
+int lx_proxy_set_draining(struct lx_proxy *p, const char *name, bool draining, const char *trigger)
 {
     int b = lx_config_find_backend(p->cfg, name);
     if (b < 0)

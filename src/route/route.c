@@ -51,7 +51,7 @@ struct lx_route {
     uint32_t refs;
     struct lx_config *cfg;
     struct backend_state **b; /* one per cfg->backends, possibly shared */
-    uint64_t rng; /* splitmix64 state */
+    uint64_t rng;             /* splitmix64 state */
 };
 
 static uint64_t next_random(struct lx_route *r)

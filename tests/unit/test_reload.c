@@ -20,8 +20,8 @@ static struct lx_config *load(const char *yaml)
 {
     struct lx_config *cfg = NULL;
     char err[256];
-    cr_assert_eq(lx_config_load_string(yaml, strlen(yaml), "t.yaml", &cfg, err, sizeof(err)),
-                 LX_OK, "%s", err);
+    cr_assert_eq(lx_config_load_string(yaml, strlen(yaml), "t.yaml", &cfg, err, sizeof(err)), LX_OK,
+                 "%s", err);
     return cfg;
 }
 
