@@ -58,6 +58,7 @@ struct lx_proxy {
     void *loader_data;
     struct proxy_metrics *obs; /* observe.c; NULL when it could not start */
     uint32_t n_spare;
+    bool health_started; /* lx_proxy_start_health ran: a reload restarts the checks */
     bool closing;
 };
 

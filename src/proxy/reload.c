@@ -143,7 +143,6 @@ static int apply(struct lx_proxy *p, struct lx_config *next, char *err, size_t e
     for (size_t i = 0; i < next->n_backends; i++)
         carried += lx_route_carried(r, i, p->route);
     /* the running round reads the old indexes: stop it, start one anew */
-    bool checking = p->checks != NULL;
     lx_proxy_health_cancel(p);
     lx_route_free(p->route);
     p->route = r;
@@ -151,7 +150,7 @@ static int apply(struct lx_proxy *p, struct lx_config *next, char *err, size_t e
     p->cfg = lx_config_ref(next);
     lx_proxy_free_spares(p); /* their buffers were sized by the old limits */
     lx_proxy_metrics_backends(p);
-    if (checking)
+    if (p->health_started)
         lx_proxy_start_health(p);
     lx_log_info("config applied from %s: %zu backends (%zu carried over with their state), "
                 "%zu models, %zu aliases; %u requests in flight finish on the previous one",
