@@ -22,7 +22,7 @@ const ADMIN_KEY = 'admin-key-for-reload-tests-0123456789';
 const ADMIN = { authorization: `Bearer ${ADMIN_KEY}` };
 const N_LOAD = 50;
 
-let simA, simB, simD1, simD2, gw, gwDrain;
+let simA, simB, simD1, simD2, simQ, gw, gwDrain, gwQ;
 
 const admin = (g, path, method = 'POST') =>
   fetch(`${g.origin}${path}`, { method, headers: ADMIN }).then(async (r) => ({
@@ -47,6 +47,7 @@ before(async () => {
   simB = await startSim({ args: ['--tokens', '6', '--models', 'up-b'] });
   simD1 = await startSim({ args: ['--ttft-ms', '1500', '--tokens', '6', '--models', 'up'] });
   simD2 = await startSim({ args: ['--tokens', '6', '--models', 'up'] });
+  simQ = await startSim({ args: ['--ttft-ms', '2000', '--tokens', '4', '--models', 'up'] });
   gw = await startLlmux({
     env: { LLMUX_TEST_ADMIN_KEY: ADMIN_KEY },
     config: (port, dir) => {
@@ -64,10 +65,32 @@ before(async () => {
       [{ name: 'pool', backend: 'd1', upstream_model: 'up',
          fallbacks: [{ backend: 'd2', upstream_model: 'up' }] }]),
   });
+  gwQ = await startLlmux({
+    env: { LLMUX_TEST_ADMIN_KEY: ADMIN_KEY },
+    config: (port, dir) => {
+      textQ1 = config(port, dir, [qBackend()], [{ name: 'chat', backend: 'q', upstream_model: 'up' }]);
+      textQ2 = toYaml({
+        ...makeConfig({
+          port, dir, backends: [qBackend()],
+          models: [{ name: 'chat', backend: 'q', upstream_model: 'up' }],
+          extra: { admin: { enabled: true, key_env: 'LLMUX_TEST_ADMIN_KEY' } },
+        }),
+        aliases: { fast: 'chat' },
+      });
+      return textQ1;
+    },
+  });
+});
+
+let textQ1, textQ2;
+// one slot and a queue: a reload must keep both counted where they are
+const qBackend = () => ({
+  name: 'q', url: simQ.url, health_check: false, max_in_flight: 1,
+  queue: { max: 8, max_wait_ms: 30000 },
 });
 
 after(async () => {
-  await stopAll(gw, gwDrain, simA, simB, simD1, simD2);
+  await stopAll(gw, gwDrain, gwQ, simA, simB, simD1, simD2, simQ);
 });
 
 async function streamChat(g, model, id) {
@@ -130,6 +153,39 @@ test('reload under load: in-flight requests finish on the old backend, new ones 
   // the backend the reload removed is gone from /readyz
   const ready = await (await fetch(`${gw.origin}/readyz`)).json();
   assert.deepEqual(ready.backends.map((x) => x.name), ['b']);
+});
+
+test('a backend kept by a reload keeps its slot and queue: never above max_in_flight', async () => {
+  const state = async () => (await admin(gwQ, '/admin/backends', 'GET')).json.backends[0];
+  const first = [0, 1, 2].map((i) => streamChat(gwQ, 'chat', `q-old-${i}`));
+  await waitFor(async () => { const b = await state(); return b.in_flight === 1 && b.queued === 2; },
+    { what: 'one in flight on q, two queued' });
+
+  fs.writeFileSync(gwQ.configPath, textQ2);
+  const r = await admin(gwQ, '/admin/config/reload');
+  assert.equal(r.status, 200);
+  assert.equal(r.json.data[0].sha256, sha256(textQ2));
+  const b = await state();
+  assert.equal(b.in_flight, 1, 'the slot taken before the reload is still counted');
+  assert.equal(b.queued, 2, 'the waiters are still queued');
+
+  const late = streamChat(gwQ, 'fast', 'q-new-0'); // a name only the new config has
+  for (const d of await Promise.all([...first, late])) assert.equal(d.finish, 'stop');
+  const s = await simQ.stats();
+  assert.equal(s.requests, 4);
+  assert.equal(s.completed, 4);
+  assert.equal(s.peak_active, 1, 'never above the slot count');
+  const recs = await waitFor(() => {
+    const x = gwQ.audit().filter((y) => /^q-/.test(y.request_id ?? ''));
+    return x.length === 4 && x;
+  }, { what: 'four audit records' });
+  for (const rec of recs) assert.deepEqual(rec.attempts.map((a) => [a.backend, a.result]), [['q', 'done']]);
+  const lateRec = recs.find((x) => x.request_id === 'q-new-0');
+  assert.ok(lateRec.route.queued_behind >= 1, 'the new request queued behind the old ones');
+  assert.ok(lateRec.queue_ms > 0);
+  const after = await state();
+  assert.equal(after.in_flight, 0);
+  assert.equal(after.queued, 0);
 });
 
 test('an invalid reload keeps the running config and answers 400 with the position', async () => {
