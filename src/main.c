@@ -11,6 +11,7 @@
  */
 #include <curl/curl.h>
 #include <getopt.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "api/api.h"
 #include "config/config.h"
 #include "config/history.h"
+#include "core/buf.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "http/http.h"
@@ -38,6 +40,9 @@ static const char usage_main[] =
     "  llmux check -c FILE       validate a config file and print the routing table\n"
     "  llmux keys create|list|update|revoke\n"
     "                            manage the virtual API keys (see llmux keys --help)\n"
+    "  llmux reload [--rollback] [--url URL]\n"
+    "                            reload (or roll back) a running gateway's config\n"
+    "                            through its admin API (see llmux reload --help)\n"
     "  llmux version             print the version\n"
     "  llmux --help              this text\n"
     "\n"
@@ -768,6 +773,87 @@ static int cmd_keys(int argc, char **argv)
     return keys_run(sub, want == 2 ? argv[optind + 1] : NULL, &o);
 }
 
+/* --- llmux reload ---------------------------------------------------------
+ * A thin client of POST /admin/config/reload (or /rollback): the admin API
+ * works for a gateway on another machine and answers with the reason when
+ * the file is invalid, which a bare SIGHUP cannot. */
+
+static const char usage_reload[] =
+    "Usage: llmux reload [--rollback] [--url URL] [--key-env NAME]\n"
+    "\n"
+    "Asks a running gateway to reload its config file (POST /admin/config/reload),\n"
+    "or with --rollback to re-apply the previous good one. The gateway needs\n"
+    "admin.enabled; the admin key is read from the environment variable NAME\n"
+    "(default LLMUX_ADMIN_KEY). URL defaults to http://127.0.0.1:7711.\n"
+    "Prints the gateway's answer; exit status 0 when it applied the config, 1 when\n"
+    "it refused (an invalid file: the message says FILE:LINE:COL), 2 on usage.\n"
+    "`kill -HUP PID` reloads too, with the outcome in the gateway's log.\n";
+
+enum { RELOAD_ANSWER_MAX = 1 << 20 };
+
+static size_t reload_collect(char *p, size_t size, size_t n, void *data)
+{
+    lx_buf *b = data;
+    return lx_buf_append(b, p, size * n) == LX_OK ? size * n : 0;
+}
+
+static int cmd_reload(int argc, char **argv)
+{
+    const char *url = "http://127.0.0.1:7711", *key_env = "LLMUX_ADMIN_KEY";
+    bool rollback = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--url") == 0 && i + 1 < argc)
+            url = argv[++i];
+        else if (strcmp(argv[i], "--key-env") == 0 && i + 1 < argc)
+            key_env = argv[++i];
+        else if (strcmp(argv[i], "--rollback") == 0)
+            rollback = true;
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            fputs(usage_reload, stdout);
+            return 0;
+        } else {
+            fputs(usage_reload, stderr);
+            return 2;
+        }
+    }
+    const char *key = getenv(key_env);
+    if (key == NULL || key[0] == '\0') {
+        fprintf(stderr, "llmux: the admin key variable %s is not set\n", key_env);
+        return 2;
+    }
+    char target[2048], auth[1024];
+    snprintf(target, sizeof(target), "%s/admin/config/%s", url, rollback ? "rollback" : "reload");
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, auth);
+    lx_buf body;
+    lx_buf_init(&body, RELOAD_ANSWER_MAX);
+    long status = 0;
+    CURLcode rc = CURLE_FAILED_INIT;
+    if (c && h) {
+        curl_easy_setopt(c, CURLOPT_URL, target);
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, reload_collect);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+        rc = curl_easy_perform(c);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    }
+    OPENSSL_cleanse(auth, sizeof(auth));
+    if (rc != CURLE_OK)
+        fprintf(stderr, "llmux: %s: %s\n", target, curl_easy_strerror(rc));
+    else
+        printf("%.*s\n", (int)body.len, body.data ? body.data : "");
+    lx_buf_release(&body);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    curl_global_cleanup();
+    return rc == CURLE_OK && status == 200 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -781,6 +867,8 @@ int main(int argc, char **argv)
         return cmd_check(argc - 1, argv + 1);
     if (strcmp(cmd, "keys") == 0)
         return cmd_keys(argc - 1, argv + 1);
+    if (strcmp(cmd, "reload") == 0)
+        return cmd_reload(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         puts("llmux " LLMUX_VERSION);
         return 0;

@@ -12,10 +12,11 @@
 // finishes; undrain brings it back.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import {
-  startSim, startLlmux, makeConfig, stopAll, postJSON, assertOpenAIError, waitFor, toYaml, USER,
+  LLMUX_BIN, childEnv, startSim, startLlmux, makeConfig, stopAll, postJSON, assertOpenAIError, waitFor, toYaml, USER,
 } from './harness.mjs';
 
 const ADMIN_KEY = 'admin-key-for-reload-tests-0123456789';
@@ -280,4 +281,38 @@ test('drain: new requests skip the backend while the one in flight on it finishe
   const back = await gwDrain.waitAudit('drain-back');
   assert.deepEqual(back.attempts.map((a) => [a.backend, a.result]), [['d1', 'done']]);
   assert.equal((await simD1.stats()).requests, 2);
+});
+
+function reloadCli(args, env = {}) {
+  const r = spawnSync(LLMUX_BIN, ['reload', ...args], { env: childEnv(env), encoding: 'utf8', timeout: 20000 });
+  for (const m of ['ERROR: AddressSanitizer', 'runtime error:', 'LeakSanitizer']) {
+    assert.ok(!r.stderr.includes(m), `sanitizer report for llmux reload:\n${r.stderr}`);
+  }
+  return r;
+}
+
+test('llmux reload: the CLI over the admin API; a drain survives a reload that keeps the backend', async () => {
+  const env = { LLMUX_TEST_ADMIN_KEY: ADMIN_KEY };
+  const url = ['--url', gwDrain.origin, '--key-env', 'LLMUX_TEST_ADMIN_KEY'];
+  assert.equal((await admin(gwDrain, '/admin/backends/d2/drain')).status, 200);
+
+  const r = reloadCli(url, env);
+  assert.equal(r.status, 0, r.stderr);
+  const list = JSON.parse(r.stdout);
+  assert.equal(list.data.length, 2, 'the same file again is a new entry');
+  assert.equal(list.data[0].sha256, list.data[1].sha256);
+  const ready = await (await fetch(`${gwDrain.origin}/readyz`)).json();
+  assert.deepEqual(ready.backends.map((x) => [x.name, x.draining]), [['d1', false], ['d2', true]]);
+
+  const back = reloadCli([...url, '--rollback'], env);
+  assert.equal(back.status, 0, back.stderr);
+  assert.equal(JSON.parse(back.stdout).data.length, 1);
+  const none = reloadCli([...url, '--rollback'], env);
+  assert.equal(none.status, 1);
+  assertOpenAIError(JSON.parse(none.stdout), { code: 'no_previous_config' });
+  const wrong = reloadCli(url, { LLMUX_TEST_ADMIN_KEY: 'not-the-admin-key-at-all' });
+  assert.equal(wrong.status, 1);
+  assertOpenAIError(JSON.parse(wrong.stdout), { code: 'invalid_api_key' });
+  assert.equal(reloadCli(url).status, 2, 'no key in the environment');
+  assert.equal((await admin(gwDrain, '/admin/backends/d2/undrain')).status, 200);
 });
