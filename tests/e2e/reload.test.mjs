@@ -42,11 +42,11 @@ function config(port, dir, backends, models) {
 let textA, textB;
 
 before(async () => {
-  // "a" holds each request ~3 s before its first token: long enough for all
+  // "a" holds each request ~4 s before its first token: long enough for all
   // 50 to be in flight on it while the reload happens
-  simA = await startSim({ args: ['--ttft-ms', '3000', '--tokens', '6', '--models', 'up-a'] });
+  simA = await startSim({ args: ['--ttft-ms', '4000', '--tokens', '6', '--models', 'up-a'] });
   simB = await startSim({ args: ['--tokens', '6', '--models', 'up-b'] });
-  simD1 = await startSim({ args: ['--ttft-ms', '1500', '--tokens', '6', '--models', 'up'] });
+  simD1 = await startSim({ args: ['--ttft-ms', '3000', '--tokens', '6', '--models', 'up'] });
   simD2 = await startSim({ args: ['--tokens', '6', '--models', 'up'] });
   simQ = await startSim({ args: ['--ttft-ms', '2000', '--tokens', '4', '--models', 'up'] });
   gw = await startLlmux({
@@ -116,8 +116,8 @@ const reloads = async (g, result) => {
 test('reload under load: in-flight requests finish on the old backend, new ones use the new', async () => {
   const loads = [];
   for (let i = 0; i < N_LOAD; i++) loads.push(streamChat(gw, 'chat', `old-${i}`));
-  await waitFor(async () => (await simA.stats()).active === N_LOAD,
-    { timeoutMs: 20000, what: `${N_LOAD} requests in flight on a` });
+  await waitFor(async () => (await simA.stats()).requests === N_LOAD,
+    { timeoutMs: 20000, what: `${N_LOAD} requests on a` });
 
   fs.writeFileSync(gw.configPath, textB);
   gw.proc.kill('SIGHUP');
@@ -126,7 +126,9 @@ test('reload under load: in-flight requests finish on the old backend, new ones 
   assert.equal(ev.trigger, 'sighup');
   assert.equal(ev.sha256, sha256(textB));
   assert.equal(ev.previous_sha256, sha256(textA));
-  assert.equal((await simA.stats()).active, N_LOAD, 'the reload cancelled nothing');
+  const during = await simA.stats();
+  assert.ok(during.active > 0, 'requests were in flight on a across the reload');
+  assert.equal(during.cancelled, 0, 'the reload cancelled nothing');
 
   const fresh = [];
   for (let i = 0; i < 5; i++) fresh.push(streamChat(gw, 'chat', `new-${i}`));
