@@ -43,6 +43,9 @@ before(async () => {
         { name: 'cloud-only', backend: 'cloud', upstream_model: 'sim-model' },
       ],
       extra: {
+        // one health check at start only: the sims count GET /v1/models as a
+        // request, and the tests below count the requests a backend received
+        health: { interval_ms: 600000, timeout_ms: 1000 },
         audit: { path: `${dir}/audit.jsonl`, prompt: 'full' },
         redaction: {
           restore: true,
