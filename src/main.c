@@ -5,10 +5,13 @@
  * environment variables, then flags), starts the gateway on one libuv loop
  * and runs until SIGTERM/SIGINT. On the first signal it stops accepting,
  * lets the requests in flight finish within drain_timeout_ms, cancels what
- * is left, and exits 0; a second signal skips the wait.
+ * is left, and exits 0; a second signal skips the wait. SIGHUP reloads the
+ * config (the proxy validates it first and keeps the running one when it is
+ * invalid; docs/config.md "Reload").
  */
 #include <curl/curl.h>
 #include <getopt.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,8 @@
 
 #include "api/api.h"
 #include "config/config.h"
+#include "config/history.h"
+#include "core/buf.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "http/http.h"
@@ -39,6 +44,9 @@ static const char usage_main[] =
     "                            which deployment a sample request takes, and why\n"
     "  llmux keys create|list|update|revoke\n"
     "                            manage the virtual API keys (see llmux keys --help)\n"
+    "  llmux reload [--rollback] [--url URL]\n"
+    "                            reload (or roll back) a running gateway's config\n"
+    "                            through its admin API (see llmux reload --help)\n"
     "  llmux version             print the version\n"
     "  llmux --help              this text\n"
     "\n"
@@ -71,6 +79,8 @@ static const char usage_serve[] =
     "Endpoints: POST /v1/chat/completions, POST /v1/embeddings, GET /v1/models,\n"
     "GET|DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items,\n"
     "POST /v1/responses/{id}/cancel, GET /healthz, GET /readyz.\n"
+    "SIGHUP (or POST /admin/config/reload) reloads the config file; an invalid one\n"
+    "is refused and the running config stays.\n"
     "See docs/config.md for the config file.\n";
 
 struct serve_opts {
@@ -79,13 +89,15 @@ struct serve_opts {
 
 struct app {
     uv_loop_t loop;
-    struct lx_config *cfg;
+    struct lx_config *cfg; /* the snapshot at start (reloads: lx_proxy_config) */
+    struct serve_opts *opts;
+    char hash[LX_CONFIG_HASH_HEX]; /* of the config file at start */
     struct lx_audit *audit;
     struct lx_store_resp *resp_store; /* NULL when responses.store is off */
     struct lx_proxy *proxy;
     struct lx_api *api;
     struct lx_http_server *server;
-    uv_signal_t sig_term, sig_int;
+    uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t drain_timer, poll_timer;
     bool draining, stopped;
 };
@@ -95,16 +107,20 @@ static const char *env_or(const char *flag, const char *env)
     return flag ? flag : getenv(env);
 }
 
-static struct lx_config *build_config(const struct serve_opts *o)
+/* The config as serve builds it: the file (or the built-in default), then
+ * the flags and environment variables that adjust it. hash gets the hex
+ * SHA-256 of the file ("" for the default). The proxy calls it again for
+ * a reload (lx_proxy_loader). */
+static int load_config(void *data, struct lx_config **out, char *hash, char *err, size_t errlen)
 {
-    char err[512];
+    const struct serve_opts *o = data;
     struct lx_config *cfg = NULL;
     const char *file = env_or(o->config, "LLMUX_CONFIG");
+    hash[0] = '\0';
+    *out = NULL;
     if (file && file[0]) {
-        if (lx_config_load_file(file, &cfg, err, sizeof(err)) != LX_OK) {
-            fprintf(stderr, "llmux: %s\n", err);
-            return NULL;
-        }
+        if (lx_config_load_file_hashed(file, &cfg, hash, err, errlen) != LX_OK)
+            return LX_ERR;
     } else {
         cfg = lx_config_default();
     }
@@ -114,15 +130,25 @@ static struct lx_config *build_config(const struct serve_opts *o)
     const char *audit_prompt = env_or(o->audit_prompt, "LLMUX_AUDIT_PROMPT");
     const char *auth_store = getenv("LLMUX_AUTH_STORE");
     const char *resp_store = getenv("LLMUX_RESPONSES_STORE");
-    if ((auth_store && lx_config_set_auth_store(cfg, auth_store, err, sizeof(err)) != LX_OK) ||
-        (resp_store && lx_config_set_responses_store(cfg, resp_store, err, sizeof(err)) != LX_OK) ||
-        (listen && lx_config_set_listen(cfg, listen, err, sizeof(err)) != LX_OK) ||
-        (upstream && lx_config_add_upstream(cfg, upstream, err, sizeof(err)) != LX_OK) ||
-        (audit_log && lx_config_set_audit_path(cfg, audit_log, err, sizeof(err)) != LX_OK) ||
-        (audit_prompt &&
-         lx_config_set_audit_prompt(cfg, audit_prompt, err, sizeof(err)) != LX_OK)) {
-        fprintf(stderr, "llmux: %s\n", err);
+    if ((auth_store && lx_config_set_auth_store(cfg, auth_store, err, errlen) != LX_OK) ||
+        (resp_store && lx_config_set_responses_store(cfg, resp_store, err, errlen) != LX_OK) ||
+        (listen && lx_config_set_listen(cfg, listen, err, errlen) != LX_OK) ||
+        (upstream && lx_config_add_upstream(cfg, upstream, err, errlen) != LX_OK) ||
+        (audit_log && lx_config_set_audit_path(cfg, audit_log, err, errlen) != LX_OK) ||
+        (audit_prompt && lx_config_set_audit_prompt(cfg, audit_prompt, err, errlen) != LX_OK)) {
         lx_config_unref(cfg);
+        return LX_ERR;
+    }
+    *out = cfg;
+    return LX_OK;
+}
+
+static struct lx_config *build_config(const struct serve_opts *o, char *hash)
+{
+    char err[512];
+    struct lx_config *cfg = NULL;
+    if (load_config((void *)o, &cfg, hash, err, sizeof(err)) != LX_OK) {
+        fprintf(stderr, "llmux: %s\n", err);
         return NULL;
     }
     return cfg;
@@ -141,6 +167,7 @@ static void stop(struct app *a)
     a->stopped = true;
     close_handle((uv_handle_t *)&a->sig_term);
     close_handle((uv_handle_t *)&a->sig_int);
+    close_handle((uv_handle_t *)&a->sig_hup);
     /* the exit is under way: a late signal must not turn it into a kill */
     signal(SIGTERM, SIG_IGN);
     signal(SIGINT, SIG_IGN);
@@ -195,6 +222,16 @@ static void on_signal(uv_signal_t *s, int signum)
     uv_timer_start(&a->poll_timer, on_poll, 0, 10);
 }
 
+/* SIGHUP: reload the config (the proxy logs and audits the outcome). */
+static void on_hup(uv_signal_t *s, int signum)
+{
+    struct app *a = s->data;
+    char err[512];
+    if (a->draining || a->proxy == NULL)
+        return; /* shutting down: nothing to reload into */
+    lx_proxy_reload(a->proxy, "sighup", err, sizeof(err));
+}
+
 static int start(struct app *a)
 {
     char err[512];
@@ -221,6 +258,7 @@ static int start(struct app *a)
         return LX_ERR;
     }
     lx_proxy_set_resp_store(a->proxy, a->resp_store);
+    lx_proxy_set_loader(a->proxy, load_config, a->opts, a->hash);
     a->api = lx_api_new(&a->loop, a->proxy, a->cfg, err, sizeof(err));
     if (a->api == NULL) {
         fprintf(stderr, "llmux: %s\n", err);
@@ -265,6 +303,7 @@ static void teardown(struct app *a)
         }
         close_handle((uv_handle_t *)&a->sig_term);
         close_handle((uv_handle_t *)&a->sig_int);
+        close_handle((uv_handle_t *)&a->sig_hup);
         close_handle((uv_handle_t *)&a->drain_timer);
         close_handle((uv_handle_t *)&a->poll_timer);
         lx_api_stop(a->api);
@@ -296,20 +335,23 @@ static int serve(struct serve_opts *o)
     }
     struct app a;
     memset(&a, 0, sizeof(a));
-    if ((a.cfg = build_config(o)) == NULL)
+    a.opts = o;
+    if ((a.cfg = build_config(o, a.hash)) == NULL)
         return 1;
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     uv_loop_init(&a.loop);
     uv_signal_init(&a.loop, &a.sig_term);
     uv_signal_init(&a.loop, &a.sig_int);
+    uv_signal_init(&a.loop, &a.sig_hup);
     uv_timer_init(&a.loop, &a.drain_timer);
     uv_timer_init(&a.loop, &a.poll_timer);
-    a.sig_term.data = a.sig_int.data = a.drain_timer.data = a.poll_timer.data = &a;
+    a.sig_term.data = a.sig_int.data = a.sig_hup.data = a.drain_timer.data = a.poll_timer.data = &a;
     int rc = start(&a);
     if (rc == LX_OK) {
         uv_signal_start(&a.sig_term, on_signal, SIGTERM);
         uv_signal_start(&a.sig_int, on_signal, SIGINT);
+        uv_signal_start(&a.sig_hup, on_hup, SIGHUP);
         uv_run(&a.loop, UV_RUN_DEFAULT);
     }
     teardown(&a);
@@ -787,6 +829,87 @@ static int cmd_keys(int argc, char **argv)
     return keys_run(sub, want == 2 ? argv[optind + 1] : NULL, &o);
 }
 
+/* --- llmux reload ---------------------------------------------------------
+ * A thin client of POST /admin/config/reload (or /rollback): the admin API
+ * works for a gateway on another machine and answers with the reason when
+ * the file is invalid, which a bare SIGHUP cannot. */
+
+static const char usage_reload[] =
+    "Usage: llmux reload [--rollback] [--url URL] [--key-env NAME]\n"
+    "\n"
+    "Asks a running gateway to reload its config file (POST /admin/config/reload),\n"
+    "or with --rollback to re-apply the previous good one. The gateway needs\n"
+    "admin.enabled; the admin key is read from the environment variable NAME\n"
+    "(default LLMUX_ADMIN_KEY). URL defaults to http://127.0.0.1:7711.\n"
+    "Prints the gateway's answer; exit status 0 when it applied the config, 1 when\n"
+    "it refused (an invalid file: the message says FILE:LINE:COL), 2 on usage.\n"
+    "`kill -HUP PID` reloads too, with the outcome in the gateway's log.\n";
+
+enum { RELOAD_ANSWER_MAX = 1 << 20 };
+
+static size_t reload_collect(char *p, size_t size, size_t n, void *data)
+{
+    lx_buf *b = data;
+    return lx_buf_append(b, p, size * n) == LX_OK ? size * n : 0;
+}
+
+static int cmd_reload(int argc, char **argv)
+{
+    const char *url = "http://127.0.0.1:7711", *key_env = "LLMUX_ADMIN_KEY";
+    bool rollback = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--url") == 0 && i + 1 < argc)
+            url = argv[++i];
+        else if (strcmp(argv[i], "--key-env") == 0 && i + 1 < argc)
+            key_env = argv[++i];
+        else if (strcmp(argv[i], "--rollback") == 0)
+            rollback = true;
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            fputs(usage_reload, stdout);
+            return 0;
+        } else {
+            fputs(usage_reload, stderr);
+            return 2;
+        }
+    }
+    const char *key = getenv(key_env);
+    if (key == NULL || key[0] == '\0') {
+        fprintf(stderr, "llmux: the admin key variable %s is not set\n", key_env);
+        return 2;
+    }
+    char target[2048], auth[1024];
+    snprintf(target, sizeof(target), "%s/admin/config/%s", url, rollback ? "rollback" : "reload");
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, auth);
+    lx_buf body;
+    lx_buf_init(&body, RELOAD_ANSWER_MAX);
+    long status = 0;
+    CURLcode rc = CURLE_FAILED_INIT;
+    if (c && h) {
+        curl_easy_setopt(c, CURLOPT_URL, target);
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, reload_collect);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+        rc = curl_easy_perform(c);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    }
+    OPENSSL_cleanse(auth, sizeof(auth));
+    if (rc != CURLE_OK)
+        fprintf(stderr, "llmux: %s: %s\n", target, curl_easy_strerror(rc));
+    else
+        printf("%.*s\n", (int)body.len, body.data ? body.data : "");
+    lx_buf_release(&body);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    curl_global_cleanup();
+    return rc == CURLE_OK && status == 200 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -800,6 +923,8 @@ int main(int argc, char **argv)
         return cmd_check(argc - 1, argv + 1);
     if (strcmp(cmd, "keys") == 0)
         return cmd_keys(argc - 1, argv + 1);
+    if (strcmp(cmd, "reload") == 0)
+        return cmd_reload(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         puts("llmux " LLMUX_VERSION);
         return 0;

@@ -491,6 +491,11 @@ static bool admin_key_ok(const struct lx_api_admin *a, lx_str secret)
     return ok;
 }
 
+bool lx_api_admin_key_ok(const struct lx_api_admin *a, lx_str secret)
+{
+    return a && admin_key_ok(a, secret);
+}
+
 static struct job *job_new(struct lx_api_admin *a, struct lx_http_req *req, const char *rid,
                            lx_str method, lx_str full)
 {

@@ -51,4 +51,24 @@ void lx_api_admin_free(struct lx_api_admin *a);
 bool lx_api_admin_handle(struct lx_api_admin *a, struct lx_http_req *req, const char *rid,
                          lx_str full, lx_str secret);
 
+/* True when secret is the admin key (constant time); false when a is NULL. */
+bool lx_api_admin_key_ok(const struct lx_api_admin *a, lx_str secret);
+
+struct lx_proxy;
+/* The admin API over the running gateway (admin_ops.c), answered on the
+ * loop, guarded by the same admin key:
+ *
+ *   GET  /admin/config                  the last good configs, running one first
+ *   POST /admin/config/reload           re-read the config file; 400 with
+ *                                       "FILE:LINE:COL: message" when it is invalid
+ *   POST /admin/config/rollback         re-apply the previous good config; 409: none
+ *   GET  /admin/backends                live state of each backend (as /readyz)
+ *   POST /admin/backends/{name}/drain   no new requests; in-flight ones finish
+ *   POST /admin/backends/{name}/undrain back in rotation
+ *
+ * True when full is one of these paths (then the request is answered);
+ * false otherwise, and always when a is NULL (admin off: 404 as any path). */
+bool lx_api_admin_ops_handle(struct lx_api_admin *a, struct lx_proxy *proxy,
+                             struct lx_http_req *req, const char *rid, lx_str full, lx_str secret);
+
 #endif

@@ -227,7 +227,8 @@ void lx_api_handle(struct lx_http_req *req, void *data)
     }
     lx_str method = lx_http_req_method(req), full = lx_http_req_path(req);
     lx_str path = api_path(full);
-    if (lx_api_admin_handle(a->admin, req, rid, full, presented_key(req)))
+    if (lx_api_admin_handle(a->admin, req, rid, full, presented_key(req)) ||
+        lx_api_admin_ops_handle(a->admin, a->proxy, req, rid, full, presented_key(req)))
         return;
     struct lx_proxy_caller caller = {.model_allowed = key_allows}, *as = NULL;
     if (a->auth && !lx_config_path_public(a->cfg, full.ptr, full.len)) {

@@ -14,6 +14,7 @@
  */
 #include "config.h"
 #include "config_int.h"
+#include "history.h"
 
 #include <ctype.h>
 #include <arpa/inet.h>
@@ -2680,8 +2681,16 @@ destroy_parser:
 
 int lx_config_load_file(const char *path, struct lx_config **out, char *err, size_t errlen)
 {
+    char hash[LX_CONFIG_HASH_HEX];
+    return lx_config_load_file_hashed(path, out, hash, err, errlen);
+}
+
+int lx_config_load_file_hashed(const char *path, struct lx_config **out,
+                               char hash[LX_CONFIG_HASH_HEX], char *err, size_t errlen)
+{
     int rc = LX_ERR;
     *out = NULL;
+    hash[0] = '\0';
     FILE *f = fopen(path, "rb");
     if (!f) {
         set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
@@ -2697,6 +2706,8 @@ int lx_config_load_file(const char *path, struct lx_config **out, char *err, siz
         set_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
     else if (len > LX_CONFIG_MAX_FILE_BYTES)
         set_err(err, errlen, "%s: larger than %d bytes", path, LX_CONFIG_MAX_FILE_BYTES);
+    else if (lx_config_sha256_hex(text, len, hash) != LX_OK)
+        set_err(err, errlen, "%s: cannot hash the file", path);
     else
         rc = lx_config_load_string(text, len, path, out, err, errlen);
     free(text);

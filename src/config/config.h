@@ -45,7 +45,8 @@
  *     reasoning_events: items        # items | openai | open_responses
  *     default_store: true            # what a request without "store" means
  *     encryption_key_env: NAME       # env var with 64 hex digits: the seal key
- *   admin:                           # the admin HTTP API (/admin/keys)
+ *   admin:                           # the admin HTTP API (/admin/keys, /admin/config,
+ *                                    # /admin/backends)
  *     enabled: false                 # true: needs the key in key_env at start
  *     key_env: LLMUX_ADMIN_KEY       # name of the variable holding the admin key
  *   policy:

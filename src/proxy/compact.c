@@ -270,7 +270,7 @@ static void answer_compact(struct exchange *ex, lx_str body)
     struct lx_ir_result res;
     lx_arena_reset(&ex->scratch);
     if (lx_resp_chat_result_decode(&res, &ex->ir, body.ptr, body.len, ex->resp_id + 5, &ex->scratch,
-                                   ex->p->cfg->limits.max_json_depth) != LX_OK) {
+                                   ex->cfg->limits.max_json_depth) != LX_OK) {
         lx_ex_respond_error(ex, 502, "The backend's answer is not a chat completion.",
                             "server_error", NULL, "upstream_invalid_response");
         return;
@@ -283,7 +283,7 @@ static void answer_compact(struct exchange *ex, lx_str body)
     }
     lx_buf sealed, out;
     lx_buf_init(&sealed, LX_SEAL_MAX_PLAIN * 2);
-    lx_buf_init(&out, ex->p->cfg->limits.max_body_bytes * 2 + LX_SEAL_MAX_PLAIN * 2);
+    lx_buf_init(&out, ex->cfg->limits.max_body_bytes * 2 + LX_SEAL_MAX_PLAIN * 2);
     struct lx_ir_result compacted = {.usage = res.usage};
     struct lx_resp_meta meta = {.id = ex->resp_id, .created_at = ex->meta.created_at};
     if (lx_seal_close(&ex->p->seal, seal_context, summary, &sealed) != LX_OK ||
@@ -303,7 +303,7 @@ bool lx_proxy_compact_whole(struct exchange *ex, lx_str body)
     if (ex->resp_kind == RESP_CREATE)
         return false;
     lx_arena_reset(&ex->scratch);
-    lx_chat_response_inspect(body, &ex->scratch, ex->p->cfg->limits.max_json_depth, &ex->tally);
+    lx_chat_response_inspect(body, &ex->scratch, ex->cfg->limits.max_json_depth, &ex->tally);
     lx_arena_reset(&ex->scratch);
     if (ex->resp_kind == RESP_INPUT_TOKENS)
         answer_input_tokens(ex);

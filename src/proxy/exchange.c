@@ -120,7 +120,7 @@ static void respond_error(struct exchange *ex, int status, const char *message, 
  * least 1), or 1 when it has no queue — a slot may free any moment. */
 static void respond_busy(struct exchange *ex, const char *message, const char *code)
 {
-    const struct lx_config_queue *q = &ex->p->cfg->backends[ex->backend_index].queue;
+    const struct lx_config_queue *q = &ex->cfg->backends[ex->backend_index].queue;
     uint32_t secs = q->max ? q->max_wait_ms / 1000 + (q->max_wait_ms % 1000 != 0) : 1;
     char v[16];
     int n = snprintf(v, sizeof(v), "%u", secs);
@@ -132,7 +132,7 @@ static void on_drain(void *data)
 {
     struct exchange *ex = data;
     if (ex->paused && ex->up && ex->req &&
-        lx_http_stream_buffered(ex->req) <= ex->p->cfg->limits.max_stream_buffer_bytes) {
+        lx_http_stream_buffered(ex->req) <= ex->cfg->limits.max_stream_buffer_bytes) {
         ex->paused = false;
         lx_upstream_resume(ex->up);
     }
@@ -286,7 +286,7 @@ static int chat_event(struct exchange *ex, lx_str data)
     const lx_sse_event *ev = &one;
     bool token = false;
     enum lx_chat_chunk kind = lx_chat_chunk_inspect(
-        ev->data, &ex->scratch, ex->p->cfg->limits.max_json_depth, &ex->tally, &token);
+        ev->data, &ex->scratch, ex->cfg->limits.max_json_depth, &ex->tally, &token);
     lx_arena_reset(&ex->scratch);
     if (token && ex->t_first_token_us == 0)
         ex->t_first_token_us = lx_clock_mono_us();
@@ -349,7 +349,7 @@ static int on_data(void *data, const char *p, size_t n)
         return LX_OK;
     }
     if (ex->client_started &&
-        lx_http_stream_buffered(ex->req) > ex->p->cfg->limits.max_stream_buffer_bytes) {
+        lx_http_stream_buffered(ex->req) > ex->cfg->limits.max_stream_buffer_bytes) {
         ex->paused = true;
         return LX_AGAIN;
     }
@@ -370,14 +370,14 @@ static int on_data(void *data, const char *p, size_t n)
 static void release_backend(struct exchange *ex)
 {
     if (ex->acquired) {
-        lx_route_release(ex->p->route, ex->backend_index);
+        lx_route_release(ex->route, ex->backend_index);
         ex->acquired = false;
     }
 }
 
 static void note_queue_end(struct exchange *ex)
 {
-    lx_proxy_observe_queue_wait(ex->p, ex->backend_index, ex->t_queued_us);
+    lx_proxy_observe_queue_wait(ex->p, ex->backend, ex->t_queued_us);
     if (ex->t_queued_us)
         ex->queue_us += lx_clock_mono_us() - ex->t_queued_us; /* summed over attempts */
     ex->t_queued_us = 0;
@@ -392,7 +392,7 @@ static uint64_t now_ms(void)
  * first call per attempt may carry the half-open probe's verdict. */
 static void settle_circuit(struct exchange *ex, enum lx_route_outcome o)
 {
-    lx_route_circuit_record(ex->p->route, ex->backend_index, o, ex->probe, now_ms());
+    lx_route_circuit_record(ex->route, ex->backend_index, o, ex->probe, now_ms());
     ex->probe = false;
 }
 
@@ -428,7 +428,7 @@ static void leave_admission(struct exchange *ex, const char *why)
     if (ex->admit == ADMIT_QUEUED || ex->admit == ADMIT_GRANTED)
         record_attempt(ex, why, 0);
     if (ex->admit == ADMIT_QUEUED) {
-        lx_route_cancel_wait(ex->p->route, &ex->waiter);
+        lx_route_cancel_wait(ex->route, &ex->waiter);
         note_queue_end(ex);
     }
     ex->admit = ADMIT_NONE;
@@ -490,7 +490,7 @@ static void finish_clean(struct exchange *ex)
         }
         if (ex->reverse && lx_proxy_rev_whole(ex, &body) != LX_OK)
             return; /* it answered */
-        if (!lx_chat_response_inspect(body, &ex->scratch, ex->p->cfg->limits.max_json_depth,
+        if (!lx_chat_response_inspect(body, &ex->scratch, ex->cfg->limits.max_json_depth,
                                       &ex->tally)) {
             respond_error(ex, 502, "The backend's answer is not valid JSON.", "server_error", NULL,
                           "upstream_invalid_response");
@@ -732,6 +732,7 @@ static void exchange_free(struct exchange *ex)
     p->n_exchanges--;
     lx_proxy_resp_reset(ex);
     lx_proxy_rev_reset(ex, true);
+    lx_proxy_snapshot_drop(ex);
     if (p->closing || p->n_spare >= SPARE_MAX) {
         release_parts(ex);
         free(ex);
@@ -820,6 +821,7 @@ static struct exchange *exchange_new(struct lx_proxy *p, struct lx_http_req *req
     if (ex == NULL)
         return NULL;
     ex->p = p;
+    lx_proxy_snapshot_take(ex);
     ex->req = req;
     ex->endpoint = ep;
     ex->t_start_us = lx_clock_mono_us();
@@ -900,7 +902,7 @@ static int read_request(struct exchange *ex, struct lx_chat_request *cr)
         return lx_proxy_resp_read(ex);
     struct lx_chat_fault f;
     lx_str body = lx_http_req_body(ex->req);
-    uint32_t depth = ex->p->cfg->limits.max_json_depth;
+    uint32_t depth = ex->cfg->limits.max_json_depth;
     int rc = ex->endpoint == LX_PROXY_CHAT
                  ? lx_chat_request_read(cr, body.ptr, body.len, &ex->arena, depth, &f)
                  : lx_chat_embeddings_read(cr, body.ptr, body.len, &ex->arena, depth, &f);
@@ -918,7 +920,7 @@ static int read_request(struct exchange *ex, struct lx_chat_request *cr)
 
 static int resolve(struct exchange *ex, struct lx_route_target *t)
 {
-    if (lx_route_lookup(ex->p->route, ex->model_raw, t) != LX_OK) {
+    if (lx_route_lookup(ex->route, ex->model_raw, t) != LX_OK) {
         char msg[256];
         snprintf(msg, sizeof(msg), "The model `%s` does not exist or you do not have access to it.",
                  ex->model);
@@ -937,7 +939,7 @@ static void begin_upstream(struct exchange *ex)
     const char *path = ex->endpoint == LX_PROXY_EMBEDDINGS ? "/embeddings"
                        : ex->passthrough || ex->reverse    ? lx_proxy_resp_path(ex)
                                                            : "/chat/completions";
-    if (start_upstream(ex, &ex->p->cfg->backends[ex->backend_index], path) != LX_OK) {
+    if (start_upstream(ex, &ex->cfg->backends[ex->backend_index], path) != LX_OK) {
         release_backend(ex);
         record_attempt(ex, "start_failed", 0);
         respond_error(ex, 502, "The gateway could not start the upstream request.", "server_error",
@@ -981,7 +983,7 @@ static void on_queue_timeout(uv_timer_t *t)
         return;
     }
     snprintf(msg, sizeof(msg), "Backend '%s' had no free slot within %u ms.", ex->backend,
-             ex->p->cfg->backends[ex->backend_index].queue.max_wait_ms);
+             ex->cfg->backends[ex->backend_index].queue.max_wait_ms);
     if (ex->req && !ex->client_finished)
         respond_busy(ex, msg, "queue_timeout");
     maybe_free(ex);
@@ -991,18 +993,18 @@ static void on_queue_timeout(uv_timer_t *t)
  * queues the exchange for one, or answers 429. */
 static void admit(struct exchange *ex)
 {
-    const struct lx_config_backend *b = &ex->p->cfg->backends[ex->backend_index];
+    const struct lx_config_backend *b = &ex->cfg->backends[ex->backend_index];
     lx_route_waiter_init(&ex->waiter, on_granted, ex);
     lx_route_waiter_set_priority(&ex->waiter, ex->priority);
-    switch (lx_route_acquire(ex->p->route, ex->backend_index, &ex->waiter)) {
+    switch (lx_route_acquire(ex->route, ex->backend_index, &ex->waiter)) {
     case LX_OK:
         ex->acquired = true;
         begin_upstream(ex);
         return;
     case LX_AGAIN:
-        ex->queued_behind = lx_route_queued(ex->p->route, ex->backend_index) - 1u;
+        ex->queued_behind = lx_route_queued(ex->route, ex->backend_index) - 1u;
         ex->queued_behind_class =
-            lx_route_queued_class(ex->p->route, ex->backend_index, ex->priority) - 1u;
+            lx_route_queued_class(ex->route, ex->backend_index, ex->priority) - 1u;
         ex->admit = ADMIT_QUEUED;
         ex->t_queued_us = lx_clock_mono_us();
         uv_timer_start(&ex->start_handle, on_queue_timeout, b->queue.max_wait_ms, 0);
@@ -1051,7 +1053,7 @@ static void name_deployment(struct exchange *ex)
         return; /* a discovered id: resolve() named its one deployment */
     const struct lx_config_deployment *d = lx_config_model_deployment(m, ex->deployment);
     ex->backend_index = d->backend;
-    snprintf(ex->backend, sizeof(ex->backend), "%s", ex->p->cfg->backends[ex->backend_index].name);
+    snprintf(ex->backend, sizeof(ex->backend), "%s", ex->cfg->backends[ex->backend_index].name);
     snprintf(ex->upstream_model, sizeof(ex->upstream_model), "%s", d->upstream_model);
 }
 
@@ -1087,7 +1089,7 @@ static bool pick_in_set(struct exchange *ex, char *why, size_t cap, size_t *used
         name_deployment(ex);
         note_skip(ex, skip, why, cap, used);
     }
-    int rc = lx_route_pick(ex->p->route, m, &ex->set_tried, skipped, now_ms(), &pick);
+    int rc = lx_route_pick(ex->route, m, &ex->set_tried, skipped, now_ms(), &pick);
     for (size_t k = 0; k < m->n_deployments && ex->n_attempts < MAX_ATTEMPTS; k++) {
         if (skipped[k] == LX_ROUTE_AVAILABLE)
             continue;
@@ -1133,7 +1135,7 @@ static bool choose_deployment(struct exchange *ex)
         const char *skip = lx_proxy_rules_skip(ex, ex->backend_index, d); /* routing.c */
         if (skip == NULL) {
             enum lx_route_avail a =
-                lx_route_choose(ex->p->route, ex->backend_index, pin, now_ms(), &ex->probe);
+                lx_route_choose(ex->route, ex->backend_index, pin, now_ms(), &ex->probe);
             if (a == LX_ROUTE_AVAILABLE)
                 return true;
             skip = lx_route_avail_str(a);
@@ -1264,7 +1266,7 @@ static int rate_limit(struct exchange *ex)
     uint64_t now = now_ms();
     /* the key's own rpm (govern.c) before the config's per_key_rpm */
     uint32_t own = ex->key_rpm;
-    bool by_key = p->key_limit && ex->key_id[0] && (own || p->cfg->rate_limits.per_key_rpm);
+    bool by_key = p->key_limit && ex->key_id[0] && (own || ex->cfg->rate_limits.per_key_rpm);
     lx_str key = lx_str_from_cstr(ex->key_id), model = lx_str_from_cstr(ex->model);
     if (by_key) {
         lx_ratelimit_check_rate(p->key_limit, key, own, now, false, &k);
@@ -1301,7 +1303,7 @@ static int rate_limit(struct exchange *ex)
 static int route_request(struct exchange *ex, const struct lx_route_target *t,
                          const struct lx_proxy_caller *caller)
 {
-    const struct lx_config *cfg = ex->p->cfg;
+    const struct lx_config *cfg = ex->cfg;
     ex->alias = t->alias;
     ex->resolved = t->model;
     if (t->model && t->model->ab.enabled) {
@@ -1310,7 +1312,7 @@ static int route_request(struct exchange *ex, const struct lx_route_target *t,
             sticky = lx_str_from_cstr(ex->key_id);
         else if (t->model->ab.sticky == LX_AB_STICKY_HEADER && ex->req)
             sticky = lx_http_req_header(ex->req, t->model->ab.header);
-        ex->model_cfg = lx_route_ab(ex->p->route, t->model, sticky, &ex->ab_arm);
+        ex->model_cfg = lx_route_ab(ex->route, t->model, sticky, &ex->ab_arm);
     }
     ex->priority = caller ? caller->priority : LX_ROUTE_PRIO_UNSET;
     lx_str h = cfg->priority.header && ex->req ? lx_http_req_header(ex->req, "x-llmux-priority")

@@ -202,7 +202,7 @@ static void refuse_offer(struct exchange *ex, const struct tool_policy *tp)
  * every later stage (rewrite, prompt capture) sees the stripped body. */
 static int strip(struct exchange *ex, struct tool_policy *tp)
 {
-    const struct lx_config_limits *lim = &ex->p->cfg->limits;
+    const struct lx_config_limits *lim = &ex->cfg->limits;
     lx_buf b;
     lx_buf_init(&b, lim->max_body_bytes + 64);
     int tools = lx_json_get(&ex->cr.json, 0, "tools");
@@ -268,7 +268,7 @@ static int check_ir_tools(struct exchange *ex)
     tp->offered = lx_toolallow_kept(sc);
     if (sc->n_denied == 0)
         return LX_OK;
-    if (ex->p->cfg->policy.forbidden_tools == LX_FORBIDDEN_TOOLS_REJECT) {
+    if (ex->cfg->policy.forbidden_tools == LX_FORBIDDEN_TOOLS_REJECT) {
         tp->offer_action = "refused";
         refuse_offer(ex, tp);
         return LX_ERR;
@@ -303,7 +303,7 @@ int lx_proxy_tools_check_request(struct exchange *ex)
     tp->offered = lx_toolallow_kept(&tp->scan);
     if (tp->scan.n_denied == 0)
         return LX_OK;
-    if (ex->p->cfg->policy.forbidden_tools == LX_FORBIDDEN_TOOLS_REJECT) {
+    if (ex->cfg->policy.forbidden_tools == LX_FORBIDDEN_TOOLS_REJECT) {
         tp->offer_action = "refused";
         refuse_offer(ex, tp);
         return LX_ERR;
@@ -346,10 +346,10 @@ int lx_proxy_tools_check_answer(struct exchange *ex, lx_str *body)
     struct tool_policy *tp = tool_policy(ex);
     lx_buf *out = &ex->held; /* unused for whole answers: holds the edited body */
     if (out->cap == 0)
-        lx_buf_init(out, ex->p->cfg->limits.max_response_bytes);
+        lx_buf_init(out, ex->cfg->limits.max_response_bytes);
     lx_buf_reset(out);
     struct lx_toolallow_result r;
-    bool reject = ex->p->cfg->policy.tool_calls == LX_TOOL_CALLS_REJECT;
+    bool reject = ex->cfg->policy.tool_calls == LX_TOOL_CALLS_REJECT;
     int rc = lx_toolallow_response(*body, offered, key, model, &r, reject ? NULL : out);
     if (r.n_bad == 0)
         return LX_OK; /* also when not JSON: the caller's inspect has vetted it */
@@ -431,16 +431,15 @@ int lx_proxy_tools_gate(struct exchange *ex, lx_str data)
         return refuse_stream(ex, &bad);
     }
     lx_arena_reset(&ex->scratch);
-    enum lx_toolallow_gate g =
-        lx_toolallow_stream_chunk(&tp->gate, data, &ex->scratch, ex->p->cfg->limits.max_json_depth,
-                                  offered, key, model, &bad);
+    enum lx_toolallow_gate g = lx_toolallow_stream_chunk(
+        &tp->gate, data, &ex->scratch, ex->cfg->limits.max_json_depth, offered, key, model, &bad);
     lx_arena_reset(&ex->scratch);
     if (g == LX_TOOLALLOW_REFUSE)
         return refuse_stream(ex, &bad);
     if (g == LX_TOOLALLOW_PASS)
         return flush_held(ex) == LX_OK ? LX_OK : LX_ERR;
     if (ex->held.cap == 0)
-        lx_buf_init(&ex->held, ex->p->cfg->limits.max_stream_buffer_bytes);
+        lx_buf_init(&ex->held, ex->cfg->limits.max_stream_buffer_bytes);
     if (lx_buf_append(&ex->held, "data: ", 6) != LX_OK || lx_buf_append_str(&ex->held, data) ||
         lx_buf_append(&ex->held, "\n\n", 2) != LX_OK) {
         bad = (struct lx_toolallow_finding){.verdict = LX_TOOLALLOW_NO_NAME};

@@ -292,6 +292,7 @@ static void on_tick(uv_timer_t *t)
 
 void lx_proxy_start_health(struct lx_proxy *p)
 {
+    p->health_started = true;
     if (p->cfg->n_backends == 0)
         return;
     p->checks = calloc(p->cfg->n_backends, sizeof(*p->checks));

@@ -31,7 +31,7 @@ struct proxy_metrics {
     struct lx_metrics *reg;
     struct lx_metric *requests, *duration, *ttft, *attempts, *retries, *fallbacks, *queue_depth,
         *queue_wait, *in_flight, *overflow, *queue_timeouts, *circuit, *pins, *tokens,
-        *audit_dropped, *rate_limited, *build_info, *cost;
+        *audit_dropped, *rate_limited, *build_info, *cost, *config_reloads;
 };
 
 static const double duration_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
@@ -102,6 +102,10 @@ static void add_families(struct proxy_metrics *o)
                                      ARR("scope"), 1, NULL, 0);
     o->build_info = lx_metrics_add(m, G, "llmux_build_info", "The running version; always 1.",
                                    ARR("version"), 1, NULL, 0);
+    o->config_reloads = lx_metrics_add(
+        m, C, "llmux_config_reloads_total",
+        "Config reloads and rollbacks, by result (ok, invalid: the running config stays, failed).",
+        ARR("result"), 1, NULL, 0);
 }
 
 int lx_proxy_metrics_init(struct lx_proxy *p)
@@ -115,6 +119,24 @@ int lx_proxy_metrics_init(struct lx_proxy *p)
     p->obs = o;
     lx_metric_set(lx_metric_with(o->build_info, ARR(LX_VERSION)), 1);
     lx_metric_set(lx_metric_with(o->audit_dropped, NULL), 0);
+    lx_metric_with(o->config_reloads, ARR("ok"));
+    lx_metric_with(o->config_reloads, ARR("invalid"));
+    lx_metric_with(o->config_reloads, ARR("failed"));
+    lx_proxy_metrics_backends(p);
+    return LX_OK;
+}
+
+void lx_proxy_observe_reload(struct lx_proxy *p, const char *result)
+{
+    if (p->obs)
+        lx_metric_add(lx_metric_with(p->obs->config_reloads, ARR(result)), 1);
+}
+
+void lx_proxy_metrics_backends(struct lx_proxy *p)
+{
+    struct proxy_metrics *o = p->obs;
+    if (o == NULL)
+        return;
     /* a series per backend from the start, so dashboards see zeros, not gaps */
     for (size_t i = 0; i < p->cfg->n_backends; i++) {
         const char *b[] = {p->cfg->backends[i].name};
@@ -126,7 +148,6 @@ int lx_proxy_metrics_init(struct lx_proxy *p)
         lx_metric_with(o->overflow, ARR(b[0], "overflow"));
         lx_metric_with(o->overflow, ARR(b[0], "reject"));
     }
-    return LX_OK;
 }
 
 void lx_proxy_metrics_release(struct lx_proxy *p)
@@ -165,7 +186,7 @@ static void observe_attempts(struct lx_proxy *p, const struct exchange *ex, cons
     struct proxy_metrics *o = p->obs;
     for (uint8_t i = 0; i < ex->n_attempts; i++) {
         const struct attempt *a = &ex->attempts[i];
-        const char *backend = p->cfg->backends[a->backend].name;
+        const char *backend = ex->cfg->backends[a->backend].name;
         lx_metric_add(lx_metric_with(o->attempts, ARR(backend, a->result)), 1);
         if (i > 0 && a->deployment == ex->attempts[i - 1].deployment)
             lx_metric_add(lx_metric_with(o->retries, ARR(model)), 1);
@@ -210,12 +231,11 @@ void lx_proxy_observe(struct lx_proxy *p, const struct exchange *ex)
     observe_attempts(p, ex, model);
 }
 
-void lx_proxy_observe_queue_wait(struct lx_proxy *p, size_t backend, uint64_t since_us)
+void lx_proxy_observe_queue_wait(struct lx_proxy *p, const char *backend, uint64_t since_us)
 {
     if (p->obs == NULL || since_us == 0)
         return;
-    const char *b = p->cfg->backends[backend].name;
-    lx_metric_observe(lx_metric_with(p->obs->queue_wait, ARR(b)),
+    lx_metric_observe(lx_metric_with(p->obs->queue_wait, ARR(backend)),
                       seconds(since_us, lx_clock_mono_us()));
 }
 

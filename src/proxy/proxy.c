@@ -111,6 +111,7 @@ void lx_proxy_free(struct lx_proxy *p)
     lx_proxy_metrics_release(p);
     lx_proxy_key_slots_free(p);
     lx_proxy_routing_release(p);
+    lx_proxy_history_free(p);
     lx_config_unref(p->cfg);
     lx_seal_clear(&p->seal);
     free(p);

@@ -86,6 +86,46 @@ uint32_t lx_proxy_in_flight(const struct lx_proxy *p);
 void lx_proxy_cancel_all(struct lx_proxy *p);
 
 struct lx_route *lx_proxy_route(struct lx_proxy *p);
+/* The running snapshot (new requests start on it; borrowed: take a
+ * reference to keep it past the next reload). */
+struct lx_config *lx_proxy_config(struct lx_proxy *p);
+
+/* --- reload, rollback, drain (reload.c; docs/config.md "Reload") ---------
+ *
+ * A reload replaces the running snapshot and the routing registry for new
+ * requests; exchanges in flight finish on the snapshot and registry they
+ * began with. Backends that keep their name and url keep their live state
+ * (route.h lx_route_new_from). Listeners, auth, admin, audit, stored
+ * responses, rate limits and drain_timeout_ms keep their start values (a
+ * reload that changes them says so in the log). Every reload and rollback
+ * writes an audit line and counts in llmux_config_reloads_total{result}. */
+
+/* Reads the configuration again as at start (the file, then the flags and
+ * environment variables that adjust it). LX_OK: *out is a new validated
+ * snapshot (refcount 1) and hash the hex SHA-256 of the file's bytes;
+ * LX_ERR: "FILE:LINE:COL: message" in err. */
+typedef int (*lx_proxy_loader)(void *data, struct lx_config **out, char *hash, char *err,
+                               size_t errlen);
+/* Gives the proxy its loader (data is borrowed and must outlive the
+ * proxy) and the hash of the file the running snapshot came from ("" or
+ * NULL: the built-in default); the running snapshot becomes the first
+ * entry of the history. Without a loader a reload fails. */
+void lx_proxy_set_loader(struct lx_proxy *p, lx_proxy_loader load, void *data, const char *hash);
+/* Loads the configuration through the loader and, when it is valid,
+ * applies it. trigger ("sighup", "admin") goes to the log and the audit
+ * line. LX_ERR with the reason in err: the running config is untouched. */
+int lx_proxy_reload(struct lx_proxy *p, const char *trigger, char *err, size_t errlen);
+/* Applies the previous good configuration again (the same path as a
+ * reload) and drops the current one from the history. LX_ERR with the
+ * reason in err when there is none (or it cannot be applied). */
+int lx_proxy_rollback(struct lx_proxy *p, const char *trigger, char *err, size_t errlen);
+/* Writes {"object":"list","data":[{"current","sha256","applied_at",
+ * "source","backends","models"}]}, the running config first. */
+int lx_proxy_write_config_history(struct lx_proxy *p, lx_buf *out);
+/* Drains (draining true) or undrains the backend named name: a draining
+ * backend gets no new requests, those in flight or queued on it finish
+ * (route.h lx_route_set_draining). LX_ERR when no backend has that name. */
+int lx_proxy_set_draining(struct lx_proxy *p, const char *name, bool draining, const char *trigger);
 /* The audit log the proxy writes to (NULL when off), for the api's own
  * records (admin calls). */
 struct lx_audit *lx_proxy_audit(struct lx_proxy *p);

@@ -8,6 +8,7 @@
 #include "proxy.h"
 
 #include "../core/arena.h"
+#include "../config/history.h"
 #include "../core/buf.h"
 #include "../dialect/chat.h"
 #include "../dialect/responses.h"
@@ -52,16 +53,20 @@ struct lx_proxy {
     struct health_check *checks; /* one per backend while a round runs */
     struct exchange *exchanges;  /* doubly linked, for drain and cancel */
     uint32_t n_exchanges;
-    struct lx_ratelimit *key_limit;   /* per_key_rpm, or keys' own rpm; NULL without auth */
-    struct lx_ratelimit *model_limit; /* rate_limits.per_model_rpm; NULL when off */
-    struct lx_store_resp *resp_store; /* stored responses; NULL when off (borrowed) */
-    struct key_slots *key_slots;      /* requests in flight per key with max_concurrent */
-    struct exchange *spare;           /* freed exchanges kept with their buffers */
-    struct proxy_metrics *obs;        /* observe.c; NULL when it could not start */
-    struct lx_rules_ttft *ttft;       /* routing.c: recent TTFT per backend */
-    struct lx_store_spend *spend;     /* routing.c: key spend accrual; NULL without auth */
-    struct lx_seal seal;              /* compaction items' key (compact.c) */
+    struct lx_ratelimit *key_limit;    /* per_key_rpm, or keys' own rpm; NULL without auth */
+    struct lx_ratelimit *model_limit;  /* rate_limits.per_model_rpm; NULL when off */
+    struct lx_store_resp *resp_store;  /* stored responses; NULL when off (borrowed) */
+    struct key_slots *key_slots;       /* requests in flight per key with max_concurrent */
+    struct exchange *spare;            /* freed exchanges kept with their buffers */
+    struct proxy_metrics *obs;         /* observe.c; NULL when it could not start */
+    struct lx_rules_ttft *ttft;        /* routing.c: recent TTFT per backend */
+    struct lx_store_spend *spend;      /* routing.c: key spend accrual; NULL without auth */
+    struct lx_seal seal;               /* compaction items' key (compact.c) */
+    struct lx_config_history *history; /* reload.c: the last good configs, cfg first */
+    lx_proxy_loader loader;            /* reload.c: NULL: nothing to reload from */
+    void *loader_data;
     uint32_t n_spare;
+    bool health_started; /* lx_proxy_start_health ran: a reload restarts the checks */
     bool closing;
 };
 
@@ -93,6 +98,11 @@ enum { MAX_ATTEMPTS = 16 };
 
 struct exchange {
     struct lx_proxy *p;
+    /* The snapshot and registry current when the exchange began, one
+     * reference each: it finishes on them across reloads, and gives its
+     * slot back to the registry it took it from. */
+    struct lx_config *cfg;
+    struct lx_route *route;
     struct exchange *prev, *next;
     struct lx_http_req *req;    /* NULL once the client side ended */
     struct lx_upstream_req *up; /* NULL once the upstream side ended */
@@ -196,11 +206,22 @@ void lx_proxy_watch_clients(struct lx_proxy *p);
 /* observe.c: registers the metrics (LX_ERR: out of memory), frees them. */
 int lx_proxy_metrics_init(struct lx_proxy *p);
 void lx_proxy_metrics_release(struct lx_proxy *p);
+/* observe.c: the zero series of every backend of p->cfg (at start and
+ * after a reload; series of backends a reload removed keep their values). */
+void lx_proxy_metrics_backends(struct lx_proxy *p);
+/* observe.c: counts a reload or rollback: result "ok", "invalid", "failed". */
+void lx_proxy_observe_reload(struct lx_proxy *p, const char *result);
+/* exchange.c <-> reload.c: the snapshot and registry an exchange runs on
+ * (one reference each, taken when it begins, dropped when it is freed). */
+void lx_proxy_snapshot_take(struct exchange *ex);
+void lx_proxy_snapshot_drop(struct exchange *ex);
+/* reload.c: frees the config history (with the proxy). */
+void lx_proxy_history_free(struct lx_proxy *p);
 /* observe.c: counts a finished exchange (called once, with its audit record). */
 void lx_proxy_observe(struct lx_proxy *p, const struct exchange *ex);
 /* observe.c: an exchange left backend's queue after waiting since since_us
  * (monotonic; 0: it was not queued, nothing is observed). */
-void lx_proxy_observe_queue_wait(struct lx_proxy *p, size_t backend, uint64_t since_us);
+void lx_proxy_observe_queue_wait(struct lx_proxy *p, const char *backend, uint64_t since_us);
 /* exchange.c: answering the client, for resp.c. */
 void lx_ex_respond(struct exchange *ex, int status, const char *body, size_t len);
 void lx_ex_respond_error(struct exchange *ex, int status, const char *message, const char *type,

@@ -26,9 +26,9 @@ void lx_proxy_capture_prompt(struct lx_proxy *p, struct exchange *ex, lx_str mes
 {
     if (p->audit == NULL || messages.ptr == NULL)
         return;
-    if (p->cfg->audit.prompt == LX_AUDIT_PROMPT_FULL) {
+    if (ex->cfg->audit.prompt == LX_AUDIT_PROMPT_FULL) {
         lx_buf_append_str(&ex->prompt, messages);
-    } else if (p->cfg->audit.prompt == LX_AUDIT_PROMPT_HASH) {
+    } else if (ex->cfg->audit.prompt == LX_AUDIT_PROMPT_HASH) {
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int mdlen = 0;
         static const char hex[] = "0123456789abcdef";
@@ -195,7 +195,7 @@ static void attempts(lx_jw *w, struct lx_proxy *p, const struct exchange *ex)
         const char *um = m == NULL ? ex->upstream_model
                                    : lx_config_model_deployment(m, a->deployment)->upstream_model;
         lx_jw_obj_open(w);
-        opt_str(w, "backend", p->cfg->backends[a->backend].name);
+        opt_str(w, "backend", ex->cfg->backends[a->backend].name);
         opt_str(w, "upstream_model", um);
         opt_str(w, "result", a->result);
         lx_jw_key(w, "status");
@@ -249,7 +249,7 @@ static void prompt(lx_jw *w, struct lx_proxy *p, const struct exchange *ex)
 {
     if (ex->prompt.len == 0)
         return;
-    if (p->cfg->audit.prompt == LX_AUDIT_PROMPT_FULL) {
+    if (ex->cfg->audit.prompt == LX_AUDIT_PROMPT_FULL) {
         lx_jw_key(w, "prompt");
         lx_jw_raw(w, ex->prompt.data, ex->prompt.len);
     } else {

@@ -27,7 +27,7 @@ struct lx_proxy_redaction {
 
 static lx_redact_ctx *restore_ctx(const struct exchange *ex)
 {
-    return ex->p->cfg->redaction.restore ? ex->redaction->in : NULL;
+    return ex->cfg->redaction.restore ? ex->redaction->in : NULL;
 }
 
 /* True when answers need rewriting. */
@@ -65,7 +65,7 @@ static const char *blocking_kind(const lx_redact_ctx *ctx, const lx_redact_set *
 
 int lx_proxy_redact_request(struct exchange *ex, char *msg, size_t msglen)
 {
-    const struct lx_config *cfg = ex->p->cfg;
+    const struct lx_config *cfg = ex->cfg;
     if (ex->endpoint == LX_PROXY_EMBEDDINGS || (!cfg->redaction.input && !cfg->redaction.output))
         return LX_OK;
     struct lx_proxy_redaction *r = ex->redaction = state_new(cfg);
@@ -110,7 +110,7 @@ bool lx_proxy_redact_sensitive(const struct exchange *ex)
 
 bool lx_proxy_redact_backend_ok(const struct exchange *ex, size_t b)
 {
-    return !lx_proxy_redact_sensitive(ex) || ex->p->cfg->backends[b].local;
+    return !lx_proxy_redact_sensitive(ex) || ex->cfg->backends[b].local;
 }
 
 int lx_proxy_redact_response(struct exchange *ex, lx_str *body)
@@ -120,7 +120,7 @@ int lx_proxy_redact_response(struct exchange *ex, lx_str *body)
     struct lx_proxy_redaction *r = ex->redaction;
     lx_buf_reset(&r->answer);
     int rc = lx_redact_chat_response(r->out, restore_ctx(ex), body->ptr, body->len, &ex->scratch,
-                                     ex->p->cfg->limits.max_json_depth, &r->answer);
+                                     ex->cfg->limits.max_json_depth, &r->answer);
     lx_arena_reset(&ex->scratch);
     if (rc == LX_OK)
         *body = lx_buf_str(&r->answer);
@@ -136,7 +136,7 @@ int lx_proxy_redact_chunk(struct exchange *ex, lx_str *data)
         return LX_ERR;
     lx_buf_reset(&r->answer);
     int rc = lx_redact_chat_stream_chunk(r->stream, *data, &ex->scratch,
-                                         ex->p->cfg->limits.max_json_depth, &r->answer);
+                                         ex->cfg->limits.max_json_depth, &r->answer);
     lx_arena_reset(&ex->scratch);
     if (rc == LX_OK)
         *data = lx_buf_str(&r->answer);
@@ -207,7 +207,7 @@ void lx_proxy_redact_record(const struct exchange *ex, lx_jw *w)
     const struct lx_proxy_redaction *r = ex->redaction;
     if (r == NULL)
         return;
-    const struct lx_config *cfg = ex->p->cfg;
+    const struct lx_config *cfg = ex->cfg;
     lx_jw_key(w, "redaction");
     lx_jw_obj_open(w);
     record_direction(w, "input", r->in, cfg->redaction.input);
@@ -261,7 +261,7 @@ int lx_proxy_redact_ir(struct exchange *ex, char *msg, size_t msglen)
     struct lx_proxy_redaction *r = ex->redaction;
     if (r == NULL || r->in == NULL)
         return LX_OK;
-    const struct lx_config *cfg = ex->p->cfg;
+    const struct lx_config *cfg = ex->cfg;
     struct lx_ir_request *q = &ex->ir;
     lx_buf plain, red;
     lx_buf_init(&plain, cfg->limits.max_body_bytes + 64);

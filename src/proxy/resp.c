@@ -65,7 +65,7 @@ int lx_proxy_resp_read(struct exchange *ex)
     struct lx_resp_fault f;
     lx_str body = lx_http_req_body(ex->req);
     if (lx_resp_request_decode(&ex->ir, body.ptr, body.len, &ex->arena,
-                               ex->p->cfg->limits.max_json_depth, &f) != LX_OK) {
+                               ex->cfg->limits.max_json_depth, &f) != LX_OK) {
         lx_ex_respond_error(ex, 400, f.message, "invalid_request_error",
                             f.param[0] ? f.param : NULL, f.code);
         return LX_ERR;
@@ -260,7 +260,7 @@ static int merge_previous(struct exchange *ex, const struct lx_store_resp_rec *r
 {
     lx_str body = lx_http_req_body(ex->req);
     lx_json j;
-    uint32_t depth = ex->p->cfg->limits.max_json_depth;
+    uint32_t depth = ex->cfg->limits.max_json_depth;
     if (lx_json_parse(&j, body.ptr, body.len, &ex->arena, depth) != LX_JSON_OK)
         return LX_ERR;
     int input = lx_json_get(&j, 0, "input");
@@ -380,7 +380,7 @@ static bool wants_store(const struct exchange *ex)
         return false;
     if (ex->ir.store != LX_IR_UNSET)
         return ex->ir.store == LX_IR_TRUE;
-    return ex->p->cfg->responses.default_store;
+    return ex->cfg->responses.default_store;
 }
 
 /* Sends the held answer: a whole body, or the stream's last events. */
@@ -421,7 +421,7 @@ static void store_then_release(struct exchange *ex, const struct lx_ir_result *r
         return;
     }
     lx_buf in, out;
-    size_t cap = ex->p->cfg->limits.max_body_bytes * 4 + ex->resp_out->cap;
+    size_t cap = ex->cfg->limits.max_body_bytes * 4 + ex->resp_out->cap;
     lx_buf_init(&in, cap);
     lx_buf_init(&out, cap);
     char prev[LX_STORE_RESP_MAX_ID + 1] = "";
@@ -470,7 +470,7 @@ static lx_buf *answer_buf(struct exchange *ex)
         ex->resp_out = malloc(sizeof(*ex->resp_out));
         if (ex->resp_out == NULL)
             return NULL;
-        lx_buf_init(ex->resp_out, ex->p->cfg->limits.max_response_bytes * 2 + 64 * 1024);
+        lx_buf_init(ex->resp_out, ex->cfg->limits.max_response_bytes * 2 + 64 * 1024);
     }
     lx_buf_reset(ex->resp_out);
     return ex->resp_out;
@@ -506,7 +506,7 @@ static int splice_model(struct exchange *ex)
 
 int lx_proxy_resp_encode(struct exchange *ex)
 {
-    const struct lx_config_backend *b = &ex->p->cfg->backends[ex->backend_index];
+    const struct lx_config_backend *b = &ex->cfg->backends[ex->backend_index];
     ex->passthrough = b->dialect == LX_DIALECT_RESPONSES;
     ex->relayed = 0;
     if (ex->passthrough)
@@ -551,7 +551,7 @@ void lx_proxy_resp_whole(struct exchange *ex, lx_str body)
     struct lx_ir_result res;
     lx_arena_reset(&ex->scratch);
     /* the tally (tokens, finish reason) feeds the audit record */
-    lx_chat_response_inspect(body, &ex->scratch, ex->p->cfg->limits.max_json_depth, &ex->tally);
+    lx_chat_response_inspect(body, &ex->scratch, ex->cfg->limits.max_json_depth, &ex->tally);
     lx_arena_reset(&ex->scratch);
     /* the chat client's policies apply to the chat answer before it is translated */
     if (lx_proxy_tools_check_answer(ex, &body) != LX_OK)
@@ -562,7 +562,7 @@ void lx_proxy_resp_whole(struct exchange *ex, lx_str body)
         return;
     }
     if (lx_resp_chat_result_decode(&res, &ex->ir, body.ptr, body.len, id_base(ex), &ex->scratch,
-                                   ex->p->cfg->limits.max_json_depth) != LX_OK) {
+                                   ex->cfg->limits.max_json_depth) != LX_OK) {
         lx_ex_respond_error(ex, 502, "The backend's answer is not a chat completion.",
                             "server_error", NULL, "upstream_invalid_response");
         return;
@@ -597,7 +597,7 @@ static int flush_events(struct exchange *ex)
 /* responses.reasoning_events: how reasoning text is streamed. */
 static enum lx_resp_reasoning_events reasoning_mode(const struct exchange *ex)
 {
-    switch (ex->p->cfg->responses.reasoning_events) {
+    switch (ex->cfg->responses.reasoning_events) {
     case LX_REASONING_EVENTS_OPENAI:
         return LX_RESP_REASONING_OPENAI;
     case LX_REASONING_EVENTS_OPEN_RESPONSES:

@@ -25,7 +25,7 @@
 bool lx_proxy_rev_wanted(struct exchange *ex)
 {
     ex->reverse = ex->endpoint == LX_PROXY_CHAT &&
-                  ex->p->cfg->backends[ex->backend_index].dialect == LX_DIALECT_RESPONSES;
+                  ex->cfg->backends[ex->backend_index].dialect == LX_DIALECT_RESPONSES;
     return ex->reverse;
 }
 
@@ -36,7 +36,7 @@ static lx_buf *out_buf(struct exchange *ex)
         ex->rev_out = malloc(sizeof(*ex->rev_out));
         if (ex->rev_out == NULL)
             return NULL;
-        const struct lx_config_limits *lim = &ex->p->cfg->limits;
+        const struct lx_config_limits *lim = &ex->cfg->limits;
         lx_buf_init(ex->rev_out,
                     LX_MAX(lim->max_response_bytes, lim->max_sse_event_bytes) * 2 + 64 * 1024);
     }
@@ -50,7 +50,7 @@ int lx_proxy_rev_encode(struct exchange *ex)
         struct lx_resp_fault f;
         struct lx_chat_ir_extra x = {0};
         if (lx_chat_ir_request_decode(&ex->ir, &x, ex->cr.json.src, ex->cr.json.len, &ex->arena,
-                                      ex->p->cfg->limits.max_json_depth, &f) != LX_OK) {
+                                      ex->cfg->limits.max_json_depth, &f) != LX_OK) {
             char msg[400];
             snprintf(msg, sizeof(msg),
                      "Model `%.100s` is served by a Responses backend here: %.250s", ex->model,
@@ -85,7 +85,7 @@ int lx_proxy_rev_whole(struct exchange *ex, lx_str *body)
     struct lx_resp_fault f;
     lx_arena_reset(&ex->scratch);
     int rc = lx_resp_ir_result_decode(&res, body->ptr, body->len, &ex->scratch,
-                                      ex->p->cfg->limits.max_json_depth, &f);
+                                      ex->cfg->limits.max_json_depth, &f);
     if (rc != LX_OK) {
         if (f.message[0])
             lx_ex_respond_error(ex, 500, f.message, "server_error", NULL,

@@ -29,7 +29,7 @@ static lx_str header_of(void *ctx, const char *name)
 
 int lx_proxy_rules_prepare(struct exchange *ex)
 {
-    const struct lx_config *cfg = ex->p->cfg;
+    const struct lx_config *cfg = ex->cfg;
     if (cfg->routing.n_rules == 0)
         return LX_OK;
     struct lx_proxy_rules *r = lx_arena_alloc(&ex->arena, sizeof(*r));
@@ -63,7 +63,7 @@ const char *lx_proxy_rules_skip(struct exchange *ex, size_t backend,
     struct lx_proxy_rules *r = ex->rules;
     if (r == NULL)
         return NULL;
-    const struct lx_config *cfg = ex->p->cfg;
+    const struct lx_config *cfg = ex->cfg;
     const struct lx_config_backend *b = &cfg->backends[backend];
     int64_t ttft = lx_rules_ttft_get(ex->p->ttft, backend);
     struct lx_rules_cand c =
@@ -98,7 +98,7 @@ static const struct lx_config_price *price_of(const struct exchange *ex)
 {
     if (ex->model_cfg && ex->deployment < lx_config_model_n_deployments(ex->model_cfg))
         return &lx_config_model_deployment(ex->model_cfg, ex->deployment)->price;
-    return &ex->p->cfg->backends[ex->backend_index].price;
+    return &ex->cfg->backends[ex->backend_index].price;
 }
 
 void lx_proxy_rules_end(struct exchange *ex)

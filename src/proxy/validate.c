@@ -60,14 +60,14 @@ struct lx_proxy_validate {
 
 static enum lx_tool_calls_policy tool_policy_of(const struct exchange *ex)
 {
-    return ex->p->cfg->policy.tool_calls;
+    return ex->cfg->policy.tool_calls;
 }
 
 /* The schema the request asks the content to follow; false when none or
  * when structured_output is off. */
 static bool content_schema(const struct exchange *ex, lx_str *schema)
 {
-    return ex->p->cfg->policy.structured_output != LX_TOOL_CALLS_OFF &&
+    return ex->cfg->policy.structured_output != LX_TOOL_CALLS_OFF &&
            lx_toolcheck_schema_of(&ex->cr.json, schema) == LX_OK;
 }
 
@@ -78,7 +78,7 @@ static struct lx_proxy_validate *state(struct exchange *ex)
         ex->valid = calloc(1, sizeof(*ex->valid));
         if (ex->valid == NULL)
             return NULL;
-        size_t cap = ex->p->cfg->limits.max_body_bytes;
+        size_t cap = ex->cfg->limits.max_body_bytes;
         lx_buf_init(&ex->valid->assistant, cap);
         lx_buf_init(&ex->valid->feedback, cap);
     }
@@ -171,7 +171,7 @@ static bool may_repair(struct exchange *ex, enum lx_tool_calls_policy pol)
 {
     struct lx_proxy_validate *v = ex->valid;
     return pol == LX_TOOL_CALLS_REPAIR && v && !ex->reverse && !ex->passthrough &&
-           v->n_repairs < ex->p->cfg->policy.repair_attempts;
+           v->n_repairs < ex->cfg->policy.repair_attempts;
 }
 
 /* Writes cJSON item as JSON into out (reset first). */
@@ -315,13 +315,13 @@ static void setup_hold(struct exchange *ex, struct lx_proxy_validate *v)
 {
     v->hold_ready = true;
     enum lx_tool_calls_policy tp = tool_policy_of(ex);
-    enum lx_tool_calls_policy sp = ex->p->cfg->policy.structured_output;
+    enum lx_tool_calls_policy sp = ex->cfg->policy.structured_output;
     lx_str schema;
     bool content = content_schema(ex, &schema);
     if (tp == LX_TOOL_CALLS_OFF && !content)
         return;
     bool hold = tp >= LX_TOOL_CALLS_REJECT || (content && sp >= LX_TOOL_CALLS_REJECT);
-    v->hold = lx_callhold_new(ex->p->cfg->limits.max_stream_buffer_bytes, hold, content);
+    v->hold = lx_callhold_new(ex->cfg->limits.max_stream_buffer_bytes, hold, content);
 }
 
 /* One completed item of the stream: LX_OK (valid, or flagged), LX_AGAIN
@@ -336,7 +336,7 @@ static int check_item(struct exchange *ex, const struct lx_callhold_item *it)
     struct lx_toolcheck_violation viol;
     lx_str schema;
     if (it->is_content) {
-        pol = ex->p->cfg->policy.structured_output;
+        pol = ex->cfg->policy.structured_output;
         if (!content_schema(ex, &schema) ||
             lx_toolcheck_content(schema, it->text, error, sizeof(error))) {
             note_content(v, "", "valid");
@@ -401,7 +401,7 @@ static int settle(struct exchange *ex, size_t n)
 
 int lx_proxy_validate_chunk(struct exchange *ex, lx_str data)
 {
-    const struct lx_config *cfg = ex->p->cfg;
+    const struct lx_config *cfg = ex->cfg;
     if (ex->endpoint != LX_PROXY_CHAT || (cfg->policy.tool_calls == LX_TOOL_CALLS_OFF &&
                                           cfg->policy.structured_output == LX_TOOL_CALLS_OFF))
         return LX_OK;
@@ -521,7 +521,7 @@ static int repair_whole(struct exchange *ex, enum lx_tool_calls_policy pol, cJSO
 
 int lx_proxy_validate_whole(struct exchange *ex, lx_str body)
 {
-    const struct lx_config *cfg = ex->p->cfg;
+    const struct lx_config *cfg = ex->cfg;
     enum lx_tool_calls_policy tp = cfg->policy.tool_calls, sp = cfg->policy.structured_output;
     if (ex->endpoint != LX_PROXY_CHAT || ex->req == NULL ||
         (tp == LX_TOOL_CALLS_OFF && sp == LX_TOOL_CALLS_OFF))
@@ -601,7 +601,7 @@ static int send_chunk(struct exchange *ex, cJSON *root, cJSON *delta, const char
     char *s = cJSON_PrintUnformatted(c);
     cJSON_Delete(c);
     lx_buf b;
-    lx_buf_init(&b, ex->p->cfg->limits.max_response_bytes + 64);
+    lx_buf_init(&b, ex->cfg->limits.max_response_bytes + 64);
     int rc = s && lx_buf_append_cstr(&b, "data: ") == LX_OK && lx_buf_append_cstr(&b, s) == LX_OK &&
                      lx_buf_append_cstr(&b, "\n\n") == LX_OK
                  ? lx_proxy_client_write(ex, b.data, b.len)

@@ -23,7 +23,13 @@ struct circuit {
     bool probing;       /* half-open and its probe is out */
 };
 
+/* The live state of one backend. Shared between the registries of
+ * successive config snapshots while the backend keeps its name, url and
+ * circuit window (lx_route_new_from), so in-flight counts, queues and
+ * circuits stay one; freed with its last registry. */
 struct backend_state {
+    uint32_t refs;
+    bool draining; /* out of rotation by an operator (lx_route_set_draining) */
     bool healthy;
     bool checked;
     char detail[160];
@@ -42,9 +48,10 @@ struct backend_state {
 };
 
 struct lx_route {
+    uint32_t refs;
     struct lx_config *cfg;
-    struct backend_state *b;
-    uint64_t rng; /* splitmix64 state */
+    struct backend_state **b; /* one per cfg->backends, possibly shared */
+    uint64_t rng;             /* splitmix64 state */
 };
 
 static uint64_t next_random(struct lx_route *r)
@@ -68,7 +75,42 @@ static uint64_t initial_seed(void)
     return lx_id_random64();
 }
 
-struct lx_route *lx_route_new(struct lx_config *cfg)
+static struct backend_state *state_new(const struct lx_config_backend *cb)
+{
+    struct backend_state *b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        return NULL;
+    b->refs = 1;
+    if (!cb->health_check) {
+        /* never checked: in rotation, and counted as ready */
+        b->healthy = true;
+        snprintf(b->detail, sizeof(b->detail), "not checked (health_check: false)");
+    }
+    if (cb->circuit.enabled && !(b->circuit.ring = calloc(cb->circuit.window, 1))) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+/* The state of prev's backend that cb continues, or NULL: the same name
+ * and url, and a circuit ring of the same shape (its size is the window). */
+static struct backend_state *carried(const struct lx_route *prev,
+                                     const struct lx_config_backend *cb)
+{
+    if (prev == NULL)
+        return NULL;
+    int i = lx_config_find_backend(prev->cfg, cb->name);
+    if (i < 0)
+        return NULL;
+    const struct lx_config_backend *old = &prev->cfg->backends[i];
+    if (strcmp(old->url, cb->url) != 0 || old->circuit.enabled != cb->circuit.enabled ||
+        (cb->circuit.enabled && old->circuit.window != cb->circuit.window))
+        return NULL;
+    return prev->b[i];
+}
+
+struct lx_route *lx_route_new_from(struct lx_config *cfg, const struct lx_route *prev)
 {
     struct lx_route *r = calloc(1, sizeof(*r));
     if (r == NULL)
@@ -78,21 +120,40 @@ struct lx_route *lx_route_new(struct lx_config *cfg)
         free(r);
         return NULL;
     }
+    r->refs = 1;
     r->cfg = lx_config_ref(cfg);
-    r->rng = initial_seed();
+    r->rng = prev ? prev->rng ^ lx_id_random64() : initial_seed();
     for (size_t i = 0; i < cfg->n_backends; i++) {
-        const struct lx_config_backend *cb = &cfg->backends[i];
-        if (!cb->health_check) {
-            /* never checked: in rotation, and counted as ready */
-            r->b[i].healthy = true;
-            snprintf(r->b[i].detail, sizeof(r->b[i].detail), "not checked (health_check: false)");
-        }
-        if (cb->circuit.enabled && !(r->b[i].circuit.ring = calloc(cb->circuit.window, 1))) {
+        struct backend_state *b = carried(prev, &cfg->backends[i]);
+        if (b)
+            b->refs++;
+        else if ((b = state_new(&cfg->backends[i])) == NULL) {
             lx_route_free(r);
             return NULL;
         }
+        r->b[i] = b;
     }
     return r;
+}
+
+struct lx_route *lx_route_new(struct lx_config *cfg)
+{
+    return lx_route_new_from(cfg, NULL);
+}
+
+struct lx_route *lx_route_ref(struct lx_route *r)
+{
+    if (r)
+        r->refs++;
+    return r;
+}
+
+bool lx_route_carried(const struct lx_route *r, size_t backend, const struct lx_route *prev)
+{
+    for (size_t i = 0; prev && i < prev->cfg->n_backends; i++)
+        if (prev->b[i] == r->b[backend])
+            return true;
+    return false;
 }
 
 static void free_ids(char **ids, size_t n)
@@ -113,12 +174,16 @@ static void free_models(struct backend_state *b)
 
 void lx_route_free(struct lx_route *r)
 {
-    if (r == NULL)
+    if (r == NULL || --r->refs > 0)
         return;
     for (size_t i = 0; i < r->cfg->n_backends; i++) {
-        free_models(&r->b[i]);
-        free_ids(r->b[i].listed, r->b[i].n_listed);
-        free(r->b[i].circuit.ring);
+        struct backend_state *b = r->b[i];
+        if (b == NULL || --b->refs > 0)
+            continue;
+        free_models(b);
+        free_ids(b->listed, b->n_listed);
+        free(b->circuit.ring);
+        free(b);
     }
     free(r->b);
     lx_config_unref(r->cfg);
@@ -145,7 +210,7 @@ static void fill(struct lx_route *r, size_t backend, const char *upstream, const
 static int lookup_discovered(struct lx_route *r, lx_str model, struct lx_route_target *out)
 {
     for (size_t i = 0; i < r->cfg->n_backends; i++) {
-        const struct backend_state *b = &r->b[i];
+        const struct backend_state *b = r->b[i];
         for (size_t k = 0; k < b->n_models; k++) {
             if (lx_str_eq_cstr(model, b->models[k])) {
                 fill(r, i, b->models[k], b->models[k], out);
@@ -161,9 +226,9 @@ static int lookup_discovered(struct lx_route *r, lx_str model, struct lx_route_t
     for (size_t i = 0; i < r->cfg->n_backends; i++) {
         if (!lx_str_eq_cstr(bname, r->cfg->backends[i].name))
             continue;
-        for (size_t k = 0; k < r->b[i].n_models; k++)
-            if (lx_str_eq_cstr(id, r->b[i].models[k])) {
-                fill(r, i, r->b[i].models[k], r->b[i].models[k], out);
+        for (size_t k = 0; k < r->b[i]->n_models; k++)
+            if (lx_str_eq_cstr(id, r->b[i]->models[k])) {
+                fill(r, i, r->b[i]->models[k], r->b[i]->models[k], out);
                 return LX_OK;
             }
     }
@@ -282,7 +347,7 @@ static struct lx_route_waiter *next_waiter(const struct backend_state *b)
 int lx_route_acquire(struct lx_route *r, size_t backend, struct lx_route_waiter *w)
 {
     const struct lx_config_backend *cb = &r->cfg->backends[backend];
-    struct backend_state *b = &r->b[backend];
+    struct backend_state *b = r->b[backend];
     bool full = cb->max_in_flight && b->in_flight >= cb->max_in_flight;
     if (!full && b->n_queued == 0) {
         b->in_flight++;
@@ -296,7 +361,7 @@ int lx_route_acquire(struct lx_route *r, size_t backend, struct lx_route_waiter 
 
 void lx_route_release(struct lx_route *r, size_t backend)
 {
-    struct backend_state *b = &r->b[backend];
+    struct backend_state *b = r->b[backend];
     struct lx_route_waiter *w = next_waiter(b);
     if (w) {
         /* the slot changes hands: in_flight stays as it is */
@@ -311,7 +376,7 @@ void lx_route_release(struct lx_route *r, size_t backend)
 void lx_route_cancel_wait(struct lx_route *r, struct lx_route_waiter *w)
 {
     if (w->queued)
-        unlink_waiter(&r->b[w->backend], w);
+        unlink_waiter(r->b[w->backend], w);
 }
 
 bool lx_route_waiting(const struct lx_route_waiter *w)
@@ -321,22 +386,22 @@ bool lx_route_waiting(const struct lx_route_waiter *w)
 
 uint32_t lx_route_queued(const struct lx_route *r, size_t backend)
 {
-    return r->b[backend].n_queued;
+    return r->b[backend]->n_queued;
 }
 
 uint32_t lx_route_queued_class(const struct lx_route *r, size_t backend, uint8_t priority)
 {
-    return r->b[backend].q[prio_class(priority)].n;
+    return r->b[backend]->q[prio_class(priority)].n;
 }
 
 uint32_t lx_route_in_flight(const struct lx_route *r, size_t backend)
 {
-    return r->b[backend].in_flight;
+    return r->b[backend]->in_flight;
 }
 
 void lx_route_set_health(struct lx_route *r, size_t backend, bool healthy, const char *detail)
 {
-    struct backend_state *b = &r->b[backend];
+    struct backend_state *b = r->b[backend];
     b->healthy = healthy;
     b->checked = true;
     snprintf(b->detail, sizeof(b->detail), "%s", detail ? detail : "");
@@ -344,7 +409,7 @@ void lx_route_set_health(struct lx_route *r, size_t backend, bool healthy, const
 
 void lx_route_set_discovered(struct lx_route *r, size_t backend, const char *const *ids, size_t n)
 {
-    struct backend_state *b = &r->b[backend];
+    struct backend_state *b = r->b[backend];
     free_models(b);
     if (n == 0)
         return;
@@ -359,15 +424,30 @@ void lx_route_set_discovered(struct lx_route *r, size_t backend, const char *con
     }
 }
 
+void lx_route_set_draining(struct lx_route *r, size_t backend, bool draining)
+{
+    struct backend_state *b = r->b[backend];
+    if (b->draining != draining)
+        lx_log_info("backend '%s': %s", r->cfg->backends[backend].name,
+                    draining ? "draining: no new requests, in-flight ones finish"
+                             : "undrained: back in rotation");
+    b->draining = draining;
+}
+
+bool lx_route_draining(const struct lx_route *r, size_t backend)
+{
+    return r->b[backend]->draining;
+}
+
 bool lx_route_healthy(const struct lx_route *r, size_t backend)
 {
-    return r->b[backend].healthy;
+    return r->b[backend]->healthy;
 }
 
 bool lx_route_ready(const struct lx_route *r)
 {
     for (size_t i = 0; i < r->cfg->n_backends; i++)
-        if (r->b[i].healthy)
+        if (r->b[i]->healthy && !r->b[i]->draining)
             return true;
     return false;
 }
@@ -376,7 +456,8 @@ bool lx_route_ready(const struct lx_route *r)
 
 const char *lx_route_avail_str(enum lx_route_avail a)
 {
-    static const char *const names[] = {"ok", "unhealthy", "circuit_open", "pin_missing"};
+    static const char *const names[] = {"ok", "unhealthy", "circuit_open", "pin_missing",
+                                        "draining"};
     return (size_t)a < LX_ARRAY_LEN(names) ? names[a] : "?";
 }
 
@@ -402,7 +483,7 @@ static bool pin_missing(const struct backend_state *b, const char *upstream_mode
 enum lx_route_circuit lx_route_circuit_state(const struct lx_route *r, size_t backend,
                                              uint64_t now_ms)
 {
-    const struct circuit *c = &r->b[backend].circuit;
+    const struct circuit *c = &r->b[backend]->circuit;
     if (c->state == LX_ROUTE_OPEN &&
         now_ms >= c->opened_ms + r->cfg->backends[backend].circuit.open_ms)
         return LX_ROUTE_HALF_OPEN;
@@ -413,7 +494,7 @@ enum lx_route_circuit lx_route_circuit_state(const struct lx_route *r, size_t ba
 static void circuit_to(struct lx_route *r, size_t backend, enum lx_route_circuit to,
                        uint64_t now_ms)
 {
-    struct circuit *c = &r->b[backend].circuit;
+    struct circuit *c = &r->b[backend]->circuit;
     const struct lx_config_backend *cb = &r->cfg->backends[backend];
     if (to == LX_ROUTE_OPEN) {
         c->opened_ms = now_ms;
@@ -442,7 +523,9 @@ static void circuit_to(struct lx_route *r, size_t backend, enum lx_route_circuit
 static enum lx_route_avail peek(const struct lx_route *r, size_t backend,
                                 const char *upstream_model, uint64_t now_ms)
 {
-    const struct backend_state *b = &r->b[backend];
+    const struct backend_state *b = r->b[backend];
+    if (b->draining)
+        return LX_ROUTE_DRAINING;
     if (b->checked && !b->healthy)
         return LX_ROUTE_UNHEALTHY;
     if (pin_missing(b, upstream_model))
@@ -462,7 +545,7 @@ enum lx_route_avail lx_route_choose(struct lx_route *r, size_t backend, const ch
     enum lx_route_avail a = peek(r, backend, upstream_model, now_ms);
     if (a != LX_ROUTE_AVAILABLE || !r->cfg->backends[backend].circuit.enabled)
         return a;
-    struct circuit *c = &r->b[backend].circuit;
+    struct circuit *c = &r->b[backend]->circuit;
     if (lx_route_circuit_state(r, backend, now_ms) == LX_ROUTE_CLOSED)
         return LX_ROUTE_AVAILABLE;
     if (c->state != LX_ROUTE_HALF_OPEN)
@@ -476,7 +559,7 @@ void lx_route_circuit_record(struct lx_route *r, size_t backend, enum lx_route_o
                              bool probe, uint64_t now_ms)
 {
     const struct lx_config_circuit *cc = &r->cfg->backends[backend].circuit;
-    struct circuit *c = &r->b[backend].circuit;
+    struct circuit *c = &r->b[backend]->circuit;
     if (!cc->enabled)
         return;
     if (probe) {
@@ -515,7 +598,7 @@ static const char *pinned_id(const struct lx_config_model *m, size_t d)
 static void log_pin_changes(struct lx_route *r, size_t backend, bool was_known, char **old,
                             size_t n_old)
 {
-    const struct backend_state *b = &r->b[backend];
+    const struct backend_state *b = r->b[backend];
     struct backend_state before = {.list_known = was_known, .listed = old, .n_listed = n_old};
     for (size_t i = 0; i < r->cfg->n_models; i++) {
         const struct lx_config_model *m = &r->cfg->models[i];
@@ -540,7 +623,7 @@ static void log_pin_changes(struct lx_route *r, size_t backend, bool was_known, 
 
 void lx_route_set_listed(struct lx_route *r, size_t backend, const char *const *ids, size_t n)
 {
-    struct backend_state *b = &r->b[backend];
+    struct backend_state *b = r->b[backend];
     char **old = b->listed;
     size_t n_old = b->n_listed;
     bool was_known = b->list_known;
@@ -564,7 +647,7 @@ void lx_route_set_listed(struct lx_route *r, size_t backend, const char *const *
 /* Writes the deployments on backend that are out for a missing pin. */
 static void write_pin_violations(lx_jw *w, const struct lx_route *r, size_t backend)
 {
-    const struct backend_state *b = &r->b[backend];
+    const struct backend_state *b = r->b[backend];
     lx_jw_arr_open(w);
     for (size_t i = 0; i < r->cfg->n_models; i++) {
         const struct lx_config_model *m = &r->cfg->models[i];
@@ -586,7 +669,7 @@ static void write_pin_violations(lx_jw *w, const struct lx_route *r, size_t back
 
 uint32_t lx_route_pin_violations(const struct lx_route *r, size_t backend)
 {
-    const struct backend_state *b = &r->b[backend];
+    const struct backend_state *b = r->b[backend];
     uint32_t n = 0;
     for (size_t i = 0; i < r->cfg->n_models; i++) {
         const struct lx_config_model *m = &r->cfg->models[i];
@@ -623,8 +706,8 @@ static bool listed_before(const struct lx_route *r, size_t backend, size_t k, co
     if (lx_config_find_alias(r->cfg, id, strlen(id)))
         return true;
     for (size_t i = 0; i <= backend; i++)
-        for (size_t m = 0; m < (i == backend ? k : r->b[i].n_models); m++)
-            if (strcmp(r->b[i].models[m], id) == 0)
+        for (size_t m = 0; m < (i == backend ? k : r->b[i]->n_models); m++)
+            if (strcmp(r->b[i]->models[m], id) == 0)
                 return true;
     return false;
 }
@@ -644,9 +727,9 @@ int lx_route_write_models(const struct lx_route *r, lx_buf *out)
         write_model(&w, r->cfg->aliases[i].name,
                     r->cfg->backends[r->cfg->models[r->cfg->aliases[i].model].backend].name);
     for (size_t i = 0; i < r->cfg->n_backends; i++)
-        for (size_t k = 0; k < r->b[i].n_models; k++)
-            if (!listed_before(r, i, k, r->b[i].models[k]))
-                write_model(&w, r->b[i].models[k], r->cfg->backends[i].name);
+        for (size_t k = 0; k < r->b[i]->n_models; k++)
+            if (!listed_before(r, i, k, r->b[i]->models[k]))
+                write_model(&w, r->b[i]->models[k], r->cfg->backends[i].name);
     lx_jw_arr_close(&w);
     lx_jw_obj_close(&w);
     return lx_jw_ok(&w) ? LX_OK : LX_ERR;
@@ -663,12 +746,14 @@ int lx_route_write_status(const struct lx_route *r, lx_buf *out)
     lx_jw_key(&w, "backends");
     lx_jw_arr_open(&w);
     for (size_t i = 0; i < r->cfg->n_backends; i++) {
-        const struct backend_state *b = &r->b[i];
+        const struct backend_state *b = r->b[i];
         lx_jw_obj_open(&w);
         lx_jw_key(&w, "name");
         lx_jw_cstr(&w, r->cfg->backends[i].name);
         lx_jw_key(&w, "healthy");
         lx_jw_bool(&w, b->healthy);
+        lx_jw_key(&w, "draining");
+        lx_jw_bool(&w, b->draining);
         lx_jw_key(&w, "checked");
         lx_jw_bool(&w, b->checked);
         lx_jw_key(&w, "detail");
@@ -741,7 +826,7 @@ int lx_route_pick(struct lx_route *r, const struct lx_config_model *m, uint32_t 
         skipped[k] = LX_ROUTE_AVAILABLE;
         c[k] = (struct lx_route_cand){
             .weight = d->weight,
-            .outstanding = r->b[d->backend].in_flight + r->b[d->backend].n_queued,
+            .outstanding = r->b[d->backend]->in_flight + r->b[d->backend]->n_queued,
         };
         if (*tried & (1u << k))
             continue;

@@ -35,7 +35,21 @@ struct lx_route_target {
  * environment variable LLMUX_AB_SEED (a decimal number) when set, so
  * tests are reproducible, else from the system's randomness. */
 struct lx_route *lx_route_new(struct lx_config *cfg);
+/* A registry for cfg that continues prev (a reload): each backend of cfg
+ * whose name and url are those of a backend of prev (and whose circuit
+ * window is the same) shares that backend's live state — in-flight count,
+ * admission queue, circuit, health, listed and discovered models, drain —
+ * so slots taken on prev and released on prev stay counted against the
+ * same cap. Other backends start fresh. prev may be NULL (lx_route_new). */
+struct lx_route *lx_route_new_from(struct lx_config *cfg, const struct lx_route *prev);
+/* Registries are refcounted: an exchange holds the one it acquired its
+ * slot from. lx_route_ref adds a reference; lx_route_free drops one and
+ * frees the registry with the last (a shared backend state goes with the
+ * last registry that holds it). */
+struct lx_route *lx_route_ref(struct lx_route *r);
 void lx_route_free(struct lx_route *r);
+/* True when r's backend shares its live state with a backend of prev. */
+bool lx_route_carried(const struct lx_route *r, size_t backend, const struct lx_route *prev);
 const struct lx_config *lx_route_config(const struct lx_route *r);
 
 /* Resolves a public model name. LX_OK and *out filled, or LX_ERR. */
@@ -111,6 +125,12 @@ uint32_t lx_route_backoff_ms(const struct lx_config_retry *r, uint32_t retry,
 void lx_route_set_health(struct lx_route *r, size_t backend, bool healthy, const char *detail);
 void lx_route_set_discovered(struct lx_route *r, size_t backend, const char *const *ids, size_t n);
 bool lx_route_healthy(const struct lx_route *r, size_t backend);
+/* Drain: a draining backend takes no new requests (lx_route_choose answers
+ * LX_ROUTE_DRAINING, it does not count as ready) while those in flight or
+ * queued on it finish. The flag lives in the backend's state, so it
+ * survives a reload that carries the backend over. Logged on change. */
+void lx_route_set_draining(struct lx_route *r, size_t backend, bool draining);
+bool lx_route_draining(const struct lx_route *r, size_t backend);
 /* True when at least one backend is healthy. */
 bool lx_route_ready(const struct lx_route *r);
 
@@ -128,8 +148,9 @@ enum lx_route_avail {
     LX_ROUTE_UNHEALTHY,    /* the last active check failed */
     LX_ROUTE_CIRCUIT_OPEN, /* open, or half-open with its probe out */
     LX_ROUTE_PIN_MISSING,  /* the backend does not list the pinned id */
+    LX_ROUTE_DRAINING,     /* an operator drains it (lx_route_set_draining) */
 };
-/* "ok", "unhealthy", "circuit_open", "pin_missing". */
+/* "ok", "unhealthy", "circuit_open", "pin_missing", "draining". */
 const char *lx_route_avail_str(enum lx_route_avail a);
 
 /* Whether a request may go to upstream_model on backend now (upstream_model
@@ -221,7 +242,7 @@ const struct lx_config_model *lx_route_ab(struct lx_route *r, const struct lx_co
  * public name: models, aliases (owned_by the target's first backend),
  * discovered ids. */
 int lx_route_write_models(const struct lx_route *r, lx_buf *out);
-/* Writes {"ready":bool,"backends":[{"name","healthy","checked","detail",
+/* Writes {"ready":bool,"backends":[{"name","healthy","draining","checked","detail",
  * "in_flight","queued","queued_by_class":{"high","normal","low"},"circuit","pin_violations":[{"model",
  * "upstream_model"}],"models"}]}; the circuit as of the monotonic clock. */
 int lx_route_write_status(const struct lx_route *r, lx_buf *out);
