@@ -3,8 +3,9 @@
 // persistence) backs two llmux processes: per_key_rpm 5 holds across both
 // (the 6th request, to either, is 429); a key with tpm 5 spends it on one
 // process and is refused on the other until its debt is paid; with Redis
-// stopped, on_error allow lets requests through with a log line and a
-// metric, and the limits come back when Redis does. Also: on_error deny
+// frozen (SIGSTOP) past timeout_ms or stopped, on_error allow lets requests
+// through with a log line and a metric, and the limits come back when Redis
+// does (a fresh Redis lacks the script: EVALSHA falls back to EVAL). Also: on_error deny
 // answers 503, and an in-memory per_model_tpm refuses after the usage.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -141,6 +142,18 @@ test('tokens per minute: a key in debt on one process is refused on the other', 
 
 test('Redis stopped: on_error allow lets requests through, logs, counts; back when Redis is', async () => {
   assert.equal((await chat(gwA, 'alice', 'still limited')).status, 429);
+  // a Redis that does not answer: past timeout_ms (200) the request goes on, never hangs
+  redis.proc.kill('SIGSTOP');
+  try {
+    const t0 = Date.now();
+    const slow = await chat(gwB, 'alice', 'redis is frozen');
+    assert.equal(slow.status, 200, slow.text);
+    assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
+    assert.equal(slow.headers.get('x-ratelimit-limit-requests'), null);
+    await gwB.waitStderr(/rate limits: redis failed or timed out; on_error allow/);
+  } finally {
+    redis.proc.kill('SIGCONT');
+  }
   await redis.stop();
   redis = null;
   for (const gw of [gwA, gwB]) {
