@@ -1219,7 +1219,7 @@ static int read_redis(struct loader *ld, struct fy_node *value, void *target)
         FIELD_AT("url", FIELD_STRING, struct lx_config, rate_limits.redis.url),
         FIELD_AT("key_prefix", FIELD_STRING, struct lx_config, rate_limits.redis.key_prefix),
         FIELD_NUM("timeout_ms", FIELD_U32, struct lx_config, rate_limits.redis.timeout_ms, 1,
-                  LX_CONFIG_MAX_TIMEOUT_MS),
+                  LX_CONFIG_MAX_REDIS_TIMEOUT_MS),
         FIELD_FN("on_error", read_redis_on_error),
     };
     struct lx_config_redis *r = &ld->c->rate_limits.redis;

@@ -148,9 +148,9 @@ struct lx_config_redis {
     char *host;
     uint16_t port;
     uint32_t db;
-    char *key_prefix;     /* before every key llmux writes */
-    uint32_t timeout_ms;  /* an answer later than this is an error */
-    bool deny_on_error;   /* on_error: deny (503) instead of allow */
+    char *key_prefix;    /* before every key llmux writes */
+    uint32_t timeout_ms; /* an answer later than this is an error */
+    bool deny_on_error;  /* on_error: deny (503) instead of allow */
 };
 
 struct lx_config_listener {

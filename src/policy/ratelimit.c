@@ -203,7 +203,8 @@ static int run(struct lx_ratelimit *rl, lx_str key, uint32_t rate, uint64_t now_
 {
     if (key.len > LX_RATELIMIT_MAX_KEY_LEN)
         key.len = LX_RATELIMIT_MAX_KEY_LEN;
-    rate = LX_MIN(rate, rl->tokens ? (uint32_t)LX_RATELIMIT_MAX_TPM : (uint32_t)LX_RATELIMIT_MAX_RPM);
+    rate =
+        LX_MIN(rate, rl->tokens ? (uint32_t)LX_RATELIMIT_MAX_TPM : (uint32_t)LX_RATELIMIT_MAX_RPM);
     uint32_t burst = rl->tokens ? (rate ? rate : rl->rpm)
                                 : (rate ? lx_ratelimit_default_burst(rate) : rl->burst);
     rl->latest_ms = LX_MAX(rl->latest_ms, now_ms);

@@ -286,7 +286,8 @@ static void connect_now(struct lx_ratelimit_redis *r)
     }
 }
 
-struct lx_ratelimit_redis *lx_ratelimit_redis_new(uv_loop_t *loop, const struct lx_config_redis *cfg)
+struct lx_ratelimit_redis *lx_ratelimit_redis_new(uv_loop_t *loop,
+                                                  const struct lx_config_redis *cfg)
 {
     struct lx_ratelimit_redis *r = calloc(1, sizeof(*r));
     if (r == NULL)

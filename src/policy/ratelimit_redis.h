@@ -57,7 +57,8 @@ typedef void (*lx_ratelimit_redis_cb)(void *data, int rc, const struct lx_rateli
  * timeout_ms are copied), connecting at once in the background. NULL when
  * out of memory. The caller owns it; lx_ratelimit_redis_free() releases it
  * and the loop must run afterwards so its handles close. */
-struct lx_ratelimit_redis *lx_ratelimit_redis_new(uv_loop_t *loop, const struct lx_config_redis *cfg);
+struct lx_ratelimit_redis *lx_ratelimit_redis_new(uv_loop_t *loop,
+                                                  const struct lx_config_redis *cfg);
 
 /* Closes the connection; commands still waiting get their callback with
  * LX_ERR first. NULL is fine. */

@@ -63,16 +63,16 @@ int lx_proxy_limits_new(struct lx_proxy *p)
     }
     /* with auth, always: a key may carry its own rpm and tpm (keys.h) */
     if ((key_rpm || cfg->auth.enabled) &&
-        (p->key_limit = lx_ratelimit_new(key_rpm ? key_rpm : 60, key_rpm ? cfg->rate_limits.burst : 0,
-                                         RATE_LIMIT_MAX_KEYS)) == NULL)
+        (p->key_limit =
+             lx_ratelimit_new(key_rpm ? key_rpm : 60, key_rpm ? cfg->rate_limits.burst : 0,
+                              RATE_LIMIT_MAX_KEYS)) == NULL)
         return LX_ERR;
     if (cfg->rate_limits.per_model_rpm &&
         (p->model_limit = lx_ratelimit_new(cfg->rate_limits.per_model_rpm, cfg->rate_limits.burst,
                                            RATE_LIMIT_MAX_KEYS)) == NULL)
         return LX_ERR;
-    if ((key_tpm || cfg->auth.enabled) &&
-        (p->key_tokens = lx_ratelimit_new_tokens(key_tpm ? key_tpm : 1, RATE_LIMIT_MAX_KEYS)) ==
-            NULL)
+    if ((key_tpm || cfg->auth.enabled) && (p->key_tokens = lx_ratelimit_new_tokens(
+                                               key_tpm ? key_tpm : 1, RATE_LIMIT_MAX_KEYS)) == NULL)
         return LX_ERR;
     if (cfg->rate_limits.per_model_tpm &&
         (p->model_tokens =
@@ -103,8 +103,7 @@ static void add(struct plan *pl, enum which w, lx_str name, uint32_t rate, uint3
 /* The limits that apply to ex: requests (cost 1) unless tokens_only, and
  * tokens (cost tokens: 0 at admission, the usage at the end). A key's own
  * rpm and tpm come before the config's per_key_*. */
-static void make_plan(const struct exchange *ex, bool tokens_only, uint64_t tokens,
-                      struct plan *pl)
+static void make_plan(const struct exchange *ex, bool tokens_only, uint64_t tokens, struct plan *pl)
 {
     const struct lx_config *cfg = ex->p->cfg;
     lx_str key = lx_str_from_cstr(ex->key_id), model = lx_str_from_cstr(ex->model);
@@ -286,7 +285,8 @@ void lx_proxy_limits_charge(struct exchange *ex)
     const struct lx_chat_tally *t = &ex->tally;
     if (!ex->limits_admitted || !t->has_usage)
         return;
-    uint64_t tokens = (uint64_t)LX_MAX(t->prompt_tokens, 0) + (uint64_t)LX_MAX(t->completion_tokens, 0);
+    uint64_t tokens =
+        (uint64_t)LX_MAX(t->prompt_tokens, 0) + (uint64_t)LX_MAX(t->completion_tokens, 0);
     struct plan pl;
     make_plan(ex, true, tokens, &pl);
     if (pl.n == 0 || tokens == 0)

@@ -48,16 +48,16 @@ struct lx_proxy {
     struct health_check *checks; /* one per backend while a round runs */
     struct exchange *exchanges;  /* doubly linked, for drain and cancel */
     uint32_t n_exchanges;
-    struct lx_ratelimit *key_limit;   /* per_key_rpm, or keys' own rpm; NULL without auth */
-    struct lx_ratelimit *model_limit; /* rate_limits.per_model_rpm; NULL when off */
-    struct lx_ratelimit *key_tokens;  /* per_key_tpm, or keys' own tpm; NULL without auth */
+    struct lx_ratelimit *key_limit;    /* per_key_rpm, or keys' own rpm; NULL without auth */
+    struct lx_ratelimit *model_limit;  /* rate_limits.per_model_rpm; NULL when off */
+    struct lx_ratelimit *key_tokens;   /* per_key_tpm, or keys' own tpm; NULL without auth */
     struct lx_ratelimit *model_tokens; /* rate_limits.per_model_tpm; NULL when off */
     struct lx_ratelimit_redis *redis;  /* rate_limits.store redis: instead of the four above */
     uint64_t limit_error_logged_ms;    /* limits.c: the last "store failed" log line */
-    struct lx_store_resp *resp_store; /* stored responses; NULL when off (borrowed) */
-    struct key_slots *key_slots;      /* requests in flight per key with max_concurrent */
-    struct exchange *spare;           /* freed exchanges kept with their buffers */
-    struct proxy_metrics *obs;        /* observe.c; NULL when it could not start */
+    struct lx_store_resp *resp_store;  /* stored responses; NULL when off (borrowed) */
+    struct key_slots *key_slots;       /* requests in flight per key with max_concurrent */
+    struct exchange *spare;            /* freed exchanges kept with their buffers */
+    struct proxy_metrics *obs;         /* observe.c; NULL when it could not start */
     uint32_t n_spare;
     bool closing;
 };
@@ -169,7 +169,7 @@ struct exchange {
     uint32_t key_max_concurrent; /* the key's max_concurrent, for after the limits' check */
     bool limit_pending;          /* limits.c: Redis will call back: keep the exchange */
     void (*limit_resume)(struct exchange *ex); /* ... and then this, when admitted */
-    bool limits_admitted;        /* the limits let it in: its tokens are charged at the end */
+    bool limits_admitted;     /* the limits let it in: its tokens are charged at the end */
     const char *rate_limited; /* static: "key" or "model" when refused, else NULL */
     /* key governance (govern.c): the key's tags (in arena) for
      * the record, whether the exchange holds one of its key's concurrency

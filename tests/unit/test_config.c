@@ -1292,7 +1292,7 @@ Test(config_rate_limits, redis_errors)
     expect_error("rate_limits: {redis: {on_error: maybe}}\n",
                  "t.yaml:1:33: rate_limits.redis.on_error: expected allow or deny");
     expect_error("rate_limits: {redis: {timeout_ms: 0}}\n",
-                 "t.yaml:1:35: rate_limits.redis.timeout_ms: must be between 1 and 86400000");
+                 "t.yaml:1:35: rate_limits.redis.timeout_ms: must be between 1 and 10000");
     expect_error("rate_limits: {per_model_tpm: 100000001}\n",
                  "t.yaml:1:30: rate_limits.per_model_tpm: must be between 0 and 100000000");
 }
