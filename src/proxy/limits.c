@@ -43,6 +43,7 @@ static const char *const refused_names[N_WHICH] = {"key", "model", "key_tokens",
 struct plan {
     struct lx_ratelimit_limit l[N_WHICH];
     enum which w[N_WHICH];
+    bool own[N_WHICH]; /* the key's own rate, not the configured one (its burst: rate / 6) */
     size_t n;
 };
 
@@ -92,10 +93,11 @@ void lx_proxy_limits_free(struct lx_proxy *p)
     p->redis = NULL;
 }
 
-static void add(struct plan *pl, enum which w, lx_str name, uint32_t rate, uint32_t burst,
+static void add(struct plan *pl, enum which w, bool own, lx_str name, uint32_t rate, uint32_t burst,
                 uint64_t cost)
 {
     pl->w[pl->n] = w;
+    pl->own[pl->n] = own;
     pl->l[pl->n++] = (struct lx_ratelimit_limit){
         .scope = scopes[w], .name = name, .rate = rate, .burst = burst, .cost = cost};
 }
@@ -112,20 +114,20 @@ static void make_plan(const struct exchange *ex, bool tokens_only, uint64_t toke
     pl->n = 0;
     if (!tokens_only) {
         if (keyed && ex->key_rpm)
-            add(pl, KEY_RPM, key, ex->key_rpm, lx_ratelimit_default_burst(ex->key_rpm), 1);
+            add(pl, KEY_RPM, true, key, ex->key_rpm, lx_ratelimit_default_burst(ex->key_rpm), 1);
         else if (keyed && cfg->rate_limits.per_key_rpm)
-            add(pl, KEY_RPM, key, cfg->rate_limits.per_key_rpm,
+            add(pl, KEY_RPM, false, key, cfg->rate_limits.per_key_rpm,
                 burst ? burst : lx_ratelimit_default_burst(cfg->rate_limits.per_key_rpm), 1);
         if (cfg->rate_limits.per_model_rpm)
-            add(pl, MODEL_RPM, model, cfg->rate_limits.per_model_rpm,
+            add(pl, MODEL_RPM, false, model, cfg->rate_limits.per_model_rpm,
                 burst ? burst : lx_ratelimit_default_burst(cfg->rate_limits.per_model_rpm), 1);
     }
     uint32_t ktpm = ex->key_tpm ? ex->key_tpm : cfg->rate_limits.per_key_tpm;
     if (keyed && ktpm)
-        add(pl, KEY_TPM, key, ktpm, ktpm, tokens);
+        add(pl, KEY_TPM, ex->key_tpm != 0, key, ktpm, ktpm, tokens);
     if (cfg->rate_limits.per_model_tpm)
-        add(pl, MODEL_TPM, model, cfg->rate_limits.per_model_tpm, cfg->rate_limits.per_model_tpm,
-            tokens);
+        add(pl, MODEL_TPM, false, model, cfg->rate_limits.per_model_tpm,
+            cfg->rate_limits.per_model_tpm, tokens);
 }
 
 static bool is_tokens(enum which w)
@@ -201,17 +203,18 @@ static void memory_check(struct exchange *ex, const struct plan *pl,
     bool all = true;
     for (size_t i = 0; i < pl->n; i++) {
         struct lx_ratelimit *rl = memory_limiter(ex->p, pl->w[i]);
-        const struct lx_ratelimit_limit *l = &pl->l[i];
+        /* 0: the limiter's own rate and burst (the configured ones) */
+        uint32_t rate = pl->own[i] ? pl->l[i].rate : 0;
         if (is_tokens(pl->w[i]))
-            lx_ratelimit_tokens_check(rl, l->name, l->rate, now, &res[i]);
+            lx_ratelimit_tokens_check(rl, pl->l[i].name, rate, now, &res[i]);
         else
-            lx_ratelimit_check_rate(rl, l->name, l->rate, now, false, &res[i]);
+            lx_ratelimit_check_rate(rl, pl->l[i].name, rate, now, false, &res[i]);
         all = all && res[i].allowed;
     }
     for (size_t i = 0; all && i < pl->n; i++) {
         if (!is_tokens(pl->w[i]))
-            lx_ratelimit_check_rate(memory_limiter(ex->p, pl->w[i]), pl->l[i].name, pl->l[i].rate,
-                                    now, true, &res[i]);
+            lx_ratelimit_check_rate(memory_limiter(ex->p, pl->w[i]), pl->l[i].name,
+                                    pl->own[i] ? pl->l[i].rate : 0, now, true, &res[i]);
     }
 }
 
@@ -295,8 +298,8 @@ void lx_proxy_limits_charge(struct exchange *ex)
     if (p->redis == NULL) {
         uint64_t now = now_ms();
         for (size_t i = 0; i < pl.n; i++)
-            lx_ratelimit_tokens_charge(memory_limiter(p, pl.w[i]), pl.l[i].name, pl.l[i].rate,
-                                       tokens, now);
+            lx_ratelimit_tokens_charge(memory_limiter(p, pl.w[i]), pl.l[i].name,
+                                       pl.own[i] ? pl.l[i].rate : 0, tokens, now);
         return;
     }
     if (lx_ratelimit_redis_charge(p->redis, pl.l, pl.n) != LX_OK) {
