@@ -138,12 +138,26 @@ static void answer(struct op *op, int rc, const struct lx_ratelimit_result *res,
         cb(op->data, rc, res, n);
 }
 
+static void went_down(struct lx_ratelimit_redis *r, const char *why);
+
 static void on_deadline(uv_timer_t *t)
 {
     struct lx_ratelimit_redis *r = t->data;
     uint64_t now = now_ms();
-    while (r->head && r->head->deadline_ms <= now)
+    bool expired = false;
+    while (r->head && r->head->deadline_ms <= now) {
         answer(r->head, LX_ERR, NULL, 0); /* the late answer will be dropped */
+        expired = true;
+    }
+    if (expired && r->ac && !r->connected) {
+        /* a connection still not up after timeout_ms: a connect that may
+         * never finish (seen right after Redis restarts): start over. Safe
+         * here, outside hiredis's callbacks; it hands the ops back. */
+        redisAsyncContext *ac = r->ac;
+        r->ac = NULL;
+        redisAsyncFree(ac);
+        went_down(r, "no connection within timeout_ms");
+    }
     arm_deadline(r);
 }
 

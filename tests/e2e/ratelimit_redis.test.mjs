@@ -172,7 +172,9 @@ test('Redis stopped: on_error allow lets requests through, logs, counts; back wh
   await waitFor(async () => {
     const r = await chat(gwA, 'alice', 'back?');
     return r.status === 200 && r.headers.get('x-ratelimit-limit-requests') === '5';
-  }, { timeoutMs: 15000, intervalMs: 100, what: 'limits through Redis again' });
+  }, { timeoutMs: 15000, intervalMs: 100, what: 'limits through Redis again' }).catch((e) => {
+    throw new Error(`${e.message}\n--- llmux stderr ---\n${gwA.err}`);
+  });
   await gwA.waitStderr(/rate limits: redis at 127\.0\.0\.1:\d+ is back/);
 });
 
