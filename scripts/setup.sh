@@ -5,7 +5,8 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libuv1-dev libh2o-dev libcurl4-openssl-dev libjsmn-dev libcjson-dev libfyaml-dev
       libpcre2-dev libsqlite3-dev sqlite3 libhiredis-dev libssl-dev
-      libcriterion-dev wrk nginx-light openssl curl nodejs npm valgrind clang-format)
+      libcriterion-dev wrk nginx-light openssl curl nodejs npm valgrind clang-format
+      redis-server)
 missing=()
 for p in "${PKGS[@]}"; do
     # nodejs may come from another source with npm bundled: accept working binaries

@@ -513,7 +513,7 @@ static const char usage_keys[] =
     "      --tools LIST       comma-separated tool names its requests may offer and\n"
     "                         the model may call (default: any; \"\" on update: any)\n"
     "      --rpm N            requests per minute (0: the config's per_key_rpm)\n"
-    "      --tpm N            tokens per minute (0: none; stored, not yet enforced)\n"
+    "      --tpm N            tokens per minute (0: rate_limits.per_key_tpm)\n"
     "      --max-concurrent N requests in flight at once (0: no cap)\n"
     "      --budget USD       spend budget in US dollars (0: none)\n"
     "      --priority P       high, normal (default) or low\n"

@@ -109,6 +109,7 @@ static void key_settings(struct lx_proxy_caller *c)
     c->n_tags = ks->n_tags;
     c->max_concurrent = ks->max_concurrent;
     c->rpm = ks->rpm;
+    c->tpm = ks->tpm;
     c->budget_usd = ks->budget_usd;
     c->spent_usd = ks->spent_usd;
     /* the admission queue's classes (route.h): the key's own, never unset */

@@ -299,6 +299,9 @@ static void config_free(struct lx_config *c)
         free(c->routing.rules[i].when_header);
     }
     free(c->routing.rules);
+    free(c->rate_limits.redis.url);
+    free(c->rate_limits.redis.host);
+    free(c->rate_limits.redis.key_prefix);
     lx_redact_set_free(c->redaction.input);
     lx_redact_set_free(c->redaction.output);
     free(c->source);
@@ -362,6 +365,13 @@ static struct lx_config *config_new(const char *source)
     c->responses.reasoning_events = LX_REASONING_EVENTS_ITEMS;
     c->responses.default_store = true; /* as OpenAI (RESPONSES.md 8) */
     c->admin.key_env = dup_str("LLMUX_ADMIN_KEY");
+    c->rate_limits.redis = (struct lx_config_redis){
+        .url = dup_str("redis://127.0.0.1:6379/0"),
+        .host = dup_str("127.0.0.1"),
+        .port = 6379,
+        .key_prefix = dup_str("llmux:"),
+        .timeout_ms = 50,
+    };
     if (c->auth.store && c->responses.store && c->admin.key_env &&
         set_public_paths(c, default_public_paths, LX_ARRAY_LEN(default_public_paths)) != LX_OK) {
         config_free(c);
@@ -1158,6 +1168,97 @@ static int read_health(struct loader *ld, struct fy_node *value, void *target)
     return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
 }
 
+static const char *const rate_store_names[] = {"memory", "redis"};
+
+static int read_rate_store(struct loader *ld, struct fy_node *value, void *target)
+{
+    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
+    for (size_t i = 0; s && i < LX_ARRAY_LEN(rate_store_names); i++)
+        if (strcmp(s, rate_store_names[i]) == 0) {
+            ld->c->rate_limits.store = (enum lx_rate_store)i;
+            return LX_OK;
+        }
+    return fail(ld, value, "%s: expected memory or redis", where(ld));
+}
+
+static int read_redis_on_error(struct loader *ld, struct fy_node *value, void *target)
+{
+    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : "";
+    if (strcmp(s, "allow") != 0 && strcmp(s, "deny") != 0)
+        return fail(ld, value, "%s: expected allow or deny", where(ld));
+    ld->c->rate_limits.redis.deny_on_error = s[0] == 'd';
+    return LX_OK;
+}
+
+/* redis://host[:port][/db]: no user or password (llmux sends no AUTH), a
+ * host name or IPv4 address (an IPv6 one in brackets), db 0 .. 15. */
+static int parse_redis_url(const char *url, struct lx_config_redis *r)
+{
+    const char *p = url, *scheme = "redis://";
+    if (strncmp(p, scheme, strlen(scheme)) != 0)
+        return LX_ERR;
+    p += strlen(scheme);
+    const char *host = p, *host_end;
+    if (*p == '[') {
+        host = ++p;
+        if ((host_end = strchr(p, ']')) == NULL)
+            return LX_ERR;
+        p = host_end + 1;
+    } else {
+        host_end = p + strcspn(p, ":/@");
+        p = host_end;
+    }
+    if (*p == '@' || host_end == host || host_end - host > 255)
+        return LX_ERR;
+    unsigned long port = 6379, db = 0;
+    char *end;
+    if (*p == ':') {
+        port = strtoul(p + 1, &end, 10);
+        if (end == p + 1 || port == 0 || port > 65535)
+            return LX_ERR;
+        p = end;
+    }
+    if (*p == '/' && p[1]) {
+        db = strtoul(p + 1, &end, 10);
+        if (end == p + 1 || *end || db > LX_CONFIG_MAX_REDIS_DB)
+            return LX_ERR;
+        p = end;
+    } else if (*p == '/') {
+        p++;
+    }
+    if (*p)
+        return LX_ERR;
+    char *h = strndup(host, (size_t)(host_end - host));
+    if (h == NULL)
+        return LX_ERR;
+    free(r->host);
+    r->host = h;
+    r->port = (uint16_t)port;
+    r->db = (uint32_t)db;
+    return LX_OK;
+}
+
+static int read_redis(struct loader *ld, struct fy_node *value, void *target)
+{
+    static const struct field fields[] = {
+        FIELD_AT("url", FIELD_STRING, struct lx_config, rate_limits.redis.url),
+        FIELD_AT("key_prefix", FIELD_STRING, struct lx_config, rate_limits.redis.key_prefix),
+        FIELD_NUM("timeout_ms", FIELD_U32, struct lx_config, rate_limits.redis.timeout_ms, 1,
+                  LX_CONFIG_MAX_REDIS_TIMEOUT_MS),
+        FIELD_FN("on_error", read_redis_on_error),
+    };
+    struct lx_config_redis *r = &ld->c->rate_limits.redis;
+    if (read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target) != LX_OK)
+        return LX_ERR;
+    if (parse_redis_url(r->url, r) != LX_OK)
+        return fail(ld, value, "%s: url: expected redis://host[:port][/db] (db 0..%d)", where(ld),
+                    LX_CONFIG_MAX_REDIS_DB);
+    if (strlen(r->key_prefix) > LX_CONFIG_MAX_REDIS_PREFIX)
+        return fail(ld, value, "%s: key_prefix: at most %d bytes", where(ld),
+                    LX_CONFIG_MAX_REDIS_PREFIX);
+    return LX_OK;
+}
+
 static int read_rate_limits(struct loader *ld, struct fy_node *value, void *target)
 {
     static const struct field fields[] = {
@@ -1166,6 +1267,12 @@ static int read_rate_limits(struct loader *ld, struct fy_node *value, void *targ
         FIELD_NUM("per_model_rpm", FIELD_U32, struct lx_config, rate_limits.per_model_rpm, 0,
                   LX_CONFIG_MAX_RPM),
         FIELD_NUM("burst", FIELD_U32, struct lx_config, rate_limits.burst, 0, LX_CONFIG_MAX_RPM),
+        FIELD_NUM("per_key_tpm", FIELD_U32, struct lx_config, rate_limits.per_key_tpm, 0,
+                  LX_CONFIG_MAX_TPM),
+        FIELD_NUM("per_model_tpm", FIELD_U32, struct lx_config, rate_limits.per_model_tpm, 0,
+                  LX_CONFIG_MAX_TPM),
+        FIELD_FN("store", read_rate_store),
+        FIELD_FN("redis", read_redis),
     };
     return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
 }
@@ -2770,6 +2877,21 @@ static void print_rate_limits(const struct lx_config *c, FILE *out)
     fprintf(out, "\nrate_limits:\n");
     print_rpm("per_key", c->rate_limits.per_key_rpm, c->rate_limits.burst, out);
     print_rpm("per_model", c->rate_limits.per_model_rpm, c->rate_limits.burst, out);
+    const uint32_t tpm[2] = {c->rate_limits.per_key_tpm, c->rate_limits.per_model_tpm};
+    for (int i = 0; i < 2; i++) {
+        if (tpm[i])
+            fprintf(out, "  %-10s %" PRIu32 " tokens per minute\n", i ? "per_model" : "per_key",
+                    tpm[i]);
+    }
+    const struct lx_config_redis *r = &c->rate_limits.redis;
+    if (c->rate_limits.store == LX_RATE_STORE_REDIS)
+        fprintf(out,
+                "  store      redis %s:%u db %" PRIu32 ", prefix \"%s\", timeout %" PRIu32
+                " ms, on error %s\n",
+                r->host, (unsigned)r->port, r->db, r->key_prefix, r->timeout_ms,
+                r->deny_on_error ? "deny" : "allow");
+    else
+        fprintf(out, "  store      memory\n");
 }
 
 static void print_retry(const struct lx_config_retry *r, FILE *out)

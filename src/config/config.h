@@ -34,10 +34,18 @@
  *   health:
  *     interval_ms: 5000              # GET {url}/models per backend
  *     timeout_ms: 2000
- *   rate_limits:                     # in memory, per llmux instance; 0 = off
+ *   rate_limits:                     # 0 = off
  *     per_key_rpm: 0                 # requests per minute per API key (auth on)
  *     per_model_rpm: 0               # requests per minute per public model name
  *     burst: 0                       # 0: rpm / 6 rounded up, at least 1
+ *     per_key_tpm: 0                 # tokens per minute per API key (a key's tpm first)
+ *     per_model_tpm: 0               # tokens per minute per public model name
+ *     store: memory                  # memory (per instance) | redis (shared)
+ *     redis:
+ *       url: redis://127.0.0.1:6379/0
+ *       key_prefix: "llmux:"
+ *       timeout_ms: 50               # a later answer counts as an error
+ *       on_error: allow              # allow | deny: when Redis fails or is slow
  *   responses:                       # stored responses (POST /v1/responses, store: true)
  *     store: llmux-responses.db      # SQLite file; "off": nothing is stored
  *     ttl_hours: 720                 # stored responses expire after this; 0 = never
@@ -152,6 +160,21 @@ enum lx_reasoning_events {
 /* What a request offering a forbidden tool gets: 403 tool_not_allowed, or
  * the tool removed before the request goes upstream. */
 enum lx_forbidden_tools_policy { LX_FORBIDDEN_TOOLS_REJECT, LX_FORBIDDEN_TOOLS_STRIP };
+
+/* Where rate-limit state lives: this process, or a Redis server. */
+enum lx_rate_store { LX_RATE_STORE_MEMORY, LX_RATE_STORE_REDIS };
+
+/* A Redis server (rate_limits.redis): url redis://host[:port][/db], read
+ * into host, port and db. */
+struct lx_config_redis {
+    char *url;
+    char *host;
+    uint16_t port;
+    uint32_t db;
+    char *key_prefix;    /* before every key llmux writes */
+    uint32_t timeout_ms; /* an answer later than this is an error */
+    bool deny_on_error;  /* on_error: deny (503) instead of allow */
+};
 
 struct lx_config_listener {
     char *address; /* as written, "host:port" ("[::1]:7711" for IPv6) */
@@ -364,12 +387,17 @@ struct lx_config {
         uint32_t interval_ms;
         uint32_t timeout_ms;
     } health;
-    /* Requests per minute per API key and per public model name (0 = no
-     * limit); burst 0 means rpm / 6 rounded up, at least 1, per limit. */
+    /* Requests and tokens per minute per API key and per public model name
+     * (0 = no limit); burst 0 means rpm / 6 rounded up, at least 1, per
+     * limit. Kept in memory, or in Redis shared by several instances. */
     struct {
         uint32_t per_key_rpm;
         uint32_t per_model_rpm;
         uint32_t burst;
+        uint32_t per_key_tpm;
+        uint32_t per_model_tpm;
+        enum lx_rate_store store;
+        struct lx_config_redis redis;
     } rate_limits;
     struct {
         enum lx_tool_calls_policy tool_calls;

@@ -28,9 +28,13 @@ enum {
     LX_CONFIG_MAX_PUBLIC_PATHS = 32,
     LX_CONFIG_MAX_TOOLS_ALLOWED = 128, /* models[].tools_allowed */
     LX_CONFIG_MAX_PATH_LEN = 256,
-    LX_CONFIG_MAX_RPM = 1000000,     /* as LX_RATELIMIT_MAX_RPM */
-    LX_CONFIG_MAX_REDACT_RULES = 32, /* as lx_redact_limits.max_detectors */
-    LX_CONFIG_MAX_RULES = 32,        /* routing.rules */
+    LX_CONFIG_MAX_RPM = 1000000,   /* as LX_RATELIMIT_MAX_RPM */
+    LX_CONFIG_MAX_TPM = 100000000, /* as LX_RATELIMIT_MAX_TPM */
+    LX_CONFIG_MAX_REDIS_PREFIX = 64,
+    LX_CONFIG_MAX_REDIS_DB = 15,
+    LX_CONFIG_MAX_REDIS_TIMEOUT_MS = 10000, /* a request waits no longer; a drain neither */
+    LX_CONFIG_MAX_REDACT_RULES = 32,        /* as lx_redact_limits.max_detectors */
+    LX_CONFIG_MAX_RULES = 32,               /* routing.rules */
     LX_CONFIG_DEFAULT_OUTPUT_TOKENS = 1024,
 };
 

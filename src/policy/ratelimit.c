@@ -1,31 +1,34 @@
-/* ratelimit.c — GCRA limiters in a bounded hash table (see ratelimit.h). */
+/* ratelimit.c — GCRA limiters and token buckets in a bounded hash table
+ * (see ratelimit.h). */
 #include "ratelimit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-/* One key's state. Times are in microseconds so that T = 60 s / rpm stays
- * exact enough at high rates (rpm 1000000: T = 60 us). */
+/* One key's state. Times are in nanoseconds so that T = 60 s / rate stays
+ * exact enough at high token rates (tpm 100000000: T = 600 ns). */
 struct entry {
     struct entry *next;
-    uint64_t tat_us;      /* theoretical arrival time of the next request */
-    uint64_t interval_us; /* the T that TAT was computed with */
+    uint64_t tat_ns;      /* theoretical arrival time of the next unit */
+    uint64_t interval_ns; /* the T that TAT was computed with */
     uint16_t len;
     char key[];
 };
 
 struct lx_ratelimit {
     uint32_t rpm, burst;
-    uint64_t interval_us; /* T */
+    bool tokens;          /* a token bucket: burst = rate, one minute's worth */
+    uint64_t interval_ns; /* T */
     uint64_t latest_ms;   /* the latest now_ms seen: time never goes back */
     size_t max_keys, count;
     size_t mask; /* buckets - 1, a power of two minus one */
     struct entry **buckets;
 };
 
-struct lx_ratelimit *lx_ratelimit_new(uint32_t rpm, uint32_t burst, size_t max_keys)
+static struct lx_ratelimit *limiter_new(uint32_t rate, uint32_t max_rate, uint32_t burst,
+                                        size_t max_keys)
 {
-    if (rpm == 0 || rpm > LX_RATELIMIT_MAX_RPM || max_keys == 0)
+    if (rate == 0 || rate > max_rate || max_keys == 0)
         return NULL;
     struct lx_ratelimit *rl = calloc(1, sizeof(*rl));
     if (rl == NULL)
@@ -37,12 +40,31 @@ struct lx_ratelimit *lx_ratelimit_new(uint32_t rpm, uint32_t burst, size_t max_k
         free(rl);
         return NULL;
     }
-    rl->rpm = rpm;
-    rl->burst = burst ? burst : LX_MAX((rpm + 5) / 6, 1u);
-    rl->interval_us = 60000000ull / rpm;
+    rl->rpm = rate;
+    rl->burst = burst;
+    rl->interval_ns = LX_RATELIMIT_MINUTE_NS / rate;
     rl->max_keys = max_keys;
     rl->mask = n - 1;
     return rl;
+}
+
+struct lx_ratelimit *lx_ratelimit_new(uint32_t rpm, uint32_t burst, size_t max_keys)
+{
+    return limiter_new(rpm, LX_RATELIMIT_MAX_RPM, burst ? burst : lx_ratelimit_default_burst(rpm),
+                       max_keys);
+}
+
+struct lx_ratelimit *lx_ratelimit_new_tokens(uint32_t tpm, size_t max_keys)
+{
+    struct lx_ratelimit *rl = limiter_new(tpm, LX_RATELIMIT_MAX_TPM, tpm, max_keys);
+    if (rl)
+        rl->tokens = true;
+    return rl;
+}
+
+uint32_t lx_ratelimit_default_burst(uint32_t rpm)
+{
+    return LX_MAX((rpm + 5) / 6, 1u);
 }
 
 void lx_ratelimit_free(struct lx_ratelimit *rl)
@@ -88,19 +110,19 @@ static struct entry **find(struct lx_ratelimit *rl, lx_str key)
 /* Makes room for one more entry: drops every idle one (its TAT has passed,
  * so it answers as a new key would); if none was idle, the one nearest to
  * idle. O(entries), and only when the table is full. */
-static void make_room(struct lx_ratelimit *rl, uint64_t now_us)
+static void make_room(struct lx_ratelimit *rl, uint64_t now_ns)
 {
     struct entry **oldest = NULL;
     for (size_t i = 0; i <= rl->mask; i++) {
         for (struct entry **at = &rl->buckets[i]; *at;) {
             struct entry *e = *at;
-            if (e->tat_us <= now_us) {
+            if (e->tat_ns <= now_ns) {
                 *at = e->next;
                 free(e);
                 rl->count--;
                 continue;
             }
-            if (oldest == NULL || e->tat_us < (*oldest)->tat_us)
+            if (oldest == NULL || e->tat_ns < (*oldest)->tat_ns)
                 oldest = at;
             at = &e->next;
         }
@@ -113,9 +135,35 @@ static void make_room(struct lx_ratelimit *rl, uint64_t now_us)
     }
 }
 
-static uint64_t ceil_ms(uint64_t us)
+static uint64_t ceil_ms(uint64_t ns)
 {
-    return (us + 999) / 1000;
+    return (ns + 999999) / 1000000;
+}
+
+uint64_t lx_ratelimit_step(uint64_t tat_ns, uint64_t now_ns, uint64_t interval_ns,
+                           uint64_t window_ns, uint64_t cost, bool force,
+                           struct lx_ratelimit_result *out)
+{
+    uint64_t t = LX_MAX(interval_ns, 1u), tat = LX_MAX(tat_ns, now_ns);
+    out->allowed = tat + t <= now_ns + window_ns;
+    out->remaining = 0;
+    out->retry_after_ms = 0;
+    if (!out->allowed && !force) {
+        out->retry_after_ms = ceil_ms(tat + t - window_ns - now_ns);
+        out->reset_ms = ceil_ms(tat - now_ns);
+        return tat_ns;
+    }
+    /* a debt is bounded: at most LX_RATELIMIT_MAX_DEBT_NS ahead of the window */
+    uint64_t end = now_ns + window_ns + LX_RATELIMIT_MAX_DEBT_NS;
+    uint64_t room = end > tat ? end - tat : 0;
+    uint64_t add = cost > room / t ? room : cost * t;
+    uint64_t next = tat + add;
+    if (next < now_ns + window_ns)
+        out->remaining = (uint32_t)LX_MIN((now_ns + window_ns - next) / t, (uint64_t)UINT32_MAX);
+    out->reset_ms = ceil_ms(next - now_ns);
+    if (!out->allowed)
+        out->retry_after_ms = ceil_ms(tat + t - window_ns - now_ns);
+    return cost ? next : tat_ns;
 }
 
 int lx_ratelimit_check(struct lx_ratelimit *rl, lx_str key, uint64_t now_ms, bool charge,
@@ -124,54 +172,90 @@ int lx_ratelimit_check(struct lx_ratelimit *rl, lx_str key, uint64_t now_ms, boo
     return lx_ratelimit_check_rate(rl, key, 0, now_ms, charge, out);
 }
 
-int lx_ratelimit_check_rate(struct lx_ratelimit *rl, lx_str key, uint32_t rpm, uint64_t now_ms,
-                            bool charge, struct lx_ratelimit_result *out)
+/* The entry for key, made when missing (NULL: out of memory). */
+static struct entry *entry_for(struct lx_ratelimit *rl, lx_str key, uint64_t now_ns)
+{
+    struct entry **at = find(rl, key);
+    if (*at)
+        return *at;
+    if (rl->count >= rl->max_keys) {
+        make_room(rl, now_ns);
+        at = find(rl, key); /* the sweep may have moved the link */
+    }
+    struct entry *e = malloc(sizeof(*e) + key.len);
+    if (e == NULL)
+        return NULL;
+    memcpy(e->key, key.ptr, key.len);
+    e->len = (uint16_t)key.len;
+    e->next = NULL;
+    e->tat_ns = 0;
+    e->interval_ns = 0;
+    *at = e;
+    rl->count++;
+    return e;
+}
+
+/* One check or charge of cost units at rate (0: the limiter's); force
+ * takes them even when the bucket is spent (tokens used: a debt); without
+ * store nothing is kept (a peek). */
+static int run(struct lx_ratelimit *rl, lx_str key, uint32_t rate, uint64_t now_ms, uint64_t cost,
+               bool force, bool store, struct lx_ratelimit_result *out)
 {
     if (key.len > LX_RATELIMIT_MAX_KEY_LEN)
         key.len = LX_RATELIMIT_MAX_KEY_LEN;
-    rpm = LX_MIN(rpm, (uint32_t)LX_RATELIMIT_MAX_RPM);
-    uint32_t burst = rpm ? LX_MAX((rpm + 5) / 6, 1u) : rl->burst;
+    rate =
+        LX_MIN(rate, rl->tokens ? (uint32_t)LX_RATELIMIT_MAX_TPM : (uint32_t)LX_RATELIMIT_MAX_RPM);
+    uint32_t burst = rl->tokens ? (rate ? rate : rl->rpm)
+                                : (rate ? lx_ratelimit_default_burst(rate) : rl->burst);
     rl->latest_ms = LX_MAX(rl->latest_ms, now_ms);
-    uint64_t now_us = rl->latest_ms * 1000, t = rpm ? 60000000ull / rpm : rl->interval_us;
+    uint64_t now_ns = rl->latest_ms * 1000000ull;
+    uint64_t t = rate ? LX_RATELIMIT_MINUTE_NS / rate : rl->interval_ns;
     uint64_t window = (uint64_t)burst * t; /* burst × T: how far TAT may run ahead */
     struct entry **at = find(rl, key);
-    uint64_t tat = *at ? LX_MAX((*at)->tat_us, now_us) : now_us;
-    if (*at && (*at)->interval_us != t && (*at)->interval_us) {
+    uint64_t tat = *at ? LX_MAX((*at)->tat_ns, now_ns) : now_ns;
+    if (*at && (*at)->interval_ns != t && (*at)->interval_ns) {
         /* the key's rate changed: keep the share of its bucket in use, not the time */
-        long double debt = (long double)(tat - now_us) * t / (*at)->interval_us;
-        tat = now_us + (uint64_t)debt;
+        long double debt = (long double)(tat - now_ns) * t / (*at)->interval_ns;
+        tat = now_ns + (uint64_t)debt;
     }
-    uint64_t next = tat + t;
-    *out = (struct lx_ratelimit_result){.limit = rpm ? rpm : rl->rpm};
-    if (next > now_us + window) {
-        out->retry_after_ms = ceil_ms(next - window - now_us);
-        out->reset_ms = ceil_ms(tat - now_us);
+    uint64_t next = lx_ratelimit_step(tat, now_ns, t, window, cost, force, out);
+    out->limit = rate ? rate : rl->rpm;
+    if (!store || cost == 0 || next == tat)
         return LX_OK;
-    }
-    out->allowed = true;
-    out->remaining = (uint32_t)((now_us + window - next) / t);
-    out->reset_ms = ceil_ms(next - now_us);
-    if (!charge)
-        return LX_OK;
-    if (*at == NULL) {
-        if (rl->count >= rl->max_keys) {
-            make_room(rl, now_us);
-            at = find(rl, key); /* the sweep may have moved the link */
-        }
-        struct entry *e = malloc(sizeof(*e) + key.len);
-        if (e == NULL) {
-            out->remaining = burst - 1;
-            return LX_ERR;
-        }
-        memcpy(e->key, key.ptr, key.len);
-        e->len = (uint16_t)key.len;
-        e->next = NULL;
-        *at = e;
-        rl->count++;
-    }
-    (*at)->tat_us = next;
-    (*at)->interval_us = t;
+    struct entry *e = entry_for(rl, key, now_ns);
+    if (e == NULL)
+        return LX_ERR;
+    e->tat_ns = next;
+    e->interval_ns = t;
     return LX_OK;
+}
+
+int lx_ratelimit_check_rate(struct lx_ratelimit *rl, lx_str key, uint32_t rpm, uint64_t now_ms,
+                            bool charge, struct lx_ratelimit_result *out)
+{
+    /* a peek reports what charging would leave */
+    int rc = run(rl, key, rpm, now_ms, 1, false, charge, out);
+    if (rc != LX_OK) {
+        /* an out-of-memory gateway does not refuse */
+        out->allowed = true;
+        out->remaining = (rpm ? lx_ratelimit_default_burst(rpm) : rl->burst) - 1;
+    }
+    return rc;
+}
+
+int lx_ratelimit_tokens_check(struct lx_ratelimit *rl, lx_str key, uint32_t tpm, uint64_t now_ms,
+                              struct lx_ratelimit_result *out)
+{
+    return run(rl, key, tpm, now_ms, 0, false, false, out);
+}
+
+int lx_ratelimit_tokens_charge(struct lx_ratelimit *rl, lx_str key, uint32_t tpm, uint64_t tokens,
+                               uint64_t now_ms)
+{
+    struct lx_ratelimit_result r;
+    if (tokens == 0)
+        return LX_OK;
+    return run(rl, key, tpm, now_ms, tokens, true, true, &r);
 }
 
 char *lx_ratelimit_format_duration(uint64_t ms, char *buf)

@@ -1,6 +1,7 @@
 /*
- * ratelimit.h — requests-per-minute limits keyed by a string (a key id, a
- * model name), kept in memory for one llmux instance.
+ * ratelimit.h — requests-per-minute limits and tokens-per-minute buckets
+ * keyed by a string (a key id, a model name), kept in memory for one llmux
+ * instance (ratelimit_redis.h shares the same arithmetic through Redis).
  *
  * Each limiter holds one rate (rpm) and one burst for all its keys and runs
  * the generic cell rate algorithm (GCRA, ITU-T I.371): per key it stores a
@@ -9,6 +10,14 @@
  * rpm is the emission interval; allowing it moves TAT to max(TAT, t) + T.
  * That is a token bucket of size burst refilled at rpm per minute, without a
  * timer or a refill step.
+ *
+ * Tokens per minute use the same state as a token bucket that may go into
+ * debt: the bucket holds one minute's tokens (burst = tpm), T = 60 s / tpm
+ * is the time one token takes to come back. A request is admitted while at
+ * least one token is left (TAT + T <= t + 60 s); its tokens are known only
+ * when the answer is done, and are then charged whatever the balance
+ * (TAT = max(TAT, t) + tokens × T), so one big answer may leave the bucket
+ * in debt and the next requests wait until it has paid off.
  *
  * Keys live in a hash table with a cap on entries (STYLE.md 10). A key whose
  * TAT has passed is idle — it is exactly as a new key would be — so it can be
@@ -22,9 +31,7 @@
  * seen before is treated as that latest time.
  *
  * Threading: a limiter belongs to one event loop and takes no locks; every
- * call runs to completion on the loop thread. A shared implementation (Redis,
- * for several llmux instances) would keep these verbs and result, with the
- * check made asynchronous.
+ * call runs to completion on the loop thread.
  */
 #ifndef LX_RATELIMIT_H
 #define LX_RATELIMIT_H
@@ -35,16 +42,22 @@ struct lx_ratelimit;
 
 enum {
     LX_RATELIMIT_MAX_RPM = 1000000,
+    LX_RATELIMIT_MAX_TPM = 100000000,
     LX_RATELIMIT_MAX_KEY_LEN = 256, /* longer keys are cut to this many bytes */
     LX_RATELIMIT_DURATION_LEN = 32, /* room for lx_ratelimit_format_duration() */
 };
 
+/* One minute, and the most a bucket may be in debt past its window (a
+ * day): an absurd usage cannot lock a key out for longer. */
+#define LX_RATELIMIT_MINUTE_NS 60000000000ull
+#define LX_RATELIMIT_MAX_DEBT_NS 86400000000000ull
+
 /* What one check decided, with the values of OpenAI's headers. */
 struct lx_ratelimit_result {
     bool allowed;
-    uint32_t limit;          /* x-ratelimit-limit-requests: the rpm */
-    uint32_t remaining;      /* x-ratelimit-remaining-requests, after this request */
-    uint64_t reset_ms;       /* x-ratelimit-reset-requests: until the bucket is full again */
+    uint32_t limit;          /* x-ratelimit-limit-requests (-tokens): the rpm (tpm) */
+    uint32_t remaining;      /* x-ratelimit-remaining-requests (-tokens), after this request */
+    uint64_t reset_ms;       /* x-ratelimit-reset-requests (-tokens): until the bucket is full */
     uint64_t retry_after_ms; /* refused: until a request would be allowed; 0 when allowed */
 };
 
@@ -72,6 +85,39 @@ int lx_ratelimit_check(struct lx_ratelimit *rl, lx_str key, uint64_t now_ms, boo
  * scaled by new T / old T), so a raised or lowered limit applies at once. */
 int lx_ratelimit_check_rate(struct lx_ratelimit *rl, lx_str key, uint32_t rpm, uint64_t now_ms,
                             bool charge, struct lx_ratelimit_result *out);
+
+/* A token limiter of tpm tokens per minute (1 .. LX_RATELIMIT_MAX_TPM),
+ * its bucket one minute's worth, holding at most max_keys keys. Use it with
+ * the two functions below only. Owned as lx_ratelimit_new()'s. */
+struct lx_ratelimit *lx_ratelimit_new_tokens(uint32_t tpm, size_t max_keys);
+
+/* Admission on a token limiter: allowed while key's bucket has at least
+ * one token at now_ms (the balance before this request: its own tokens are
+ * not known yet). tpm 0: the limiter's, else the key's own. remaining is
+ * the balance in whole tokens. Charges nothing; returns LX_OK. */
+int lx_ratelimit_tokens_check(struct lx_ratelimit *rl, lx_str key, uint32_t tpm, uint64_t now_ms,
+                              struct lx_ratelimit_result *out);
+
+/* Takes tokens (an exchange's actual usage) from key's bucket at now_ms,
+ * whatever its balance: the bucket may go into debt (at most
+ * LX_RATELIMIT_MAX_DEBT_NS past empty). LX_ERR: out of memory (nothing
+ * charged). */
+int lx_ratelimit_tokens_charge(struct lx_ratelimit *rl, lx_str key, uint32_t tpm, uint64_t tokens,
+                               uint64_t now_ms);
+
+/* The arithmetic of every limit, without state (Redis's script does the
+ * same): with TAT tat_ns at now_ns, emission interval interval_ns and
+ * window_ns (burst × T), fills *out (all but limit) and returns the new
+ * TAT. allowed: TAT' + T <= now + window, TAT' = max(TAT, now). Allowed (or
+ * force), cost units are taken: TAT' + cost × T (capped at
+ * LX_RATELIMIT_MAX_DEBT_NS past the window); refused, tat_ns is returned as
+ * it was. cost 0 is a peek that returns tat_ns. */
+uint64_t lx_ratelimit_step(uint64_t tat_ns, uint64_t now_ns, uint64_t interval_ns,
+                           uint64_t window_ns, uint64_t cost, bool force,
+                           struct lx_ratelimit_result *out);
+
+/* rpm / 6 rounded up, at least 1: the burst when none is configured. */
+uint32_t lx_ratelimit_default_burst(uint32_t rpm);
 
 /* Keys held now (for tests and status). */
 size_t lx_ratelimit_count(const struct lx_ratelimit *rl);

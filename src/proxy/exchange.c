@@ -58,8 +58,8 @@ static void start_attempt(struct exchange *ex);
 /* --- answering the client ------------------------------------------------ */
 
 /* The response headers every answer carries: x-request-id, and the
- * x-ratelimit-* values of the tightest rate limit that applied, if any.
- * h has room for 4; returns how many were written. */
+ * x-ratelimit-* values of the tightest rate limits that applied, if any
+ * (requests, tokens). h has room for 7; returns how many were written. */
 static size_t common_headers(const struct exchange *ex, lx_http_header *h)
 {
     size_t n = 0;
@@ -70,6 +70,12 @@ static size_t common_headers(const struct exchange *ex, lx_http_header *h)
                                   strlen(ex->rl_remaining)};
         h[n++] = (lx_http_header){"x-ratelimit-reset-requests", ex->rl_reset, strlen(ex->rl_reset)};
     }
+    if (ex->rlt_limit[0]) {
+        h[n++] = (lx_http_header){"x-ratelimit-limit-tokens", ex->rlt_limit, strlen(ex->rlt_limit)};
+        h[n++] = (lx_http_header){"x-ratelimit-remaining-tokens", ex->rlt_remaining,
+                                  strlen(ex->rlt_remaining)};
+        h[n++] = (lx_http_header){"x-ratelimit-reset-tokens", ex->rlt_reset, strlen(ex->rlt_reset)};
+    }
     return n;
 }
 
@@ -77,7 +83,7 @@ static size_t common_headers(const struct exchange *ex, lx_http_header *h)
 static void respond_with(struct exchange *ex, int status, const char *body, size_t len,
                          const lx_http_header *extra)
 {
-    lx_http_header h[5];
+    lx_http_header h[8];
     size_t n = common_headers(ex, h);
     if (extra)
         h[n++] = *extra;
@@ -143,7 +149,7 @@ static int client_write(struct exchange *ex, const char *p, size_t n)
     if (ex->req == NULL || ex->client_finished)
         return LX_ERR;
     if (!ex->client_started) {
-        lx_http_header h[4];
+        lx_http_header h[7];
         size_t nh = common_headers(ex, h);
         ex->client_started = true;
         ex->status = 200;
@@ -800,12 +806,14 @@ static void on_handle_closed(uv_handle_t *h)
 
 static void maybe_free(struct exchange *ex)
 {
-    if (ex->freeing || ex->req || ex->up || ex->admit != ADMIT_NONE || ex->store_pending)
+    if (ex->freeing || ex->req || ex->up || ex->admit != ADMIT_NONE || ex->store_pending ||
+        ex->limit_pending)
         return;
     ex->freeing = true;
     if (ex->t_end_us == 0)
         ex->t_end_us = lx_clock_mono_us();
     lx_proxy_key_slot_give(ex);
+    lx_proxy_limits_charge(ex);
     lx_buf_release(&ex->held);
     lx_proxy_rules_end(ex); /* routing.c: TTFT, cost, spend */
     lx_proxy_write_record(ex->p, ex);
@@ -1227,76 +1235,6 @@ static int redact_request(struct exchange *ex)
     }
 }
 
-/* Notes r's values for the x-ratelimit-* headers. */
-static void note_rate_headers(struct exchange *ex, const struct lx_ratelimit_result *r)
-{
-    snprintf(ex->rl_limit, sizeof(ex->rl_limit), "%u", r->limit);
-    snprintf(ex->rl_remaining, sizeof(ex->rl_remaining), "%u", r->remaining);
-    lx_ratelimit_format_duration(r->reset_ms, ex->rl_reset);
-}
-
-/* Answers 429 rate_limit_exceeded for the limit r refused (which names
- * "key" or "model"), with Retry-After in whole seconds (at least 1). */
-static void refuse_rate(struct exchange *ex, const struct lx_ratelimit_result *r, const char *which)
-{
-    uint64_t secs = LX_MAX((r->retry_after_ms + 999) / 1000, 1u);
-    char msg[320], v[24], wait[LX_RATELIMIT_DURATION_LEN];
-    snprintf(msg, sizeof(msg),
-             "Rate limit reached for requests per minute (RPM) on %s%s%s: Limit %u. Please try "
-             "again in %s.",
-             which[0] == 'k' ? "API key " : "model `", which[0] == 'k' ? ex->key_id : ex->model,
-             which[0] == 'k' ? "" : "`", r->limit,
-             lx_ratelimit_format_duration(r->retry_after_ms, wait));
-    int n = snprintf(v, sizeof(v), "%lu", (unsigned long)secs);
-    lx_http_header h = {"retry-after", v, (size_t)n};
-    ex->rate_limited = which;
-    note_rate_headers(ex, r);
-    respond_error_with(ex, 429, msg, "rate_limit_error", NULL, "rate_limit_exceeded", &h);
-}
-
-/* Checks the request against the caller's key and the model (rate_limits)
- * and answers 429 when either is spent. Both are looked at before either
- * is charged, so a request one limit refuses costs nothing of the other.
- * Allowed, the exchange keeps the header values of the tighter limit
- * (fewer requests remaining). */
-static int rate_limit(struct exchange *ex)
-{
-    struct lx_proxy *p = ex->p;
-    struct lx_ratelimit_result k = {0}, m = {0}, *tight = NULL;
-    uint64_t now = now_ms();
-    /* the key's own rpm (govern.c) before the config's per_key_rpm */
-    uint32_t own = ex->key_rpm;
-    bool by_key = p->key_limit && ex->key_id[0] && (own || ex->cfg->rate_limits.per_key_rpm);
-    lx_str key = lx_str_from_cstr(ex->key_id), model = lx_str_from_cstr(ex->model);
-    if (by_key) {
-        lx_ratelimit_check_rate(p->key_limit, key, own, now, false, &k);
-        if (!k.allowed) {
-            refuse_rate(ex, &k, "key");
-            return LX_ERR;
-        }
-    }
-    if (p->model_limit) {
-        lx_ratelimit_check(p->model_limit, model, now, false, &m);
-        if (!m.allowed) {
-            refuse_rate(ex, &m, "model");
-            return LX_ERR;
-        }
-    }
-    if (by_key) {
-        lx_ratelimit_check_rate(p->key_limit, key, own, now, true, &k);
-        tight = &k;
-    }
-    if (p->model_limit) {
-        lx_ratelimit_check(p->model_limit, model, now, true, &m);
-        if (tight == NULL || m.remaining < tight->remaining ||
-            (m.remaining == tight->remaining && m.reset_ms > tight->reset_ms))
-            tight = &m;
-    }
-    if (tight)
-        note_rate_headers(ex, tight);
-    return LX_OK;
-}
-
 /* The routing decisions made once per request: the alias, the A/B arm
  * (ex->model_cfg becomes the model that serves) and the priority class. A
  * bad x-llmux-priority header is answered 400. */
@@ -1347,6 +1285,24 @@ static bool key_concurrency_full(struct exchange *ex, const struct lx_proxy_call
     return true;
 }
 
+/* The rest of the way in, once the rate limits have admitted the
+ * exchange (limits.c): the key's concurrency slot, redaction, the first
+ * attempt. */
+static void admitted(struct exchange *ex)
+{
+    if (lx_proxy_key_slot_take(ex, ex->key_max_concurrent) != LX_OK ||
+        redact_request(ex) != LX_OK || lx_proxy_rules_prepare(ex) != LX_OK)
+        return;
+    lx_proxy_capture_prompt(ex->p, ex,
+                            ex->endpoint == LX_PROXY_RESPONSES
+                                ? lx_http_req_body(ex->req)
+                                : lx_json_value_text(&ex->cr.json, ex->cr.messages));
+    if (ex->endpoint == LX_PROXY_RESPONSES)
+        lx_proxy_resp_start(ex);
+    else
+        start_attempt(ex);
+}
+
 void lx_proxy_handle(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx_http_req *req,
                      const char *request_id)
 {
@@ -1368,19 +1324,13 @@ void lx_proxy_handle_as(struct lx_proxy *p, enum lx_proxy_endpoint ep, struct lx
         lx_proxy_key_settings(ex, caller) != LX_OK || resolve(ex, &t) != LX_OK)
         return;
     ex->model_cfg = t.model;
+    ex->key_max_concurrent = max_concurrent(caller);
     if (route_request(ex, &t, caller) != LX_OK || lx_proxy_tools_check_request(ex) != LX_OK ||
-        key_concurrency_full(ex, caller) || rate_limit(ex) != LX_OK ||
-        lx_proxy_key_slot_take(ex, max_concurrent(caller)) != LX_OK ||
-        redact_request(ex) != LX_OK || lx_proxy_rules_prepare(ex) != LX_OK)
+        key_concurrency_full(ex, caller))
         return;
-    lx_proxy_capture_prompt(p, ex,
-                            ep == LX_PROXY_RESPONSES
-                                ? lx_http_req_body(req)
-                                : lx_json_value_text(&ex->cr.json, ex->cr.messages));
-    if (ep == LX_PROXY_RESPONSES)
-        lx_proxy_resp_start(ex);
-    else
-        start_attempt(ex);
+    /* the rate limits may ask Redis: admitted() runs now or from its answer */
+    if (lx_proxy_limits_admit(ex, admitted) == LX_OK)
+        admitted(ex);
 }
 
 void lx_proxy_reject(struct lx_proxy *p, struct lx_http_req *req, const char *request_id,

@@ -148,6 +148,7 @@ int lx_proxy_key_settings(struct exchange *ex, const struct lx_proxy_caller *cal
     if (caller == NULL)
         return LX_OK;
     ex->key_rpm = caller->rpm;
+    ex->key_tpm = caller->tpm;
     struct lx_toolallow_list tags;
     if (copy_list(ex, caller->tags, caller->n_tags, &tags) == LX_OK && tags.n &&
         (ex->tags = lx_arena_alloc(&ex->arena, tags.n * sizeof(char *))) != NULL) {

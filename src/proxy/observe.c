@@ -31,7 +31,7 @@ struct proxy_metrics {
     struct lx_metrics *reg;
     struct lx_metric *requests, *duration, *ttft, *attempts, *retries, *fallbacks, *queue_depth,
         *queue_wait, *in_flight, *overflow, *queue_timeouts, *circuit, *pins, *tokens,
-        *audit_dropped, *rate_limited, *build_info, *cost, *config_reloads;
+        *audit_dropped, *rate_limited, *limit_errors, *build_info, *cost, *config_reloads;
 };
 
 static const double duration_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
@@ -100,6 +100,11 @@ static void add_families(struct proxy_metrics *o)
     o->rate_limited = lx_metrics_add(m, C, "llmux_rate_limited_total",
                                      "Requests refused by a rate limit, by scope (key, model).",
                                      ARR("scope"), 1, NULL, 0);
+    o->limit_errors = lx_metrics_add(
+        m, C, "llmux_rate_limit_store_errors_total",
+        "Rate-limit checks the store (Redis) failed or answered too late, by what the request got "
+        "(on_error: allow, deny).",
+        ARR("action"), 1, NULL, 0);
     o->build_info = lx_metrics_add(m, G, "llmux_build_info", "The running version; always 1.",
                                    ARR("version"), 1, NULL, 0);
     o->config_reloads = lx_metrics_add(
@@ -119,6 +124,9 @@ int lx_proxy_metrics_init(struct lx_proxy *p)
     p->obs = o;
     lx_metric_set(lx_metric_with(o->build_info, ARR(LX_VERSION)), 1);
     lx_metric_set(lx_metric_with(o->audit_dropped, NULL), 0);
+    if (p->cfg->rate_limits.store == LX_RATE_STORE_REDIS)
+        lx_metric_with(o->limit_errors,
+                       ARR(p->cfg->rate_limits.redis.deny_on_error ? "deny" : "allow"));
     lx_metric_with(o->config_reloads, ARR("ok"));
     lx_metric_with(o->config_reloads, ARR("invalid"));
     lx_metric_with(o->config_reloads, ARR("failed"));
@@ -256,4 +264,10 @@ int lx_proxy_write_metrics(struct lx_proxy *p, lx_buf *out)
     if (p->audit)
         lx_metric_set(lx_metric_with(o->audit_dropped, NULL), (double)lx_audit_dropped(p->audit));
     return lx_metrics_write(o->reg, out);
+}
+
+void lx_proxy_observe_limit_error(struct lx_proxy *p, const char *action)
+{
+    if (p->obs)
+        lx_metric_add(lx_metric_with(p->obs->limit_errors, ARR(action)), 1);
 }

@@ -15,29 +15,6 @@ static void on_watch(uv_timer_t *t)
     lx_proxy_watch_clients(t->data);
 }
 
-/* Rate-limit entries per limiter: keys come from the key store and model
- * names from the routing table (checked after resolution), so this is far
- * above any real set; past it idle entries are dropped (ratelimit.h). */
-enum { RATE_LIMIT_MAX_KEYS = 65536 };
-
-static int new_limits(struct lx_proxy *p, const struct lx_config *cfg)
-{
-    uint32_t burst = cfg->rate_limits.burst;
-    /* with auth, always: a key may carry its own rpm (keys.h) */
-    uint32_t key_rpm = cfg->rate_limits.per_key_rpm ? cfg->rate_limits.per_key_rpm : 60;
-    if ((cfg->rate_limits.per_key_rpm || cfg->auth.enabled) &&
-        (p->key_limit = lx_ratelimit_new(key_rpm, cfg->rate_limits.per_key_rpm ? burst : 0,
-                                         RATE_LIMIT_MAX_KEYS)) == NULL)
-        return LX_ERR;
-    if (cfg->rate_limits.per_model_rpm &&
-        (p->model_limit =
-             lx_ratelimit_new(cfg->rate_limits.per_model_rpm, burst, RATE_LIMIT_MAX_KEYS)) == NULL)
-        return LX_ERR;
-    if (cfg->rate_limits.per_key_rpm && !cfg->auth.enabled)
-        lx_log_warn("rate_limits.per_key_rpm has no effect while auth is disabled");
-    return LX_OK;
-}
-
 /* The seal key of compaction items: from responses.encryption_key_env
  * (config checked it), else random for this process. */
 static int init_seal(struct lx_proxy *p, const struct lx_config *cfg)
@@ -80,7 +57,7 @@ struct lx_proxy *lx_proxy_new(uv_loop_t *loop, struct lx_config *cfg, struct lx_
         uv_unref((uv_handle_t *)p->watch_timer); /* never the reason the loop runs */
     }
     if (p->route == NULL || p->upstream == NULL || p->health_timer == NULL ||
-        p->watch_timer == NULL || new_limits(p, cfg) != LX_OK ||
+        p->watch_timer == NULL || lx_proxy_limits_new(p) != LX_OK ||
         lx_proxy_metrics_init(p) != LX_OK || lx_proxy_key_slots_new(p) != LX_OK ||
         lx_proxy_routing_init(p) != LX_OK || init_seal(p, cfg) != LX_OK) {
         lx_proxy_free(p);
@@ -106,8 +83,7 @@ void lx_proxy_free(struct lx_proxy *p)
     if (p->upstream)
         lx_upstream_free(p->upstream);
     lx_route_free(p->route);
-    lx_ratelimit_free(p->key_limit);
-    lx_ratelimit_free(p->model_limit);
+    lx_proxy_limits_free(p);
     lx_proxy_metrics_release(p);
     lx_proxy_key_slots_free(p);
     lx_proxy_routing_release(p);

@@ -68,6 +68,7 @@ struct lx_proxy_caller {
     size_t n_tags;
     uint32_t max_concurrent;      /* 0: no cap; else 429 concurrency_limit_exceeded */
     uint32_t rpm;                 /* 0: rate_limits.per_key_rpm; else the key's own rpm */
+    uint32_t tpm;                 /* 0: rate_limits.per_key_tpm; else the key's own tpm */
     double budget_usd, spent_usd; /* budget 0: none; spent >= budget: 429 insufficient_quota */
 };
 /* lx_proxy_handle() for an authenticated caller (NULL: none). caller and

@@ -13,6 +13,7 @@
 #include "../dialect/chat.h"
 #include "../dialect/responses.h"
 #include "../policy/ratelimit.h"
+#include "../policy/ratelimit_redis.h"
 #include "../policy/toolallow.h"
 #include "../policy/toolcheck.h"
 #include "../store/seal.h"
@@ -55,6 +56,10 @@ struct lx_proxy {
     uint32_t n_exchanges;
     struct lx_ratelimit *key_limit;    /* per_key_rpm, or keys' own rpm; NULL without auth */
     struct lx_ratelimit *model_limit;  /* rate_limits.per_model_rpm; NULL when off */
+    struct lx_ratelimit *key_tokens;   /* per_key_tpm, or keys' own tpm; NULL without auth */
+    struct lx_ratelimit *model_tokens; /* rate_limits.per_model_tpm; NULL when off */
+    struct lx_ratelimit_redis *redis;  /* rate_limits.store redis: instead of the four above */
+    uint64_t limit_error_logged_ms;    /* limits.c: the last "store failed" log line */
     struct lx_store_resp *resp_store;  /* stored responses; NULL when off (borrowed) */
     struct key_slots *key_slots;       /* requests in flight per key with max_concurrent */
     struct exchange *spare;            /* freed exchanges kept with their buffers */
@@ -178,6 +183,13 @@ struct exchange {
     char key_id[24]; /* the caller's public key id, "" without auth */
     /* x-ratelimit-* values of the tightest rate limit that applied; "" when none */
     char rl_limit[12], rl_remaining[12], rl_reset[LX_RATELIMIT_DURATION_LEN];
+    /* x-ratelimit-*-tokens values of the tightest token limit; "" when none */
+    char rlt_limit[12], rlt_remaining[12], rlt_reset[LX_RATELIMIT_DURATION_LEN];
+    uint32_t key_tpm;            /* the key's own tpm; 0: rate_limits.per_key_tpm */
+    uint32_t key_max_concurrent; /* the key's max_concurrent, for after the limits' check */
+    bool limit_pending;          /* limits.c: Redis will call back: keep the exchange */
+    void (*limit_resume)(struct exchange *ex); /* ... and then this, when admitted */
+    bool limits_admitted;     /* the limits let it in: its tokens are charged at the end */
     const char *rate_limited; /* static: "key" or "model" when refused, else NULL */
     /* key governance (govern.c): the key's tags (in arena) for
      * the record, whether the exchange holds one of its key's concurrency
@@ -425,5 +437,22 @@ void lx_proxy_health_cancel(struct lx_proxy *p);
 void lx_proxy_write_record(struct lx_proxy *p, const struct exchange *ex);
 /* Fills ex->prompt from the request's messages per the audit setting. */
 void lx_proxy_capture_prompt(struct lx_proxy *p, struct exchange *ex, lx_str messages);
+
+/* limits.c: the rate limits (rate_limits), in memory or in Redis. new:
+ * LX_ERR when out of memory; free: NULL-safe parts. */
+int lx_proxy_limits_new(struct lx_proxy *p);
+void lx_proxy_limits_free(struct lx_proxy *p);
+/* limits.c: checks ex against every limit that applies. LX_OK: admitted,
+ * go on now; LX_ERR: answered (429, or 503 with on_error deny); LX_AGAIN:
+ * Redis will answer — ex->limit_pending keeps the exchange, and once the
+ * answer is in, resume(ex) runs when admitted and the client is still
+ * there (else the refusal is answered), then lx_ex_maybe_free(ex). */
+int lx_proxy_limits_admit(struct exchange *ex, void (*resume)(struct exchange *ex));
+/* limits.c: charges the exchange's tokens (prompt + completion, as the
+ * backend reported them) to its token limits; once, when it ends. */
+void lx_proxy_limits_charge(struct exchange *ex);
+/* observe.c: a rate-limit store error, by the action taken ("allow",
+ * "deny"). */
+void lx_proxy_observe_limit_error(struct lx_proxy *p, const char *action);
 
 #endif

@@ -1281,3 +1281,69 @@ Test(config_redaction, printed)
     free(text);
     lx_config_unref(c);
 }
+
+Test(config_rate_limits, tokens_and_redis)
+{
+    struct lx_config *c = load("listeners: [{address: 127.0.0.1:9000}]\n");
+    cr_assert_eq(c->rate_limits.per_key_tpm, 0);
+    cr_assert_eq(c->rate_limits.per_model_tpm, 0);
+    cr_assert_eq(c->rate_limits.store, LX_RATE_STORE_MEMORY);
+    cr_assert_str_eq(c->rate_limits.redis.url, "redis://127.0.0.1:6379/0");
+    cr_assert_str_eq(c->rate_limits.redis.host, "127.0.0.1");
+    cr_assert_eq(c->rate_limits.redis.port, 6379);
+    cr_assert_eq(c->rate_limits.redis.db, 0);
+    cr_assert_str_eq(c->rate_limits.redis.key_prefix, "llmux:");
+    cr_assert_eq(c->rate_limits.redis.timeout_ms, 50);
+    cr_assert_not(c->rate_limits.redis.deny_on_error);
+    lx_config_unref(c);
+    c = load("rate_limits:\n  per_key_tpm: 100000000\n  per_model_tpm: 5\n  store: redis\n"
+             "  redis: {url: 'redis://cache.local:7000/3', key_prefix: 'a:', timeout_ms: 7,"
+             " on_error: deny}\n");
+    cr_assert_eq(c->rate_limits.per_key_tpm, 100000000);
+    cr_assert_eq(c->rate_limits.per_model_tpm, 5);
+    cr_assert_eq(c->rate_limits.store, LX_RATE_STORE_REDIS);
+    cr_assert_str_eq(c->rate_limits.redis.host, "cache.local");
+    cr_assert_eq(c->rate_limits.redis.port, 7000);
+    cr_assert_eq(c->rate_limits.redis.db, 3);
+    cr_assert_str_eq(c->rate_limits.redis.key_prefix, "a:");
+    cr_assert_eq(c->rate_limits.redis.timeout_ms, 7);
+    cr_assert(c->rate_limits.redis.deny_on_error);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    lx_config_print(c, out);
+    fclose(out);
+    cr_assert(strstr(text, "  per_key    100000000 tokens per minute\n"
+                           "  per_model  5 tokens per minute\n"
+                           "  store      redis cache.local:7000 db 3, prefix \"a:\", timeout 7 ms,"
+                           " on error deny\n"),
+              "%s", text);
+    free(text);
+    lx_config_unref(c);
+    c = load("rate_limits: {redis: {url: 'redis://[::1]'}}\n");
+    cr_assert_str_eq(c->rate_limits.redis.host, "::1");
+    cr_assert_eq(c->rate_limits.redis.port, 6379);
+    lx_config_unref(c);
+}
+
+Test(config_rate_limits, redis_errors)
+{
+    const char *bad_url = "t.yaml:1:22: rate_limits.redis: url: expected "
+                          "redis://host[:port][/db] (db 0..15)";
+    expect_error("rate_limits: {redis: {url: 'http://x'}}\n", bad_url);
+    expect_error("rate_limits: {redis: {url: 'redis://:secret@x'}}\n", bad_url);
+    expect_error("rate_limits: {redis: {url: 'redis://u:p@x:1'}}\n", bad_url);
+    expect_error("rate_limits: {redis: {url: 'redis://x:0'}}\n", bad_url);
+    expect_error("rate_limits: {redis: {url: 'redis://x:65536'}}\n", bad_url);
+    expect_error("rate_limits: {redis: {url: 'redis://x/16'}}\n", bad_url);
+    expect_error("rate_limits: {redis: {url: 'redis://x/1a'}}\n", bad_url);
+    expect_error("rate_limits: {redis: {url: 'redis://'}}\n", bad_url);
+    expect_error("rate_limits: {store: disk}\n",
+                 "t.yaml:1:22: rate_limits.store: expected memory or redis");
+    expect_error("rate_limits: {redis: {on_error: maybe}}\n",
+                 "t.yaml:1:33: rate_limits.redis.on_error: expected allow or deny");
+    expect_error("rate_limits: {redis: {timeout_ms: 0}}\n",
+                 "t.yaml:1:35: rate_limits.redis.timeout_ms: must be between 1 and 10000");
+    expect_error("rate_limits: {per_model_tpm: 100000001}\n",
+                 "t.yaml:1:30: rate_limits.per_model_tpm: must be between 0 and 100000000");
+}

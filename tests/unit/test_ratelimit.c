@@ -225,3 +225,130 @@ Test(ratelimit, a_keys_own_rate_overrides_the_limiters)
     cr_expect_eq(r.remaining, 99);
     lx_ratelimit_free(rl);
 }
+
+/* ---- the shared arithmetic and tokens per minute ------------------------ */
+
+#define S_NS 1000000000ull
+
+/* lx_ratelimit_step() alone: 6 units a minute (T = 10 s), a window of 2. */
+Test(ratelimit_step, admit_take_refuse)
+{
+    struct lx_ratelimit_result r;
+    uint64_t t = 10 * S_NS, w = 20 * S_NS, now = 1000 * S_NS;
+    uint64_t tat = lx_ratelimit_step(0, now, t, w, 1, false, &r); /* new key */
+    cr_assert(r.allowed);
+    cr_assert_eq(tat, now + t);
+    cr_assert_eq(r.remaining, 1);
+    cr_assert_eq(r.reset_ms, 10000);
+    tat = lx_ratelimit_step(tat, now, t, w, 1, false, &r);
+    cr_assert(r.allowed);
+    cr_assert_eq(tat, now + 2 * t);
+    cr_assert_eq(r.remaining, 0);
+    uint64_t again = lx_ratelimit_step(tat, now + S_NS, t, w, 1, false, &r);
+    cr_assert_not(r.allowed);
+    cr_assert_eq(again, tat, "a refusal changes nothing");
+    cr_assert_eq(r.retry_after_ms, 9000);
+    cr_assert_eq(r.reset_ms, 19000);
+    /* a peek (cost 0) answers without moving TAT */
+    cr_assert_eq(lx_ratelimit_step(tat, now + 10 * S_NS, t, w, 0, false, &r), tat);
+    cr_assert(r.allowed);
+    cr_assert_eq(r.remaining, 1);
+}
+
+/* A charge (force) takes its cost even from an empty bucket: a debt that
+ * delays the next admission by cost × T. */
+Test(ratelimit_step, force_makes_a_debt)
+{
+    struct lx_ratelimit_result r;
+    uint64_t t = S_NS, w = 60 * S_NS, now = 5000 * S_NS; /* 60 tokens a minute */
+    uint64_t tat = lx_ratelimit_step(0, now, t, w, 100, true, &r);
+    cr_assert_eq(tat, now + 100 * t);
+    cr_assert(r.allowed, "the bucket was full when the charge came");
+    cr_assert_eq(r.remaining, 0);
+    lx_ratelimit_step(tat, now, t, w, 0, false, &r);
+    cr_assert_not(r.allowed);
+    cr_assert_eq(r.retry_after_ms, 41000); /* 100 - 60 + 1 tokens at 1 s */
+    lx_ratelimit_step(tat, now + 41 * S_NS, t, w, 0, false, &r);
+    cr_assert(r.allowed);
+    cr_assert_eq(r.remaining, 1);
+}
+
+Test(ratelimit_step, debt_is_capped)
+{
+    struct lx_ratelimit_result r;
+    uint64_t t = S_NS, w = 60 * S_NS, now = 1;
+    uint64_t tat = lx_ratelimit_step(0, now, t, w, UINT64_MAX, true, &r);
+    cr_assert_eq(tat, now + w + LX_RATELIMIT_MAX_DEBT_NS);
+    tat = lx_ratelimit_step(tat, now, t, w, 1000, true, &r);
+    cr_assert_eq(tat, now + w + LX_RATELIMIT_MAX_DEBT_NS, "no further past the cap");
+}
+
+/* 60 tokens a minute: admitted on the balance, charged after. */
+Test(ratelimit_tokens, admission_then_charge)
+{
+    struct lx_ratelimit *rl = lx_ratelimit_new_tokens(60, 10);
+    cr_assert_eq(lx_ratelimit_burst(rl), 60);
+    lx_str k = lx_str_from_cstr("key_1");
+    uint64_t t0 = 1000000;
+    struct lx_ratelimit_result r;
+    cr_assert_eq(lx_ratelimit_tokens_check(rl, k, 0, t0, &r), LX_OK);
+    cr_assert(r.allowed);
+    cr_assert_eq(r.limit, 60);
+    cr_assert_eq(r.remaining, 60);
+    cr_assert_eq(r.reset_ms, 0);
+    cr_assert_eq(lx_ratelimit_count(rl), 0, "a check stores nothing");
+    cr_assert_eq(lx_ratelimit_tokens_charge(rl, k, 0, 45, t0), LX_OK);
+    lx_ratelimit_tokens_check(rl, k, 0, t0, &r);
+    cr_assert(r.allowed);
+    cr_assert_eq(r.remaining, 15);
+    cr_assert_eq(r.reset_ms, 45000);
+    /* a big answer: 30 more than the balance, the next request waits 31 s */
+    lx_ratelimit_tokens_charge(rl, k, 0, 45, t0 + 500);
+    lx_ratelimit_tokens_check(rl, k, 0, t0 + 500, &r);
+    cr_assert_not(r.allowed);
+    cr_assert_eq(r.remaining, 0);
+    cr_assert_eq(r.retry_after_ms, 30500);
+    cr_assert_eq(r.reset_ms, 89500);
+    lx_ratelimit_tokens_check(rl, k, 0, t0 + 31000, &r);
+    cr_assert(r.allowed);
+    cr_assert_eq(r.remaining, 1);
+    /* the bucket refills to one minute's worth, no more */
+    lx_ratelimit_tokens_check(rl, k, 0, t0 + 600000, &r);
+    cr_assert_eq(r.remaining, 60);
+    cr_assert_eq(lx_ratelimit_tokens_charge(rl, k, 0, 0, t0), LX_OK);
+    lx_ratelimit_free(rl);
+}
+
+/* A key's own tpm replaces the limiter's; other keys keep theirs. */
+Test(ratelimit_tokens, own_rate_and_independent_keys)
+{
+    struct lx_ratelimit *rl = lx_ratelimit_new_tokens(600, 10);
+    lx_str a = lx_str_from_cstr("a"), b = lx_str_from_cstr("b");
+    struct lx_ratelimit_result r;
+    lx_ratelimit_tokens_charge(rl, a, 6, 7, 1000); /* 6 tpm: T = 10 s */
+    lx_ratelimit_tokens_check(rl, a, 6, 1000, &r);
+    cr_assert_not(r.allowed);
+    cr_assert_eq(r.limit, 6);
+    cr_assert_eq(r.retry_after_ms, 20000);
+    lx_ratelimit_tokens_check(rl, b, 0, 1000, &r);
+    cr_assert(r.allowed);
+    cr_assert_eq(r.limit, 600);
+    cr_assert_eq(r.remaining, 600);
+    cr_assert_null(lx_ratelimit_new_tokens(0, 10));
+    cr_assert_null(lx_ratelimit_new_tokens(LX_RATELIMIT_MAX_TPM + 1, 10));
+    lx_ratelimit_free(rl);
+}
+
+/* The top rate stays exact: 100000000 tpm is 600 ns a token. */
+Test(ratelimit_tokens, high_rate)
+{
+    struct lx_ratelimit *rl = lx_ratelimit_new_tokens(LX_RATELIMIT_MAX_TPM, 10);
+    lx_str k = lx_str_from_cstr("k");
+    struct lx_ratelimit_result r;
+    lx_ratelimit_tokens_charge(rl, k, 0, 50000000, 1000);
+    lx_ratelimit_tokens_check(rl, k, 0, 1000, &r);
+    cr_assert(r.allowed);
+    cr_assert_eq(r.remaining, 50000000);
+    cr_assert_eq(r.reset_ms, 30000);
+    lx_ratelimit_free(rl);
+}
