@@ -219,6 +219,14 @@ void lx_proxy_resp_stream_fail(struct exchange *ex, const char *message, const c
 void lx_proxy_resp_whole(struct exchange *ex, lx_str body);
 /* Frees the per-attempt stream state. */
 void lx_proxy_resp_reset(struct exchange *ex);
+/* respcache.c: WebSocket mode's connection-local cache (proxy.h). */
+struct lx_store_resp_rec;
+/* The entry for id made under key_id, or NULL; valid until the next put
+ * or evict. */
+const struct lx_store_resp_rec *lx_proxy_resp_cache_get(struct lx_proxy_resp_cache *c,
+                                                        const char *id, const char *key_id);
+/* Keeps a copy of rec's id, key_id, input and output. */
+int lx_proxy_resp_cache_put(struct lx_proxy_resp_cache *c, const struct lx_store_resp_rec *rec);
 /* govern.c: per-key governance and tool allowlists in the exchange. */
 int lx_proxy_key_slots_new(struct lx_proxy *p);
 void lx_proxy_key_slots_free(struct lx_proxy *p);
