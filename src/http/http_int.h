@@ -30,6 +30,13 @@ struct lx_http_req {
     void *close_data;
 };
 
+/* Calls emit(data, payload) with the data line of each whole SSE event
+ * ("...\ndata: PAYLOAD\n\n") in p[0..n), in order, skipping "[DONE]".
+ * Returns the bytes of whole events consumed (the rest is an unfinished
+ * event), or -1 as soon as emit returns LX_ERR. */
+ssize_t lx_http_sse_data_split(const char *p, size_t n, int (*emit)(void *data, lx_str payload),
+                               void *data);
+
 /* The server's list of WebSocket connections (ws.c links them). */
 struct lx_http_ws **lx_http_server_ws_list(struct lx_http_server *s);
 /* Server shutdown: every WebSocket connection gets a close (1001, going

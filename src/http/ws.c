@@ -578,17 +578,10 @@ void lx_http_ws_stream_start(struct lx_http_req *r)
     r->started = true;
 }
 
-/* Sends the data of each whole SSE event in p (RESPONSES.md 6.1: the
- * exchange writes whole events, "event: T\ndata: {json}\n\n"); a tail
- * that is no whole event yet waits in partial. */
-int lx_http_ws_stream_write(struct lx_http_req *r, const char *p, size_t n)
+ssize_t lx_http_sse_data_split(const char *p, size_t n, int (*emit)(void *data, lx_str payload),
+                               void *data)
 {
-    struct lx_http_ws_req *v = r->ws;
-    if (v->ended || v->ws->gone || v->ws->closing)
-        return LX_ERR;
-    if (lx_buf_append(&v->partial, p, n) != LX_OK)
-        return LX_ERR;
-    const char *s = v->partial.data, *end = s + v->partial.len;
+    const char *s = p, *end = p + n;
     for (;;) {
         const char *stop = NULL;
         for (const char *q = s; q + 1 < end; q++)
@@ -603,16 +596,36 @@ int lx_http_ws_stream_write(struct lx_http_req *r, const char *p, size_t n)
             const char *eol = nl ? nl : stop;
             if (eol - line >= 6 && memcmp(line, "data: ", 6) == 0) {
                 lx_str d = {line + 6, (size_t)(eol - line - 6)};
-                if (!lx_str_eq_cstr(d, "[DONE]") && send_text(v->ws, d.ptr, d.len) != LX_OK)
-                    return LX_ERR;
+                if (!lx_str_eq_cstr(d, "[DONE]") && emit(data, d) != LX_OK)
+                    return -1;
             }
             line = eol + 1;
         }
         s = stop + 2;
     }
-    size_t rest = (size_t)(end - s);
-    memmove(v->partial.data, s, rest);
-    v->partial.len = rest;
+    return (ssize_t)(s - p);
+}
+
+static int emit_frame(void *data, lx_str payload)
+{
+    return send_text(data, payload.ptr, payload.len);
+}
+
+/* Sends the data of each whole SSE event written (RESPONSES.md 6.1: the
+ * exchange writes whole events, "event: T\ndata: {json}\n\n"); a tail
+ * that is no whole event yet waits in partial. */
+int lx_http_ws_stream_write(struct lx_http_req *r, const char *p, size_t n)
+{
+    struct lx_http_ws_req *v = r->ws;
+    if (v->ended || v->ws->gone || v->ws->closing)
+        return LX_ERR;
+    if (lx_buf_append(&v->partial, p, n) != LX_OK)
+        return LX_ERR;
+    ssize_t used = lx_http_sse_data_split(v->partial.data, v->partial.len, emit_frame, v->ws);
+    if (used < 0)
+        return LX_ERR;
+    memmove(v->partial.data, v->partial.data + used, v->partial.len - (size_t)used);
+    v->partial.len -= (size_t)used;
     return LX_OK;
 }
 

@@ -18,14 +18,16 @@ import {
 let sim, gw, limited;
 
 before(async () => {
-  sim = await startSim({ args: ['--tokens', '5'] });
+  // each answer takes a while: frames sent at once would overlap if not queued
+  sim = await startSim({ args: ['--tokens', '5', '--ttft-ms', '30'] });
+  // no health checks: the sim's counters see only the frames' requests
   const cfg = (extra) => (port, dir) => makeConfig({
     port, dir,
-    backends: [{ name: 'sim', url: sim.url }],
+    backends: [{ name: 'sim', url: sim.url, health_check: false }],
     models: [{ name: 'chat', backend: 'sim', upstream_model: 'sim-model' }],
     extra,
   });
-  gw = await startLlmux({ config: cfg({ responses: { store: 'off' } }) });
+  gw = await startLlmux({ config: cfg({ responses: { store: 'off', websocket: { max_queued: 2 } } }) });
   limited = await startLlmux({ config: cfg({ responses: { websocket: { max_connection_ms: 300 } } }) });
 });
 
@@ -122,6 +124,7 @@ test('the frames carry the SSE events; a store:false chain continues through the
 test('frames sent while a response runs are queued and handled in order', async () => {
   const ws = connect(gw.origin);
   await ws.opened;
+  await sim.reset();
   ws.create({ model: 'chat', input: 'one', store: false });
   ws.create({ model: 'chat', input: 'two', store: false });
   ws.create({ model: 'chat', input: 'three', store: false });
@@ -138,8 +141,27 @@ test('frames sent while a response runs are queued and handled in order', async 
   }
   assert.equal(ids.size, 3);
   assert.deepEqual(turns.map((t) => t.at(-1).response.output.length > 0), [true, true, true]);
-  const inputs = turns.map((t) => t.at(-1).response);
-  assert.equal(inputs.length, 3);
+  const stats = await sim.stats();
+  assert.equal(stats.requests, 3);
+  assert.equal(stats.peak_active, 1, 'one response in flight per connection');
+  ws.close();
+  await ws.closed;
+});
+
+test('a frame past responses.websocket.max_queued gets websocket_queue_full; the others run', async () => {
+  const ws = connect(gw.origin);
+  await ws.opened;
+  for (const input of ['one', 'two', 'three', 'four']) ws.create({ model: 'chat', input, store: false });
+  const completed = [];
+  const errors = [];
+  while (completed.length < 3) {
+    const ev = await ws.next();
+    if (ev.type === 'error') errors.push(ev);
+    if (ev.type === 'response.completed') completed.push(ev.response);
+  }
+  assert.equal(errors.length, 1);
+  assertErrorFrame(errors[0], 429, 'websocket_queue_full');
+  assert.equal(new Set(completed.map((r) => r.id)).size, 3, 'three distinct responses');
   ws.close();
   await ws.closed;
 });
