@@ -63,8 +63,7 @@ uint32_t lx_api_ws_connections(const struct lx_api_ws *w)
 
 /* ---- messages ------------------------------------------------------------- */
 
-static void refuse(struct conn *c, struct lx_http_req *req, const char *message,
-                   const char *code)
+static void refuse(struct conn *c, struct lx_http_req *req, const char *message, const char *code)
 {
     char rid[LX_ID_REQUEST_LEN + 1];
     lx_id_request(rid);
@@ -194,8 +193,7 @@ static void answer_frame(void *data, int status, lx_str body, lx_buf *out)
     lx_arena_init(&a, ARENA_BYTES + body.len * 2);
     lx_json j;
     int err = -1;
-    if (lx_json_parse(&j, body.ptr, body.len, &a, c->w->cfg->limits.max_json_depth) ==
-            LX_JSON_OK &&
+    if (lx_json_parse(&j, body.ptr, body.len, &a, c->w->cfg->limits.max_json_depth) == LX_JSON_OK &&
         lx_json_is_object(&j, 0))
         err = lx_json_get(&j, 0, "error");
     lx_jw w;
@@ -213,8 +211,7 @@ static void answer_frame(void *data, int status, lx_str body, lx_buf *out)
     lx_arena_release(&a);
 }
 
-static void error_frame(void *data, int status, const char *code, const char *message,
-                        lx_buf *out)
+static void error_frame(void *data, int status, const char *code, const char *message, lx_buf *out)
 {
     lx_buf e;
     lx_buf_init(&e, 2048);

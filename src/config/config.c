@@ -344,7 +344,7 @@ static struct lx_config *config_new(const char *source)
     c->responses.ttl_hours = LX_CONFIG_DEFAULT_RESPONSES_TTL_HOURS;
     c->responses.max_stored_bytes = LX_CONFIG_DEFAULT_RESPONSES_MAX_BYTES;
     c->responses.reasoning_events = LX_REASONING_EVENTS_ITEMS;
-    c->responses.default_store = true; /* as OpenAI (RESPONSES.md 8) */
+    c->responses.default_store = true;                         /* as OpenAI (RESPONSES.md 8) */
     c->responses.websocket.max_connection_ms = 60 * 60 * 1000; /* OpenAI's and OR's limit */
     c->responses.websocket.max_queued = 16;
     c->responses.websocket.max_cached = 16;

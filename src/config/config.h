@@ -319,10 +319,10 @@ struct lx_config {
         bool default_store; /* a request without "store" is stored */
         /* WebSocket mode on /v1/responses (api/ws_api.h) */
         struct {
-            uint32_t max_connection_ms;  /* a connection is closed after this */
-            uint32_t max_queued;         /* response.create frames waiting behind one */
-            uint32_t max_cached;         /* store:false responses kept per connection */
-            size_t max_message_bytes;    /* a bigger client frame closes the connection */
+            uint32_t max_connection_ms; /* a connection is closed after this */
+            uint32_t max_queued;        /* response.create frames waiting behind one */
+            uint32_t max_cached;        /* store:false responses kept per connection */
+            size_t max_message_bytes;   /* a bigger client frame closes the connection */
         } websocket;
     } responses;
     struct {

@@ -132,8 +132,7 @@ struct lx_http_ws_opts {
     void (*answer_frame)(void *data, int status, lx_str body, lx_buf *out);
     /* Writes an error message the connection itself sends (queue full,
      * binary message, the time limit) into out. */
-    void (*error_frame)(void *data, int status, const char *code, const char *message,
-                        lx_buf *out);
+    void (*error_frame)(void *data, int status, const char *code, const char *message, lx_buf *out);
     /* Called once when the connection is gone, after the last virtual
      * request ended: data and conn_cache may be freed then. */
     void (*on_close)(void *data);

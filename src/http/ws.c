@@ -241,8 +241,8 @@ static int send_text(struct lx_http_ws *ws, const char *p, size_t n)
 {
     if (ws->gone || ws->closing)
         return LX_ERR;
-    struct wslay_event_msg m = {.opcode = WSLAY_TEXT_FRAME, .msg = (const uint8_t *)p,
-                                .msg_length = n};
+    struct wslay_event_msg m = {
+        .opcode = WSLAY_TEXT_FRAME, .msg = (const uint8_t *)p, .msg_length = n};
     if (wslay_event_queue_msg(ws->ctx, &m) != 0) /* copies the bytes */
         return LX_ERR;
     proceed(ws);

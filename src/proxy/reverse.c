@@ -37,8 +37,8 @@ static lx_buf *out_buf(struct exchange *ex)
         if (ex->rev_out == NULL)
             return NULL;
         const struct lx_config_limits *lim = &ex->p->cfg->limits;
-        lx_buf_init(ex->rev_out, LX_MAX(lim->max_response_bytes, lim->max_sse_event_bytes) * 2 +
-                                     64 * 1024);
+        lx_buf_init(ex->rev_out,
+                    LX_MAX(lim->max_response_bytes, lim->max_sse_event_bytes) * 2 + 64 * 1024);
     }
     lx_buf_reset(ex->rev_out);
     return ex->rev_out;
@@ -52,8 +52,9 @@ int lx_proxy_rev_encode(struct exchange *ex)
         if (lx_chat_ir_request_decode(&ex->ir, &x, ex->cr.json.src, ex->cr.json.len, &ex->arena,
                                       ex->p->cfg->limits.max_json_depth, &f) != LX_OK) {
             char msg[400];
-            snprintf(msg, sizeof(msg), "Model `%.100s` is served by a Responses backend here: %.250s",
-                     ex->model, f.message);
+            snprintf(msg, sizeof(msg),
+                     "Model `%.100s` is served by a Responses backend here: %.250s", ex->model,
+                     f.message);
             lx_ex_respond_error(ex, 400, msg, "invalid_request_error", f.param[0] ? f.param : NULL,
                                 f.code);
             return LX_AGAIN;
