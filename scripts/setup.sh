@@ -3,7 +3,7 @@
 # Idempotent and quiet when everything is present; uses sudo when not root.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
-      libuv1-dev libh2o-dev libcurl4-openssl-dev libjsmn-dev libcjson-dev libfyaml-dev
+      libuv1-dev libh2o-dev libwslay-dev libcurl4-openssl-dev libjsmn-dev libcjson-dev libfyaml-dev
       libpcre2-dev libsqlite3-dev sqlite3 libhiredis-dev libssl-dev
       libcriterion-dev wrk nginx-light openssl curl nodejs npm valgrind clang-format
       redis-server)

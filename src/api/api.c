@@ -12,6 +12,7 @@
 #include "admin.h"
 #include "auth.h"
 #include "responses_api.h"
+#include "ws_api.h"
 
 struct lx_api {
     struct lx_proxy *proxy;
@@ -19,6 +20,7 @@ struct lx_api {
     struct lx_api_auth *auth; /* NULL when auth is off */
     struct lx_api_responses *responses;
     struct lx_api_admin *admin; /* NULL when admin.enabled is off */
+    struct lx_api_ws *ws;       /* WebSocket mode on /v1/responses */
 };
 
 struct lx_api *lx_api_new(uv_loop_t *loop, struct lx_proxy *proxy, const struct lx_config *cfg,
@@ -37,7 +39,9 @@ struct lx_api *lx_api_new(uv_loop_t *loop, struct lx_proxy *proxy, const struct 
         free(a);
         return NULL;
     }
-    if ((a->responses = lx_api_responses_new(loop, proxy)) == NULL) {
+    if ((a->responses = lx_api_responses_new(loop, proxy)) == NULL ||
+        (a->ws = lx_api_ws_new(proxy, cfg, lx_api_handle, a)) == NULL) {
+        lx_api_responses_free(a->responses);
         snprintf(err, errlen, "out of memory");
         lx_api_admin_free(a->admin);
         free(a);
@@ -45,6 +49,7 @@ struct lx_api *lx_api_new(uv_loop_t *loop, struct lx_proxy *proxy, const struct 
     }
     if (cfg->auth.enabled &&
         (a->auth = lx_api_auth_new(loop, cfg->auth.store, err, errlen)) == NULL) {
+        lx_api_ws_free(a->ws);
         lx_api_responses_free(a->responses);
         lx_api_admin_free(a->admin);
         free(a);
@@ -65,6 +70,7 @@ void lx_api_free(struct lx_api *a)
     if (a == NULL)
         return;
     lx_api_auth_free(a->auth);
+    lx_api_ws_free(a->ws);
     lx_api_responses_free(a->responses);
     lx_api_admin_free(a->admin);
     free(a);
@@ -72,7 +78,8 @@ void lx_api_free(struct lx_api *a)
 
 uint32_t lx_api_in_flight(const struct lx_api *a)
 {
-    return a ? lx_api_responses_pending(a->responses) : 0;
+    /* a WebSocket connection uses the proxy until it is closed */
+    return a ? lx_api_responses_pending(a->responses) + lx_api_ws_connections(a->ws) : 0;
 }
 
 /* The key the client presented: "Authorization: Bearer KEY" (the scheme in
@@ -253,6 +260,8 @@ void lx_api_handle(struct lx_http_req *req, void *data)
         lx_proxy_handle_as(a->proxy, LX_PROXY_CHAT, req, rid, as);
     } else if (lx_str_eq_cstr(path, "/embeddings") && post) {
         lx_proxy_handle_as(a->proxy, LX_PROXY_EMBEDDINGS, req, rid, as);
+    } else if (lx_str_eq_cstr(path, "/responses") && get && lx_http_req_is_websocket(req)) {
+        lx_api_ws_open(a->ws, req, rid);
     } else if (lx_str_eq_cstr(path, "/responses") && post) {
         lx_proxy_handle_as(a->proxy, LX_PROXY_RESPONSES, req, rid, as);
     } else if (lx_str_eq_cstr(path, "/responses/input_tokens") && post) {

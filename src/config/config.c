@@ -363,7 +363,11 @@ static struct lx_config *config_new(const char *source)
     c->policy.repair_attempts = 1;
     c->responses.max_stored_bytes = LX_CONFIG_DEFAULT_RESPONSES_MAX_BYTES;
     c->responses.reasoning_events = LX_REASONING_EVENTS_ITEMS;
-    c->responses.default_store = true; /* as OpenAI (RESPONSES.md 8) */
+    c->responses.default_store = true;                         /* as OpenAI (RESPONSES.md 8) */
+    c->responses.websocket.max_connection_ms = 60 * 60 * 1000; /* OpenAI's and OR's limit */
+    c->responses.websocket.max_queued = 16;
+    c->responses.websocket.max_cached = 16;
+    c->responses.websocket.max_message_bytes = 0; /* 0: limits.max_body_bytes */
     c->admin.key_env = dup_str("LLMUX_ADMIN_KEY");
     c->rate_limits.redis = (struct lx_config_redis){
         .url = dup_str("redis://127.0.0.1:6379/0"),
@@ -1422,6 +1426,21 @@ static int read_responses_key_env(struct loader *ld, struct fy_node *value, void
     return LX_OK;
 }
 
+static int read_responses_websocket(struct loader *ld, struct fy_node *value, void *target)
+{
+    static const struct field fields[] = {
+        FIELD_NUM("max_connection_ms", FIELD_U32, struct lx_config,
+                  responses.websocket.max_connection_ms, 1, UINT32_MAX),
+        FIELD_NUM("max_queued", FIELD_U32, struct lx_config, responses.websocket.max_queued, 0,
+                  1024),
+        FIELD_NUM("max_cached", FIELD_U32, struct lx_config, responses.websocket.max_cached, 1,
+                  1024),
+        FIELD_NUM("max_message_bytes", FIELD_SIZE, struct lx_config,
+                  responses.websocket.max_message_bytes, 1024, (uint64_t)1 << 30),
+    };
+    return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
+}
+
 static int read_responses(struct loader *ld, struct fy_node *value, void *target)
 {
     static const struct field fields[] = {
@@ -1434,6 +1453,7 @@ static int read_responses(struct loader *ld, struct fy_node *value, void *target
         FIELD_FN("reasoning_events", read_responses_reasoning),
         FIELD_AT("default_store", FIELD_BOOL, struct lx_config, responses.default_store),
         FIELD_FN("encryption_key_env", read_responses_key_env),
+        FIELD_FN("websocket", read_responses_websocket),
     };
     return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
 }

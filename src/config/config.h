@@ -415,6 +415,13 @@ struct lx_config {
         /* the variable holding the seal key (64 hex digits) for compaction
          * items; NULL: a random key per process (store/seal.h) */
         char *encryption_key_env;
+        /* WebSocket mode on /v1/responses (api/ws_api.h) */
+        struct {
+            uint32_t max_connection_ms; /* a connection is closed after this */
+            uint32_t max_queued;        /* response.create frames waiting behind one */
+            uint32_t max_cached;        /* store:false responses kept per connection */
+            size_t max_message_bytes;   /* a bigger client frame closes the connection */
+        } websocket;
     } responses;
     struct {
         bool enabled;

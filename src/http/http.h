@@ -18,6 +18,7 @@
 
 #include <uv.h>
 
+#include "../core/buf.h"
 #include "../core/core.h"
 #include "../core/str.h"
 
@@ -104,5 +105,54 @@ size_t lx_http_stream_buffered(const struct lx_http_req *r);
 void lx_http_stream_end(struct lx_http_req *r);
 /* True once lx_http_stream_start() was called. */
 bool lx_http_stream_started(const struct lx_http_req *r);
+
+/* ---- WebSocket mode (RFC 6455, HTTP/1.1 only) ------------------------------
+ *
+ * A handler that sees a handshake (lx_http_req_is_websocket) may turn the
+ * request into a WebSocket connection with lx_http_ws_accept(). Each text
+ * message the client sends then becomes a *virtual request*: POST to the
+ * handshake's path, the handshake's headers (x-request-id excepted), the
+ * message as its body. Messages are handled one at a time, in order; the
+ * next waits until the current virtual request has ended, and at most
+ * max_queued wait (one more is answered with error_frame 429). The handler
+ * answers a virtual request as any other: a streamed answer's SSE events
+ * go out as one text message each, the data of the event ("data: [DONE]"
+ * is dropped); a whole answer goes out as answer_frame() writes it.
+ * lx_http_stream_buffered() counts the bytes queued on the connection and
+ * the drain callback runs when the socket took a write, so a slow reader
+ * slows the producer as over HTTP. */
+struct lx_http_ws_opts {
+    size_t max_message_bytes;   /* a bigger message closes the connection (1009) */
+    uint32_t max_queued;        /* messages waiting behind the current one */
+    uint64_t max_connection_ms; /* 0: none; else limit_frame, then close (1000) */
+    /* Called for each message with its virtual request, which the handler
+     * owns until it answers (it may change the body first). */
+    void (*on_message)(struct lx_http_req *req, void *data);
+    /* Writes the message sent for a whole answer (status, body) into out. */
+    void (*answer_frame)(void *data, int status, lx_str body, lx_buf *out);
+    /* Writes an error message the connection itself sends (queue full,
+     * binary message, the time limit) into out. */
+    void (*error_frame)(void *data, int status, const char *code, const char *message, lx_buf *out);
+    /* Called once when the connection is gone, after the last virtual
+     * request ended: data and conn_cache may be freed then. */
+    void (*on_close)(void *data);
+    void *data;
+    void *conn_cache; /* what lx_http_req_conn_cache() returns for its requests */
+};
+/* True when r is a WebSocket handshake (GET with Upgrade: websocket and a
+ * valid Sec-WebSocket-Key) on HTTP/1.1. */
+bool lx_http_req_is_websocket(const struct lx_http_req *r);
+/* Answers the handshake with 101 and turns the connection into a WebSocket
+ * one (o is copied). The handshake request r ends as usual. LX_ERR (and
+ * nothing sent) when r is no handshake or memory ran out: the caller
+ * answers r itself then. */
+int lx_http_ws_accept(struct lx_http_req *r, const struct lx_http_ws_opts *o);
+/* Replaces a virtual request's body (copied; within the message cap).
+ * LX_ERR for an ordinary request or out of memory. */
+int lx_http_ws_req_set_body(struct lx_http_req *r, const char *p, size_t n);
+/* The conn_cache of the WebSocket connection r came over; NULL for a
+ * request that came as plain HTTP. The proxy keeps store:false responses
+ * there so previous_response_id chains work within the connection. */
+void *lx_http_req_conn_cache(const struct lx_http_req *r);
 
 #endif

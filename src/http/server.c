@@ -8,7 +8,7 @@
  * lx_http_stream_buffered() and pauses its source above its cap, so a slow
  * client slows the source instead of growing memory.
  */
-#include "http.h"
+#include "http_int.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -63,7 +63,13 @@ struct lx_http_server {
     lx_http_handler_fn handler;
     void *data;
     lx_http_error_fn error_body;
+    struct lx_http_ws *ws_conns; /* WebSocket connections (ws.c) */
 };
+
+struct lx_http_ws **lx_http_server_ws_list(struct lx_http_server *s)
+{
+    return &s->ws_conns;
+}
 
 struct handler {
     h2o_handler_t super;
@@ -124,19 +130,6 @@ static void add_error_filter(struct lx_http_server *s, h2o_pathconf_t *path)
     f->super.on_setup_ostream = on_setup_ostream;
     f->server = s;
 }
-
-struct lx_http_req {
-    h2o_generator_t gen;
-    h2o_req_t *req;
-    struct lx_http_server *server;
-    lx_buf sending; /* handed to h2o; alive until proceed */
-    lx_buf pending; /* written since */
-    bool started, inflight, end_requested, finished, closed;
-    void (*on_drain)(void *);
-    void *drain_data;
-    void (*on_close)(void *);
-    void *close_data;
-};
 
 static void req_dispose(void *p)
 {
@@ -367,6 +360,7 @@ void lx_http_server_shutdown(struct lx_http_server *s)
         uv_close((uv_handle_t *)&l->tcp, listener_closed);
     s->listeners = NULL;
     h2o_context_request_shutdown(&s->ctx);
+    lx_http_ws_shutdown_all(s);
 }
 
 void lx_http_server_close_connections(struct lx_http_server *s)
@@ -407,16 +401,22 @@ void lx_http_server_free(struct lx_http_server *s)
 
 lx_str lx_http_req_method(const struct lx_http_req *r)
 {
+    if (r->ws)
+        return lx_http_ws_req_method(r);
     return (lx_str){r->req->method.base, r->req->method.len};
 }
 
 lx_str lx_http_req_path(const struct lx_http_req *r)
 {
+    if (r->ws)
+        return lx_http_ws_req_path(r);
     return (lx_str){r->req->path_normalized.base, r->req->path_normalized.len};
 }
 
 lx_str lx_http_req_query(const struct lx_http_req *r)
 {
+    if (r->ws)
+        return LX_STR_NULL;
     size_t at = r->req->query_at;
     if (at == SIZE_MAX || at >= r->req->path.len)
         return LX_STR_NULL;
@@ -425,6 +425,8 @@ lx_str lx_http_req_query(const struct lx_http_req *r)
 
 lx_str lx_http_req_body(const struct lx_http_req *r)
 {
+    if (r->ws)
+        return lx_http_ws_req_body(r);
     if (r->req->entity.base == NULL)
         return (lx_str){"", 0};
     return (lx_str){r->req->entity.base, r->req->entity.len};
@@ -432,6 +434,8 @@ lx_str lx_http_req_body(const struct lx_http_req *r)
 
 lx_str lx_http_req_header(const struct lx_http_req *r, const char *name)
 {
+    if (r->ws)
+        return lx_http_ws_req_header(r, name);
     ssize_t i = h2o_find_header_by_str(&r->req->headers, name, strlen(name), -1);
     if (i < 0)
         return LX_STR_NULL;
@@ -441,11 +445,17 @@ lx_str lx_http_req_header(const struct lx_http_req *r, const char *name)
 
 size_t lx_http_req_header_count(const struct lx_http_req *r)
 {
+    if (r->ws)
+        return lx_http_ws_req_header_count(r);
     return r->req->headers.size;
 }
 
 void lx_http_req_peer(const struct lx_http_req *r, char *out, size_t outlen)
 {
+    if (r->ws) {
+        lx_http_ws_req_peer(r, out, outlen);
+        return;
+    }
     struct sockaddr_storage ss;
     char ip[INET6_ADDRSTRLEN] = "?";
     unsigned port = 0;
@@ -464,6 +474,8 @@ void lx_http_req_peer(const struct lx_http_req *r, char *out, size_t outlen)
 
 bool lx_http_req_client_gone(const struct lx_http_req *r)
 {
+    if (r->ws)
+        return lx_http_ws_req_client_gone(r);
     /* HTTP/2 reads all the time: h2o itself notices a client that left */
     if (r->closed || r->req->version >= 0x200)
         return r->closed;
@@ -542,6 +554,10 @@ static void set_head(struct lx_http_req *r, int status, const char *content_type
 void lx_http_respond(struct lx_http_req *r, int status, const char *content_type,
                      const lx_http_header *headers, size_t n_headers, const char *body, size_t len)
 {
+    if (r->ws) {
+        lx_http_ws_respond(r, status, body, len);
+        return;
+    }
     set_head(r, status, content_type, headers, n_headers);
     r->started = true;
     r->finished = true;
@@ -588,6 +604,12 @@ void lx_http_stream_start(struct lx_http_req *r, int status, const char *content
                           const lx_http_header *headers, size_t n_headers,
                           void (*on_drain)(void *data), void *data)
 {
+    if (r->ws) {
+        r->on_drain = on_drain;
+        r->drain_data = data;
+        lx_http_ws_stream_start(r);
+        return;
+    }
     set_head(r, status, content_type, headers, n_headers);
     h2o_add_header(&r->req->pool, &r->req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                    H2O_STRLIT("no-cache"));
@@ -601,6 +623,8 @@ void lx_http_stream_start(struct lx_http_req *r, int status, const char *content
 
 int lx_http_stream_write(struct lx_http_req *r, const char *p, size_t n)
 {
+    if (r->ws)
+        return lx_http_ws_stream_write(r, p, n);
     if (r->closed || r->finished || r->end_requested)
         return LX_ERR;
     if (lx_buf_append(&r->pending, p, n) != LX_OK)
@@ -612,11 +636,17 @@ int lx_http_stream_write(struct lx_http_req *r, const char *p, size_t n)
 
 size_t lx_http_stream_buffered(const struct lx_http_req *r)
 {
+    if (r->ws)
+        return lx_http_ws_stream_buffered(r);
     return r->pending.len + r->sending.len;
 }
 
 void lx_http_stream_end(struct lx_http_req *r)
 {
+    if (r->ws) {
+        lx_http_ws_stream_end(r);
+        return;
+    }
     if (r->closed || r->finished || r->end_requested)
         return;
     r->end_requested = true;

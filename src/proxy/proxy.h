@@ -157,4 +157,18 @@ void lx_proxy_write_note(struct lx_proxy *p, const struct lx_proxy_note *n);
  * LX_ERR when out's cap is reached. */
 int lx_proxy_write_metrics(struct lx_proxy *p, lx_buf *out);
 
+/* The connection-local cache of WebSocket mode (RESPONSES.md 8): the
+ * store:false responses of one connection, so previous_response_id chains
+ * work without the store. The api makes one per connection and hands it to
+ * the http module (lx_http_ws_opts.conn_cache); the Responses exchange
+ * finds it with lx_http_req_conn_cache(). Holds at most max_entries (the
+ * oldest goes first); each entry is a copy. */
+struct lx_proxy_resp_cache;
+struct lx_proxy_resp_cache *lx_proxy_resp_cache_new(uint32_t max_entries);
+void lx_proxy_resp_cache_free(struct lx_proxy_resp_cache *c);
+/* Forgets the response id (a failed continuation evicts what it named). */
+void lx_proxy_resp_cache_evict(struct lx_proxy_resp_cache *c, lx_str id);
+/* Entries held now. */
+uint32_t lx_proxy_resp_cache_count(const struct lx_proxy_resp_cache *c);
+
 #endif

@@ -286,6 +286,14 @@ int lx_proxy_compact_encode(struct exchange *ex, const struct lx_resp_chat_opts 
 /* A whole 2xx chat answer of an input_tokens or compact exchange:
  * answers and returns true; false for POST /v1/responses. */
 bool lx_proxy_compact_whole(struct exchange *ex, lx_str body);
+/* respcache.c: WebSocket mode's connection-local cache (proxy.h). */
+struct lx_store_resp_rec;
+/* The entry for id made under key_id, or NULL; valid until the next put
+ * or evict. */
+const struct lx_store_resp_rec *lx_proxy_resp_cache_get(struct lx_proxy_resp_cache *c,
+                                                        const char *id, const char *key_id);
+/* Keeps a copy of rec's id, key_id, input and output. */
+int lx_proxy_resp_cache_put(struct lx_proxy_resp_cache *c, const struct lx_store_resp_rec *rec);
 /* govern.c: per-key governance and tool allowlists in the exchange. */
 int lx_proxy_key_slots_new(struct lx_proxy *p);
 void lx_proxy_key_slots_free(struct lx_proxy *p);

@@ -342,6 +342,63 @@ static void on_previous(void *data, int rc, const struct lx_store_resp_rec *rec)
     lx_ex_maybe_free(ex);
 }
 
+/* --- WebSocket mode: the connection-local cache (RESPONSES.md 8) ---------
+ * A request that came over a WebSocket connection continues from that
+ * connection's store:false responses first, and its own store:false
+ * response is kept there (proxy.h, lx_proxy_resp_cache). */
+
+/* Continues from the connection's cached response id, if there is one;
+ * false when the request came over plain HTTP or id is not cached. */
+static bool continue_from_conn_cache(struct exchange *ex, const char *id)
+{
+    struct lx_proxy_resp_cache *c = lx_http_req_conn_cache(ex->req);
+    const struct lx_store_resp_rec *rec = c ? lx_proxy_resp_cache_get(c, id, ex->key_id) : NULL;
+    if (rec == NULL)
+        return false;
+    if (merge_previous(ex, rec) != LX_OK)
+        lx_ex_respond_error(ex, 500, "The gateway could not read the previous response.",
+                            "server_error", NULL, "store_failed");
+    else
+        begin_attempts(ex);
+    return true;
+}
+
+/* Keeps a response that is not stored in the connection's cache. */
+static void remember_in_conn_cache(struct exchange *ex, const struct lx_ir_result *res)
+{
+    struct lx_proxy_resp_cache *c = ex->req ? lx_http_req_conn_cache(ex->req) : NULL;
+    if (c == NULL || res == NULL)
+        return;
+    lx_buf in, out;
+    size_t cap = ex->cfg->limits.max_body_bytes * 4 + ex->resp_out->cap;
+    lx_buf_init(&in, cap);
+    lx_buf_init(&out, cap);
+    if (lx_resp_input_write(&ex->ir, id_base(ex), &in) == LX_OK &&
+        lx_resp_output_write(res, &out) == LX_OK) {
+        struct lx_store_resp_rec rec = {.id = ex->resp_id,
+                                        .key_id = ex->key_id,
+                                        .input = in.data,
+                                        .input_len = in.len,
+                                        .output = out.data,
+                                        .output_len = out.len};
+        if (lx_proxy_resp_cache_put(c, &rec) != LX_OK)
+            lx_log(LX_LOG_WARN, "%s: response %s was not cached", ex->request_id, ex->resp_id);
+    }
+    lx_buf_release(&in);
+    lx_buf_release(&out);
+}
+
+/* --- end of WebSocket mode ----------------------------------------------- */
+
+static void previous_not_found(struct exchange *ex, lx_str inner)
+{
+    char msg[320];
+    snprintf(msg, sizeof(msg), "Previous response with id '%.*s' not found.",
+             (int)LX_MIN(inner.len, 200), inner.ptr);
+    lx_ex_respond_error(ex, 400, msg, "invalid_request_error", "previous_response_id",
+                        "previous_response_not_found");
+}
+
 void lx_proxy_resp_start(struct exchange *ex)
 {
     lx_str prev = ex->ir.previous_response_id;
@@ -352,17 +409,18 @@ void lx_proxy_resp_start(struct exchange *ex)
     }
     char id[LX_STORE_RESP_MAX_ID + 1];
     lx_str inner = {prev.ptr + 1, prev.len - 2}; /* a literal: without its quotes */
-    if (inner.len > LX_STORE_RESP_MAX_ID || ex->p->resp_store == NULL ||
-        memchr(inner.ptr, '\\', inner.len)) {
-        char msg[320];
-        snprintf(msg, sizeof(msg), "Previous response with id '%.*s' not found.",
-                 (int)LX_MIN(inner.len, 200), inner.ptr);
-        lx_ex_respond_error(ex, 400, msg, "invalid_request_error", "previous_response_id",
-                            "previous_response_not_found");
+    if (inner.len > LX_STORE_RESP_MAX_ID || memchr(inner.ptr, '\\', inner.len)) {
+        previous_not_found(ex, inner);
         return;
     }
     memcpy(id, inner.ptr, inner.len);
     id[inner.len] = '\0';
+    if (continue_from_conn_cache(ex, id)) /* WebSocket mode */
+        return;
+    if (ex->p->resp_store == NULL) {
+        previous_not_found(ex, inner);
+        return;
+    }
     int rc = lx_store_resp_get(ex->p->resp_store, ex->p->loop, id, ex->key_id, on_previous, ex);
     if (rc != LX_OK) {
         lx_ex_respond_error(ex, 503, "The response store is busy; try again.", "server_error", NULL,
@@ -417,6 +475,7 @@ static void store_then_release(struct exchange *ex, const struct lx_ir_result *r
                                lx_str resp_json)
 {
     if (!ex->resp_store) {
+        remember_in_conn_cache(ex, res); /* WebSocket mode */
         release_answer(ex);
         return;
     }
@@ -834,6 +893,7 @@ void lx_proxy_resp_stream_end(struct exchange *ex)
     }
     ex->resp_finishing = true;
     if (!ex->resp_store) {
+        remember_in_conn_cache(ex, lx_resp_stream_result(ex->rs)); /* WebSocket mode */
         release_answer(ex);
         return;
     }

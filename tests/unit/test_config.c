@@ -1075,6 +1075,32 @@ Test(config_responses, defaults_and_values)
     lx_config_unref(c);
 }
 
+Test(config_responses, websocket)
+{
+    struct lx_config *c = load("");
+    cr_assert_not_null(c, "%s", err);
+    cr_assert_eq(c->responses.websocket.max_connection_ms, 3600000);
+    cr_assert_eq(c->responses.websocket.max_queued, 16);
+    cr_assert_eq(c->responses.websocket.max_cached, 16);
+    cr_assert_eq(c->responses.websocket.max_message_bytes, 0);
+    lx_config_unref(c);
+    c = load("responses:\n  websocket: {max_connection_ms: 250, max_queued: 0, max_cached: 3,"
+             " max_message_bytes: 2048}\n");
+    cr_assert_not_null(c, "%s", err);
+    cr_assert_eq(c->responses.websocket.max_connection_ms, 250);
+    cr_assert_eq(c->responses.websocket.max_queued, 0);
+    cr_assert_eq(c->responses.websocket.max_cached, 3);
+    cr_assert_eq(c->responses.websocket.max_message_bytes, 2048);
+    lx_config_unref(c);
+    expect_error("responses: {websocket: {max_queued: 2000}}\n",
+                 "t.yaml:1:37: responses.websocket.max_queued: must be between 0 and 1024");
+    expect_error("responses: {websocket: {max_connection_ms: 0}}\n",
+                 "t.yaml:1:44: responses.websocket.max_connection_ms: must be between 1 and "
+                 "4294967295");
+    expect_error("responses: {websocket: {max_cach: 1}}\n",
+                 "t.yaml:1:25: unknown key 'max_cach' in responses.websocket");
+}
+
 Test(config_responses, errors)
 {
     expect_error("responses: {stor: x}\n", "t.yaml:1:13: unknown key 'stor' in responses");
