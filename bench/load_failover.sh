@@ -6,7 +6,8 @@
 #
 # Starts three llmux-sim: `local-a` and `local-b` (slow-ish streamed answers)
 # and `cloud` (OpenAI's wire style, faster), and llmux with one model whose
-# deployments are local-a, then local-b, then cloud (its fallbacks). Each
+# deployments are local-a and local-b, balanced (least outstanding), then
+# cloud (its fallback). Each
 # local backend has max_in_flight 4 and a bounded queue with max_wait_ms; a
 # request that finds the queue full, or waits too long, overflows to the next
 # deployment. bench/load_failover.mjs fires the requests and checks the
@@ -143,13 +144,14 @@ backends:
   - name: cloud
     url: http://127.0.0.1:${SIM_PORT[cloud]}/v1
 models:
-  # Today a model is one deployment plus fallbacks. Once balancing lands, local-a
-  # and local-b become two balanced deployments of the model and cloud its fallback.
+  # local-a and local-b are one balanced set (least outstanding requests);
+  # cloud is the fallback when both are full
   - name: $LF_MODEL
-    backend: local-a
-    upstream_model: sim-model
-    fallbacks:
+    balance: least_outstanding
+    deployments:
+      - { backend: local-a, upstream_model: sim-model }
       - { backend: local-b, upstream_model: sim-model }
+    fallbacks:
       - { backend: cloud, upstream_model: sim-model }
 EOF
 say "llmux on 127.0.0.1:$GW_PORT; sims local-a :${SIM_PORT[local-a]}, local-b :${SIM_PORT[local-b]}, cloud :${SIM_PORT[cloud]}"
@@ -163,7 +165,7 @@ export LF_LOCAL=local-a,local-b
 export LF_REPORT=$TMP/report.md
 BUILD_TYPE=$(awk -F= '/^CMAKE_BUILD_TYPE:/ { print $2 }' "$BUILD/CMakeCache.txt" 2>/dev/null || echo '?')
 SAN=$(awk -F= '/^LLMUX_SANITIZE:/ { print $2 }' "$BUILD/CMakeCache.txt" 2>/dev/null || echo '?')
-export LF_SETUP="llmux $(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo '?') ($BUILD, $BUILD_TYPE, sanitizers $SAN) on $(nproc) shared CPUs; model \`$LF_MODEL\` = local-a, then fallbacks local-b, cloud; local-a and local-b: llmux-sim --ttft-ms $TTFT_MS --tps $TPS --tokens $TOKENS (about $((TTFT_MS + TOKENS * 1000 / TPS)) ms per answer), max_in_flight $LF_SLOTS, queue max $LF_QUEUE_MAX, max_wait_ms $LF_MAX_WAIT_MS; cloud: llmux-sim --style openai --ttft-ms 100 --tps 200, no limit"
+export LF_SETUP="llmux $(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo '?') ($BUILD, $BUILD_TYPE, sanitizers $SAN) on $(nproc) shared CPUs; model \`$LF_MODEL\` = local-a + local-b balanced (least_outstanding), then fallback cloud; local-a and local-b: llmux-sim --ttft-ms $TTFT_MS --tps $TPS --tokens $TOKENS (about $((TTFT_MS + TOKENS * 1000 / TPS)) ms per answer), max_in_flight $LF_SLOTS, queue max $LF_QUEUE_MAX, max_wait_ms $LF_MAX_WAIT_MS; cloud: llmux-sim --style openai --ttft-ms 100 --tps 200, no limit"
 
 say "firing $LF_REQUESTS streamed requests"
 ST=0
