@@ -1894,7 +1894,7 @@ static int read_caps(struct loader *ld, struct fy_node *seq, uint32_t *out)
     void *iter = NULL;
     struct fy_node *item;
     while ((item = fy_node_sequence_iterate(seq, &iter))) {
-        uint32_t bit;
+        uint32_t bit = 0;
         if (read_cap(ld, item, &bit) != LX_OK)
             return LX_ERR;
         caps |= bit;
@@ -2026,7 +2026,7 @@ static int read_deployment_backend(struct loader *ld, struct fy_node *value, voi
     struct pending_backend *p = &ld->pending[ld->n_pending++];
     p->dst = &d->backend;
     p->node = value;
-    snprintf(p->path, sizeof(p->path), "%s", where(ld));
+    snprintf(p->path, sizeof(p->path), "%.*s", (int)sizeof(p->path) - 1, where(ld));
     return LX_OK;
 }
 

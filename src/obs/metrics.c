@@ -180,7 +180,8 @@ static struct lx_metric_series *series_new(const struct lx_metric *f, const char
     s->hash = hash;
     for (size_t i = 0; i < f->n_labels; i++) {
         const char *v = values ? (values[i] ? values[i] : "") : LX_METRICS_OVERFLOW;
-        if ((s->values[i] = strndup(v, LX_METRICS_VALUE_MAX)) == NULL)
+        size_t n = strnlen(v, LX_METRICS_VALUE_MAX);
+        if ((s->values[i] = strndup(v, n)) == NULL)
             goto fail;
     }
     if (f->type == LX_METRIC_HISTOGRAM &&
