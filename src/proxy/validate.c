@@ -379,9 +379,8 @@ int lx_proxy_validate_resp_body(struct exchange *ex)
         memcpy(copy, body->data, body->len);
         copy[body->len] = '\0';
     }
-    if (copy == NULL ||
-        lx_chat_request_read(&ex->cr, copy, body->len, &ex->arena, cfg->limits.max_json_depth,
-                             &f) != LX_OK) {
+    if (copy == NULL || lx_chat_request_read(&ex->cr, copy, body->len, &ex->arena,
+                                             cfg->limits.max_json_depth, &f) != LX_OK) {
         if (v)
             v->resp_read = false;
         lx_ex_respond_error(ex, 500, "The gateway could not prepare the checks of the answer.",

@@ -11,7 +11,7 @@ import {
   startSim, startLlmux, makeConfig, stopAll, postJSON, sseData, assertOpenAIError,
 } from './harness.mjs';
 
-let sim, reject, flag, repair;
+let sim, stubborn, reject, flag, repair, hopeless;
 
 const fn = (name, properties) => ({
   type: 'function', name, parameters: { type: 'object', properties, required: Object.keys(properties) },
@@ -27,25 +27,26 @@ const jsonFormat = (schema) => ({ format: { type: 'json_schema', name: 'answer',
 const bigN = jsonFormat({ type: 'object', properties: { n: { type: 'integer', minimum: 1000 } }, required: ['n'] });
 const anyN = jsonFormat({ type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] });
 
-function config(policy) {
+function config(policy, backend = sim) {
   return (port, dir) => makeConfig({
     port, dir,
-    backends: [{ name: 'sim', url: sim.url }],
+    backends: [{ name: 'sim', url: backend.url }],
     models: [{ name: 'chat', backend: 'sim', upstream_model: 'sim-model' }],
     extra: { policy },
   });
 }
 
 before(async () => {
-  sim = await startSim({ args: ['--repairable'] });
-  [reject, flag, repair] = await Promise.all([
+  [sim, stubborn] = await Promise.all([startSim({ args: ['--repairable'] }), startSim()]);
+  [reject, flag, repair, hopeless] = await Promise.all([
     startLlmux({ config: config({ tool_calls: 'reject', structured_output: 'reject' }) }),
     startLlmux({ config: config({ tool_calls: 'flag', structured_output: 'flag' }) }),
     startLlmux({ config: config({ tool_calls: 'repair', structured_output: 'repair' }) }),
+    startLlmux({ config: config({ tool_calls: 'repair', structured_output: 'repair' }, stubborn) }),
   ]);
 });
 
-after(async () => { await stopAll(reject, flag, repair, sim); });
+after(async () => { await stopAll(reject, flag, repair, hopeless, sim, stubborn); });
 
 const post = (gw, body) => postJSON(`${gw.baseURL}/responses`, { model: 'chat', input: 'please', ...body });
 
@@ -179,6 +180,23 @@ test('repair, streamed: the invalid call is held back and only the repaired one 
   assert.equal(rec.repairs.length, 1);
   assert.equal(rec.repairs[0].tool, 'set_airport');
   assert.match(rec.repairs[0].error, /^at \/code: does not match the pattern/);
+  const stored = await (await fetch(`${repair.baseURL}/responses/${done.id}`)).json();
+  assert.deepEqual(stored.output.filter((it) => it.type === 'function_call').map((it) => it.arguments),
+    [calls[0].arguments], 'the stored response is the repaired one');
+});
+
+test('repair: a call still invalid after the last attempt is rejected (whole and streamed)', async () => {
+  const r = await post(hopeless, { tools: strict, tool_choice: 'required' });
+  assert.equal(r.status, 502);
+  assertOpenAIError(r.json, { code: 'invalid_tool_call' });
+  const rec = await hopeless.waitAudit(r.headers.get('x-request-id'));
+  assert.deepEqual(rec.repairs, [{ tool: 'book_seats', error: 'at /seats: must be >= 1000' }]);
+  assert.equal(rec.attempts.length, 2, 'repair_attempts defaults to 1');
+  const { evs } = await streamed(hopeless, { tools: strict, tool_choice: 'required' });
+  assert.equal(types(evs).filter((x) => x === 'response.created').length, 1);
+  assert.deepEqual(types(evs).slice(-2), ['error', 'response.failed']);
+  assert.match(evs.at(-2).message, /book_seats/);
+  assert.deepEqual(callItems(evs), [], 'no function_call item reached the client');
 });
 
 // --- structured output (text.format json_schema) ------------------------------------
