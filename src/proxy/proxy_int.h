@@ -266,6 +266,13 @@ int lx_proxy_resp_feed(struct exchange *ex, lx_str data);
 void lx_proxy_resp_stream_end(struct exchange *ex);
 /* Ends a started stream with error + response.failed. */
 void lx_proxy_resp_stream_fail(struct exchange *ex, const char *message, const char *code);
+/* validate.c: refuses an answer to a streamed client with error +
+ * response.failed, opening the stream (response.created) first when
+ * nothing was sent yet. */
+void lx_proxy_resp_stream_refuse(struct exchange *ex, const char *message, const char *code);
+/* validate.c: one chat chunk the validation let go: through the allowlist
+ * gate, then translated and sent. LX_OK, or not: the stream has ended. */
+int lx_proxy_resp_pass(struct exchange *ex, lx_str data);
 /* A whole 2xx chat.completion: answers with the response object. */
 void lx_proxy_resp_whole(struct exchange *ex, lx_str body);
 /* Frees the per-attempt stream state. */
@@ -388,8 +395,16 @@ bool lx_proxy_repair_wanted(const struct exchange *ex);
 /* Writes the repair request into ex->upstream_body: non-streamed, with the
  * invalid message and the error appended. LX_AGAIN after answering. */
 int lx_proxy_repair_encode(struct exchange *ex);
-/* Sends a checked whole answer to a streamed client as chunks, [DONE]. */
+/* Sends a checked whole answer to a streamed client as chunks, [DONE];
+ * for /v1/responses, feeds the chunks to the translator and ends the
+ * stream with response.completed. */
 void lx_proxy_repair_stream(struct exchange *ex, lx_str body);
+/* /v1/responses over a chat backend: reads the attempt's chat body
+ * (ex->upstream_body, just encoded) into ex->cr so the checks and the
+ * repair body use its tools and response_format; for a repair attempt,
+ * rewrites ex->upstream_body as the repair request. No-op when both
+ * policies are off. LX_OK, LX_ERR (a cap) or LX_AGAIN after answering. */
+int lx_proxy_validate_resp_body(struct exchange *ex);
 /* A new attempt: forgets the stream holder. */
 void lx_proxy_validate_reset_attempt(struct exchange *ex);
 /* Frees the exchange's validation state. */

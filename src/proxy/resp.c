@@ -447,7 +447,8 @@ static void release_answer(struct exchange *ex)
     lx_buf *o = ex->resp_out;
     if (ex->req == NULL || ex->client_finished || o == NULL)
         return;
-    if (ex->mode == MODE_SSE) {
+    /* a started stream (also a repaired answer, which came whole: validate.c) */
+    if (ex->mode == MODE_SSE || ex->client_started) {
         lx_ex_client_write(ex, o->data, o->len);
         lx_ex_client_end(ex);
     } else {
@@ -582,12 +583,18 @@ int lx_proxy_resp_encode(struct exchange *ex)
         return LX_AGAIN; /* answered: a compaction item that does not open */
     if (ex->resp_kind)
         return lx_proxy_compact_encode(ex, &o);
-    return lx_resp_chat_request_encode(&ex->ir, &o, &ex->arena, &ex->upstream_body);
+    if (lx_resp_chat_request_encode(&ex->ir, &o, &ex->arena, &ex->upstream_body) != LX_OK)
+        return LX_ERR;
+    /* policy.tool_calls / structured_output read this chat body's schemas */
+    return lx_proxy_validate_resp_body(ex);
 }
 
 void lx_proxy_resp_reset(struct exchange *ex)
 {
-    if (ex->rs) {
+    /* a streamed client whose answer is being repaired keeps its translator:
+     * the repaired answer continues the events it already has (validate.c) */
+    bool keep_stream = ex->client_started && lx_proxy_repair_wanted(ex);
+    if (ex->rs && !keep_stream) {
         lx_resp_stream_free(ex->rs);
         ex->rs = NULL;
     }
@@ -613,11 +620,20 @@ void lx_proxy_resp_whole(struct exchange *ex, lx_str body)
     lx_chat_response_inspect(body, &ex->scratch, ex->cfg->limits.max_json_depth, &ex->tally);
     lx_arena_reset(&ex->scratch);
     /* the chat client's policies apply to the chat answer before it is translated */
-    if (lx_proxy_tools_check_answer(ex, &body) != LX_OK)
-        return;
+    if (lx_proxy_tools_check_answer(ex, &body) != LX_OK ||
+        lx_proxy_validate_whole(ex, body) != LX_OK)
+        return; /* answered, or a repair attempt is scheduled (validate.c) */
     if (lx_proxy_redact_response(ex, &body) != LX_OK) {
-        lx_ex_respond_error(ex, 502, "The gateway could not apply its redaction policy.",
-                            "server_error", NULL, "redaction_failed");
+        if (ex->stream)
+            lx_proxy_resp_stream_refuse(ex, "The gateway could not apply its redaction policy.",
+                                        "redaction_failed");
+        else
+            lx_ex_respond_error(ex, 502, "The gateway could not apply its redaction policy.",
+                                "server_error", NULL, "redaction_failed");
+        return;
+    }
+    if (ex->stream && lx_proxy_repair_wanted(ex)) {
+        lx_proxy_repair_stream(ex, body); /* the repaired answer, through the translator */
         return;
     }
     if (lx_resp_chat_result_decode(&res, &ex->ir, body.ptr, body.len, id_base(ex), &ex->scratch,
@@ -688,6 +704,22 @@ void lx_proxy_resp_stream_fail(struct exchange *ex, const char *message, const c
     lx_ex_client_end(ex);
 }
 
+static int open_stream(struct exchange *ex);
+
+void lx_proxy_resp_stream_refuse(struct exchange *ex, const char *message, const char *code)
+{
+    if (!ex->client_started && !ex->resp_finishing) {
+        lx_buf_reset(&ex->whole);
+        if (open_stream(ex) != LX_OK || flush_events(ex) != LX_OK) {
+            lx_buf_reset(&ex->whole);
+            lx_ex_note_error(ex, code, message);
+            lx_ex_respond_error(ex, 502, message, "server_error", NULL, code);
+            return;
+        }
+    }
+    lx_proxy_resp_stream_fail(ex, message, code);
+}
+
 /* Opens the translator at the backend's first event. */
 static int open_stream(struct exchange *ex)
 {
@@ -707,8 +739,10 @@ int lx_proxy_resp_event(struct exchange *ex, enum lx_chat_chunk kind, lx_str dat
     switch (kind) {
     case LX_CHAT_CHUNK_DONE: {
         ex->saw_done = true;
-        /* a call the allowlists hold back and never saw named ends the stream */
-        if (lx_proxy_tools_gate_end(ex) != LX_OK)
+        /* validation lets go what it holds (or ended the stream, or a repair
+         * waits for the upstream's end); a call the allowlists hold back and
+         * never saw named ends the stream */
+        if (lx_proxy_validate_end(ex) != LX_OK || lx_proxy_tools_gate_end(ex) != LX_OK)
             return LX_OK;
         lx_str held; /* text redaction still holds back */
         if (lx_proxy_redact_stream_end(ex, &held) != LX_OK) {
@@ -750,6 +784,17 @@ int lx_proxy_resp_event(struct exchange *ex, enum lx_chat_chunk kind, lx_str dat
                                   "redaction_failed");
         return 1;
     }
+    /* tool-call and structured-output validation holds what it must check */
+    int v = lx_proxy_validate_chunk(ex, data);
+    if (v == LX_AGAIN)
+        return LX_OK; /* held, or a repair waits for the stream's end */
+    if (v != LX_OK)
+        return 1; /* refused: the stream has ended */
+    return lx_proxy_resp_pass(ex, data);
+}
+
+int lx_proxy_resp_pass(struct exchange *ex, lx_str data)
+{
     int g = lx_proxy_tools_gate(ex, data);
     if (g == LX_AGAIN)
         return LX_OK; /* held until the call is named */
@@ -871,6 +916,17 @@ void lx_proxy_resp_stream_end(struct exchange *ex)
 {
     if (ex->req == NULL || ex->client_finished || ex->resp_finishing)
         return;
+    if (lx_proxy_repair_pending(ex)) {
+        lx_proxy_repair_start(ex); /* validate.c: ask again, non-streamed */
+        return;
+    }
+    /* a complete stream without [DONE]: validation lets go what it holds */
+    if (!ex->passthrough && !ex->saw_done && ex->tally.finish_reason[0] &&
+        lx_proxy_validate_end(ex) != LX_OK) {
+        if (lx_proxy_repair_pending(ex))
+            lx_proxy_repair_start(ex);
+        return;
+    }
     if (ex->passthrough) {
         relay_end(ex);
         return;

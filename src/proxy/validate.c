@@ -25,6 +25,16 @@
  * attempt on a Responses-only backend (reverse.c), and a streamed call
  * after another call of the same answer already reached the client.
  *
+ * POST /v1/responses over a chat backend (resp.c) runs the same checks on
+ * the chat side, before translation: each attempt's chat body (what
+ * lx_resp_chat_request_encode wrote, so the Responses tools and
+ * text.format in chat form) is read into ex->cr, which the checks and the
+ * repair body then use as for a chat client. Released chunks go to the
+ * Responses translator, refusals become error + response.failed events
+ * (or a 502), and a repaired answer for a streamed client is fed to the
+ * translator as chunks. Custom tools are not checked: their chat schema
+ * is the gateway's own wrapper, not the client's.
+ *
  * Never quoted anywhere: argument values and content. Errors name the
  * tool, the JSON pointer and the schema's rule.
  */
@@ -53,6 +63,7 @@ struct lx_proxy_validate {
     struct repair_note repairs[LX_CONFIG_MAX_REPAIR_ATTEMPTS];
     lx_buf assistant, feedback; /* JSON messages the repair request appends */
     bool content_sent;          /* a repaired stream: the client has the content already */
+    bool resp_read;             /* /v1/responses: ex->cr holds the attempt's chat body */
     bool so_checked;            /* structured output was checked ... */
     const char *so_action;      /* static: "valid", "flagged" or "rejected" */
     char so_error[ERR_MAX];     /* ... and its last error, "" when valid */
@@ -61,6 +72,47 @@ struct lx_proxy_validate {
 static enum lx_tool_calls_policy tool_policy_of(const struct exchange *ex)
 {
     return ex->cfg->policy.tool_calls;
+}
+
+static bool is_responses(const struct exchange *ex)
+{
+    return ex->endpoint == LX_PROXY_RESPONSES;
+}
+
+/* Whether the checks run on this exchange: chat, or /v1/responses once
+ * its attempt's chat body was read (lx_proxy_validate_resp_body). */
+static bool applies(const struct exchange *ex)
+{
+    if (ex->endpoint == LX_PROXY_CHAT)
+        return true;
+    return is_responses(ex) && !ex->passthrough && ex->valid && ex->valid->resp_read;
+}
+
+/* A Responses custom tool's chat name: its calls carry free-form input in
+ * the gateway's own wrapper, so there is no client schema to check. */
+static bool is_custom_tool(const struct exchange *ex, const char *name)
+{
+    if (!is_responses(ex))
+        return false;
+    for (uint32_t i = 0; i < ex->ir.ntools; i++) {
+        const struct lx_ir_tool *t = &ex->ir.tools[i];
+        lx_str n = t->chat_name; /* a JSON string literal */
+        if (t->kind == LX_IR_TOOL_CUSTOM && n.len >= 2 && n.len - 2 == strlen(name) &&
+            memcmp(n.ptr + 1, name, n.len - 2) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Forgets the violations of custom tools' calls (is_custom_tool). */
+static void drop_custom(struct exchange *ex)
+{
+    struct lx_toolcheck_result *r = &ex->toolcheck;
+    size_t keep = 0;
+    for (size_t i = 0; i < r->n; i++)
+        if (!is_custom_tool(ex, r->v[i].name))
+            r->v[keep++] = r->v[i];
+    r->n = keep;
 }
 
 /* The schema the request asks the content to follow; false when none or
@@ -115,6 +167,10 @@ void lx_proxy_validate_release(struct exchange *ex)
  * error as a chunk). */
 static void refuse(struct exchange *ex, const char *msg, const char *code)
 {
+    if (ex->stream && is_responses(ex)) {
+        lx_proxy_resp_stream_refuse(ex, msg, code); /* error + response.failed */
+        return;
+    }
     if (!ex->stream) {
         lx_proxy_refuse(ex, 502, msg, "server_error", NULL, code, NULL);
         return;
@@ -308,6 +364,36 @@ int lx_proxy_repair_encode(struct exchange *ex)
     return LX_AGAIN; /* answered */
 }
 
+int lx_proxy_validate_resp_body(struct exchange *ex)
+{
+    const struct lx_config *cfg = ex->cfg;
+    if (ex->resp_kind || (cfg->policy.tool_calls == LX_TOOL_CALLS_OFF &&
+                          cfg->policy.structured_output == LX_TOOL_CALLS_OFF))
+        return LX_OK;
+    struct lx_proxy_validate *v = state(ex);
+    const lx_buf *body = &ex->upstream_body;
+    /* the tokens must outlive this attempt's body: read a copy in the arena */
+    char *copy = v ? lx_arena_alloc(&ex->arena, body->len + 1) : NULL;
+    struct lx_chat_fault f;
+    if (copy) {
+        memcpy(copy, body->data, body->len);
+        copy[body->len] = '\0';
+    }
+    if (copy == NULL || lx_chat_request_read(&ex->cr, copy, body->len, &ex->arena,
+                                             cfg->limits.max_json_depth, &f) != LX_OK) {
+        if (v)
+            v->resp_read = false;
+        lx_ex_respond_error(ex, 500, "The gateway could not prepare the checks of the answer.",
+                            "server_error", NULL, "server_error");
+        return LX_AGAIN;
+    }
+    v->resp_read = true;
+    if (!lx_proxy_repair_wanted(ex))
+        return LX_OK;
+    lx_buf_reset(&ex->upstream_body); /* the repair body is rewritten from ex->cr */
+    return lx_proxy_repair_encode(ex);
+}
+
 /* ---- streams ------------------------------------------------------------ */
 
 /* Sets up the attempt's holder when a policy watches this stream. */
@@ -354,7 +440,8 @@ static int check_item(struct exchange *ex, const struct lx_callhold_item *it)
         pol = tool_policy_of(ex);
         int tools = lx_json_get(&ex->cr.json, 0, "tools");
         if (pol == LX_TOOL_CALLS_OFF ||
-            lx_toolcheck_call(&ex->cr.json, tools, it->name, it->text, &viol))
+            lx_toolcheck_call(&ex->cr.json, tools, it->name, it->text, &viol) ||
+            is_custom_tool(ex, viol.name))
             return LX_OK;
         note_violation(ex, &viol);
         if (pol == LX_TOOL_CALLS_FLAG)
@@ -380,9 +467,14 @@ static int check_item(struct exchange *ex, const struct lx_callhold_item *it)
     return LX_AGAIN;
 }
 
+/* A released chunk: on to the allowlist gate, then the client (chat) or
+ * the Responses translator. */
 static int emit(void *arg, lx_str data)
 {
-    return lx_ex_pass_event(arg, data) != LX_OK;
+    struct exchange *ex = arg;
+    if (is_responses(ex))
+        return lx_proxy_resp_pass(ex, data) != LX_OK;
+    return lx_ex_pass_event(ex, data) != LX_OK;
 }
 
 /* Checks the n completed items, then lets their chunks go. */
@@ -402,8 +494,8 @@ static int settle(struct exchange *ex, size_t n)
 int lx_proxy_validate_chunk(struct exchange *ex, lx_str data)
 {
     const struct lx_config *cfg = ex->cfg;
-    if (ex->endpoint != LX_PROXY_CHAT || (cfg->policy.tool_calls == LX_TOOL_CALLS_OFF &&
-                                          cfg->policy.structured_output == LX_TOOL_CALLS_OFF))
+    if (!applies(ex) || (cfg->policy.tool_calls == LX_TOOL_CALLS_OFF &&
+                         cfg->policy.structured_output == LX_TOOL_CALLS_OFF))
         return LX_OK;
     struct lx_proxy_validate *v = state(ex);
     if (v == NULL) {
@@ -523,8 +615,7 @@ int lx_proxy_validate_whole(struct exchange *ex, lx_str body)
 {
     const struct lx_config *cfg = ex->cfg;
     enum lx_tool_calls_policy tp = cfg->policy.tool_calls, sp = cfg->policy.structured_output;
-    if (ex->endpoint != LX_PROXY_CHAT || ex->req == NULL ||
-        (tp == LX_TOOL_CALLS_OFF && sp == LX_TOOL_CALLS_OFF))
+    if (!applies(ex) || ex->req == NULL || (tp == LX_TOOL_CALLS_OFF && sp == LX_TOOL_CALLS_OFF))
         return LX_OK;
     struct lx_proxy_validate *v = state(ex);
     if (tp != LX_TOOL_CALLS_OFF) {
@@ -536,6 +627,7 @@ int lx_proxy_validate_whole(struct exchange *ex, lx_str body)
         lx_arena_reset(&ex->scratch);
         if (rc != LX_OK)
             ex->toolcheck.n = 0;
+        drop_custom(ex);
     }
     bool bad_call = tp != LX_TOOL_CALLS_OFF && ex->toolcheck.n > 0;
     char error[ERR_MAX] = "";
@@ -600,6 +692,11 @@ static int send_chunk(struct exchange *ex, cJSON *root, cJSON *delta, const char
         cJSON_AddItemToObject(c, "usage", cJSON_Duplicate(usage, 1));
     char *s = cJSON_PrintUnformatted(c);
     cJSON_Delete(c);
+    if (is_responses(ex)) { /* translator input: the chunk's data */
+        int r = s ? lx_proxy_resp_feed(ex, lx_str_from_cstr(s)) : LX_ERR;
+        cJSON_free(s);
+        return r == LX_OK ? LX_OK : LX_ERR;
+    }
     lx_buf b;
     lx_buf_init(&b, ex->cfg->limits.max_response_bytes + 64);
     int rc = s && lx_buf_append_cstr(&b, "data: ") == LX_OK && lx_buf_append_cstr(&b, s) == LX_OK &&
@@ -660,8 +757,17 @@ void lx_proxy_repair_stream(struct exchange *ex, lx_str body)
         rc = send_chunk(ex, root, cJSON_CreateObject(),
                         cJSON_IsString(fr) ? fr->valuestring : "stop", NULL);
     cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
-    if (rc == LX_OK && ex->usage_asked && cJSON_IsObject(usage))
+    /* the Responses translator always takes usage: response.completed carries it */
+    if (rc == LX_OK && (ex->usage_asked || is_responses(ex)) && cJSON_IsObject(usage))
         rc = send_chunk(ex, root, NULL, NULL, usage);
+    if (is_responses(ex)) {
+        if (rc == LX_OK) {
+            ex->saw_done = true;
+            lx_proxy_resp_stream_end(ex); /* response.completed, stored as usual */
+        }
+        cJSON_Delete(root); /* a failed feed has ended the stream */
+        return;
+    }
     if (rc == LX_OK)
         lx_proxy_client_write(ex, "data: [DONE]\n\n", 14);
     lx_ex_client_end(ex);
