@@ -38,7 +38,7 @@ export const KNOWN_SPEC_BUGS = [
   },
   {
     spec: 'oai',
-    path: /^(.*\/response)\/usage$/,
+    path: /^((?:\/response)?)\/usage$/,
     when: (resp) => resp?.usage === null && ['in_progress', 'queued', 'failed'].includes(resp.status),
     reason: 'RESPONSES.md 14.7: OAI types usage as a non-null object, yet OpenAI itself sends ' +
       'usage:null until a response completes (and in failed ones without a count); OR allows ' +
@@ -267,6 +267,14 @@ export function validateEvents(evs, opts) {
     out.push(...validateEvent(e, opts).map((m) => `#${e.sequence_number} ${m}`));
   }
   return out;
+}
+
+/** assertValid for an object the openai SDK returned: the SDK adds the
+ * client-side convenience `output_text`, which no server sends (RESPONSES.md 4). */
+export function assertSdkResponse(r) {
+  const { output_text: _, ...wire } = r;
+  assertValid('response', wire);
+  return r;
 }
 
 /** assertValid over a whole event list. */
