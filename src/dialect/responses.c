@@ -996,7 +996,11 @@ void lx_resp__write_item(lx_jw *w, const struct lx_ir_item *it)
 }
 
 /* Function tools echoed with all of type, name, description, parameters,
- * strict (null when absent; 4); other tools as sent. */
+ * strict (null when absent; 4); custom and namespace tools as sent. Hosted
+ * tools (web_search, ...) dropped for a chat backend are left out: `tools`
+ * lists what the model had, and Open Responses' Tool union (function tools
+ * only) rejects them, so echoing them would fail that spec for a tool the
+ * model never saw (issue 3, validator test). */
 static void write_tools_echo(lx_jw *w, const struct lx_ir_request *req)
 {
     lx_jw_key(w, "tools");
@@ -1009,6 +1013,8 @@ static void write_tools_echo(lx_jw *w, const struct lx_ir_request *req)
                 lx_jw_raw(w, t->ns_raw.ptr, t->ns_raw.len);
             continue;
         }
+        if (t->kind == LX_IR_TOOL_OTHER)
+            continue;
         if (t->kind != LX_IR_TOOL_FUNCTION) {
             lx_jw_raw(w, t->raw.ptr, t->raw.len);
             continue;

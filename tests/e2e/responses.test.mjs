@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import {
   startSim, startLlmux, makeConfig, stopAll, postJSON, sseData, assertOpenAIError,
 } from './harness.mjs';
+import { assertEvents, assertSdkResponse, assertValid } from './schema.mjs';
 
 let sim, rsim, gw, client;
 
@@ -75,6 +76,7 @@ function checkStream(events) {
     assert.equal(e.event, j.type, 'event name equals type');
     return j;
   });
+  assertEvents(evs);
   evs.forEach((e, i) => assert.equal(e.sequence_number, i, `sequence_number of ${e.type}`));
   assert.equal(evs[0].type, 'response.created');
   assert.equal(evs[1].type, 'response.in_progress');
@@ -138,9 +140,9 @@ function checkStream(events) {
 
 test('a string input becomes a chat request; the answer a complete response object', async () => {
   const want = await simText([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hello there' }]);
-  const r = await client.responses.create({
+  const r = assertSdkResponse(await client.responses.create({
     model: 'chat', instructions: 'Be brief.', input: 'hello there', max_output_tokens: 100, temperature: 0.5,
-  });
+  }));
   assert.match(r.id, /^resp_[0-9a-f]{32}$/);
   assert.equal(r.object, 'response');
   assert.equal(r.status, 'completed');
@@ -185,6 +187,7 @@ test('the SDK streams and its final response matches', async () => {
   let text = '';
   let completed;
   for await (const ev of stream) {
+    assertValid('event', ev);
     if (ev.type === 'response.output_text.delta') text += ev.delta;
     if (ev.type === 'response.completed') completed = ev.response;
   }
@@ -194,9 +197,9 @@ test('the SDK streams and its final response matches', async () => {
 });
 
 test('a tool call comes back as a function_call item, whole and streamed', async () => {
-  const r = await client.responses.create({
+  const r = assertSdkResponse(await client.responses.create({
     model: 'chat', input: 'weather in Paris?', tools: [weather], tool_choice: 'required',
-  });
+  }));
   assert.equal(r.status, 'completed');
   const call = r.output.find((i) => i.type === 'function_call');
   assert.ok(call, JSON.stringify(r.output));
@@ -222,7 +225,7 @@ test('a tool call comes back as a function_call item, whole and streamed', async
 });
 
 test('function_call and function_call_output items become assistant tool_calls and a tool message', async () => {
-  const r = await client.responses.create({
+  const r = assertSdkResponse(await client.responses.create({
     model: 'chat',
     input: [
       { role: 'user', content: 'weather in Paris?' },
@@ -230,7 +233,7 @@ test('function_call and function_call_output items become assistant tool_calls a
       { type: 'function_call_output', call_id: 'call_1', output: '{"temp":21}' },
     ],
     tools: [weather],
-  });
+  }));
   assert.equal(r.status, 'completed');
   const sent = (await sim.last()).json;
   assert.deepEqual(sent.messages, [
@@ -244,7 +247,7 @@ test('function_call and function_call_output items become assistant tool_calls a
 });
 
 test('the token limit gives status incomplete with its reason, whole and streamed', async () => {
-  const r = await client.responses.create({ model: 'chat', input: 'long please', max_output_tokens: 3 });
+  const r = assertSdkResponse(await client.responses.create({ model: 'chat', input: 'long please', max_output_tokens: 3 }));
   assert.equal(r.status, 'incomplete');
   assert.deepEqual(r.incomplete_details, { reason: 'max_output_tokens' });
   assert.equal(r.output.at(-1).status, 'incomplete');
@@ -257,7 +260,7 @@ test('the token limit gives status incomplete with its reason, whole and streame
 });
 
 test('reasoning_content becomes a reasoning item before the message, without reasoning deltas', async () => {
-  const r = await client.responses.create({ model: 'think', input: 'think first' });
+  const r = assertSdkResponse(await client.responses.create({ model: 'think', input: 'think first' }));
   assert.equal(r.output[0].type, 'reasoning');
   assert.equal(r.output[0].content[0].type, 'reasoning_text');
   assert.ok(r.output[0].content[0].text.length > 0);
@@ -273,16 +276,16 @@ test('reasoning_content becomes a reasoning item before the message, without rea
 test('bad requests get 400 in OpenAI shape with the param path', async () => {
   let r = await postJSON(`${gw.baseURL}/responses`, { input: 'x' });
   assert.equal(r.status, 400);
-  assert.equal(assertOpenAIError(r.json, { type: 'invalid_request_error' }).param, 'model');
+  assert.equal(assertOpenAIError(assertValid('error', r.json), { type: 'invalid_request_error' }).param, 'model');
   r = await postJSON(`${gw.baseURL}/responses`, { model: 'chat', input: [{ role: 'user', content: 5 }] });
   assert.equal(r.status, 400);
-  assert.match(assertOpenAIError(r.json).param, /^input\[0\]\.content/);
+  assert.match(assertOpenAIError(assertValid('error', r.json)).param, /^input\[0\]\.content/);
   r = await postJSON(`${gw.baseURL}/responses`, { model: 'nope', input: 'x' });
   assert.equal(r.status, 404);
-  assertOpenAIError(r.json, { code: 'model_not_found' });
+  assertOpenAIError(assertValid('error', r.json), { code: 'model_not_found' });
   r = await postJSON(`${gw.baseURL}/responses`, { model: 'chat', input: 'x', background: true });
   assert.equal(r.status, 400);
-  assert.equal(assertOpenAIError(r.json).param, 'background');
+  assert.equal(assertOpenAIError(assertValid('error', r.json)).param, 'background');
 });
 
 test('a backend failing before the stream gets an HTTP error; mid-stream, error then response.failed', async () => {
@@ -292,7 +295,7 @@ test('a backend failing before the stream gets an HTTP error; mid-stream, error 
     body: JSON.stringify({ model: 'chat', input: 'x', stream: true }),
   });
   assert.ok(r.status >= 500, `status ${r.status}`);
-  assertOpenAIError(await r.json());
+  assertOpenAIError(assertValid('error', await r.json()));
 
   r = await fetch(`${gw.baseURL}/responses`, {
     method: 'POST',
@@ -302,7 +305,7 @@ test('a backend failing before the stream gets an HTTP error; mid-stream, error 
   assert.equal(r.status, 200);
   const data = sseData(await r.text());
   assert.equal(data.at(-1), '[DONE]');
-  const evs = data.slice(0, -1).map((d) => JSON.parse(d));
+  const evs = assertEvents(data.slice(0, -1).map((d) => JSON.parse(d)));
   evs.forEach((e, i) => assert.equal(e.sequence_number, i));
   const err = evs.at(-2);
   assert.equal(err.type, 'error');
@@ -315,6 +318,7 @@ test('a backend failing before the stream gets an HTTP error; mid-stream, error 
 
 test('the audit log records /v1/responses requests', async () => {
   const r = await client.responses.create({ model: 'chat', input: 'audited' }).withResponse();
+  assertSdkResponse(r.data);
   const rid = r.response.headers.get('x-request-id');
   const rec = await gw.waitAudit(rid);
   assert.equal(rec.endpoint, '/v1/responses');
@@ -330,7 +334,9 @@ test('hosted tools a chat backend cannot run are left out, with a warning in the
   const r = await client.responses.create({
     model: 'chat', input: 'weather in Paris?', tools: [{ type: 'web_search' }, weather], store: false,
   }).withResponse();
+  assertSdkResponse(r.data);
   assert.equal(r.data.status, 'completed');
+  assert.deepEqual(r.data.tools.map((t) => t.type), ['function'], 'the echo lists only the tools the model had');
   const sent = (await sim.last()).json;
   assert.deepEqual(sent.tools.map((t) => t.function.name), ['get_weather']);
   const rec = await gw.waitAudit(r.response.headers.get('x-request-id'));
@@ -339,9 +345,9 @@ test('hosted tools a chat backend cannot run are left out, with a warning in the
 });
 
 test('encrypted reasoning: sealed for a stateless client, opened when it comes back', async () => {
-  const first = await client.responses.create({
+  const first = assertSdkResponse(await client.responses.create({
     model: 'think', input: 'think about it', store: false, include: ['reasoning.encrypted_content'],
-  });
+  }));
   const rs = first.output[0];
   assert.equal(rs.type, 'reasoning');
   assert.match(rs.encrypted_content, /^[A-Za-z0-9+/]+=*$/);
@@ -355,13 +361,13 @@ test('encrypted reasoning: sealed for a stateless client, opened when it comes b
     first.output[1],
     { role: 'user', content: 'and now?' },
   ];
-  await client.responses.create({ model: 'think', input: replay, store: false });
+  assertSdkResponse(await client.responses.create({ model: 'think', input: replay, store: false }));
   const sent = (await rsim.last()).json;
   const asst = sent.messages.find((m) => m.role === 'assistant');
   assert.equal(asst.reasoning_content, thought, 'the local model gets its reasoning back');
   // a blob that is not ours is left alone: no reasoning is sent, no error
   replay[1] = { type: 'reasoning', id: rs.id, summary: [], encrypted_content: 'gAAAAABnot-ours' };
-  const other = await client.responses.create({ model: 'think', input: replay, store: false });
+  const other = assertSdkResponse(await client.responses.create({ model: 'think', input: replay, store: false }));
   assert.equal(other.status, 'completed');
   assert.equal((await rsim.last()).json.messages.find((m) => m.role === 'assistant').reasoning_content, undefined);
   // streamed: the reasoning item's output_item.done carries it too, and the final object agrees
@@ -369,6 +375,6 @@ test('encrypted reasoning: sealed for a stateless client, opened when it comes b
   const final = checkStream(s.events);
   assert.match(final.output[0].encrypted_content, /^[A-Za-z0-9+/]+=*$/);
   // without the include, nothing is sealed
-  const plain = await client.responses.create({ model: 'think', input: 'think about it', store: false });
+  const plain = assertSdkResponse(await client.responses.create({ model: 'think', input: 'think about it', store: false }));
   assert.equal(plain.output[0].encrypted_content ?? null, null);
 });

@@ -17,8 +17,8 @@ import path from 'node:path';
 import {
   startSim, startLlmux, makeConfig, stopAll, LLMUX_BIN, childEnv, tempDir, toYaml,
 } from './harness.mjs';
+import { assertSdkResponse, assertValid as assertShape } from './schema.mjs';
 
-const SPEC_DIR = '/work/shared/spec';
 const KEY = 'a1'.repeat(32);
 const SUMMARY_PREFIX = 'Summary of the earlier conversation:\n\n';
 
@@ -43,51 +43,16 @@ before(async () => {
 
 after(async () => { await stopAll(gw, same, other, sim); });
 
-const countTokens = (c, body) => c.post('/responses/input_tokens', { body });
-const compact = (c, body) => c.post('/responses/compact', { body });
+// every answer of both endpoints is validated against the specs (schema.mjs)
+const countTokens = async (c, body) => assertShape('input_tokens', await c.post('/responses/input_tokens', { body }));
+const compact = async (c, body) => assertShape('compaction', await c.post('/responses/compact', { body }));
 
 /** The sim's prompt_tokens for chat messages: words of every text + 4 per message. */
 const simCount = (messages) => messages.reduce(
   (n, m) => n + 4 + (typeof m.content === 'string' ? m.content : '').split(/\s+/).filter(Boolean).length, 0);
 
-// --- a JSON-Schema subset (type, enum, required, properties, items, $ref,
-// oneOf/anyOf/allOf, discriminator on "type"), enough for these objects ---
-const specs = Object.fromEntries(['openresponses-openapi.json', 'openai-openapi.json'].map(
-  (f) => [f, JSON.parse(fs.readFileSync(path.join(SPEC_DIR, f), 'utf8'))]));
-
-function validate(spec, schema, v, where, errs) {
-  if (schema.$ref) schema = spec.components.schemas[schema.$ref.split('/').pop()];
-  if (schema.allOf) for (const s of schema.allOf) validate(spec, s, v, where, errs);
-  const alts = schema.oneOf || schema.anyOf;
-  if (alts) {
-    const fits = alts.filter((s) => { const e = []; validate(spec, s, v, where, e); return e.length === 0; });
-    if (fits.length === 0) errs.push(`${where}: matches none of ${alts.length} alternatives`);
-  }
-  const types = [].concat(schema.type || []);
-  const typeOf = (x) => (x === null ? 'null' : Array.isArray(x) ? 'array'
-    : Number.isInteger(x) ? 'integer' : typeof x);
-  if (types.length && !types.some((t) => t === typeOf(v) || (t === 'number' && typeOf(v) === 'integer'))) {
-    errs.push(`${where}: ${typeOf(v)} is not ${types.join('|')}`);
-    return;
-  }
-  if (schema.enum && !schema.enum.includes(v)) errs.push(`${where}: ${JSON.stringify(v)} not in enum`);
-  if (v && typeof v === 'object' && !Array.isArray(v)) {
-    for (const k of schema.required || []) if (!(k in v)) errs.push(`${where}: missing ${k}`);
-    for (const [k, s] of Object.entries(schema.properties || {})) if (k in v) validate(spec, s, v[k], `${where}.${k}`, errs);
-    if (schema.additionalProperties === false) {
-      for (const k of Object.keys(v)) if (!(k in (schema.properties || {}))) errs.push(`${where}: extra key ${k}`);
-    }
-  }
-  if (Array.isArray(v) && schema.items) v.forEach((x, i) => validate(spec, schema.items, x, `${where}[${i}]`, errs));
-}
-
-function assertValid(obj, schemaName) {
-  for (const [name, spec] of Object.entries(specs)) {
-    const errs = [];
-    validate(spec, { $ref: `#/components/schemas/${schemaName}` }, obj, schemaName, errs);
-    assert.deepEqual(errs, [], `${name}: ${JSON.stringify(obj)}`);
-  }
-}
+/** A compaction object must validate under both specs (schema.mjs). */
+const assertValid = (obj) => assertShape('compaction', obj);
 
 // --- input_tokens -------------------------------------------------------------
 
@@ -106,10 +71,7 @@ test('input_tokens counts the prompt as the backend sees it (max_tokens 1, not s
   // the same request answered by POST /v1/responses reports the same input_tokens
   const created = await client.responses.create(body);
   assert.equal(created.usage.input_tokens, r.input_tokens);
-  // only the OAI spec defines this object
-  const errs = [];
-  validate(specs['openai-openapi.json'], { $ref: '#/components/schemas/TokenCountsResource' }, r, 'r', errs);
-  assert.deepEqual(errs, []);
+  assertSdkResponse(created);
 });
 
 test('input_tokens resolves previous_response_id and sends the tools', async () => {
@@ -147,7 +109,7 @@ const conversation = [
 
 test('compact answers a response.compaction valid under both specs', async () => {
   const r = await compact(client, { model: 'chat', instructions: 'You design websites.', input: conversation });
-  assertValid(r, 'CompactResource');
+  assertValid(r);
   assert.equal(r.object, 'response.compaction');
   assert.match(r.id, /^resp_[0-9a-f]{32}$/);
   assert.ok(Number.isInteger(r.created_at));
@@ -213,7 +175,7 @@ test('a compaction item fed back reaches the backend as the summary', async () =
   for await (const ev of stream) void ev;
   assert.equal((await sim.last()).json.messages[2].content, SUMMARY_PREFIX + summary);
   const again = await compact(client, { model: 'chat', input: [...r.output, { role: 'user', content: 'More.' }] });
-  assertValid(again, 'CompactResource');
+  assertValid(again);
   assert.deepEqual(again.output.map((i) => i.type), ['message', 'message', 'message', 'compaction']);
   assert.equal((await sim.last()).json.messages[3].content, SUMMARY_PREFIX + summary, 'after the system message');
 });
@@ -221,7 +183,7 @@ test('a compaction item fed back reaches the backend as the summary', async () =
 test('compact with previous_response_id alone compacts the stored conversation', async () => {
   const first = await client.responses.create({ model: 'chat', input: 'Remember the number 42.' });
   const r = await compact(client, { model: 'chat', previous_response_id: first.id });
-  assertValid(r, 'CompactResource');
+  assertValid(r);
   assert.deepEqual(r.output.map((i) => i.type), ['message', 'compaction']);
   assert.equal(r.output[0].content[0].text, 'Remember the number 42.');
   const sent = (await sim.last()).json;
@@ -295,7 +257,7 @@ test('a Responses backend gets both endpoints on its own paths, bodies untouched
     const n = await countTokens(fc, { model: 'front', input: 'hello there world' });
     assert.deepEqual(n, { object: 'response.input_tokens', input_tokens: 7 });
     const r = await compact(fc, { model: 'front', input: conversation });
-    assertValid(r, 'CompactResource');
+    assertValid(r);
     const inner = await same.waitAudit((x) => x.endpoint === '/v1/responses/compact' && x.status === 200);
     assert.equal(inner.model, 'chat', 'the upstream model was spliced in');
     // the front passes the item through; the inner gateway (its key) opens it

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import {
   startSim, startLlmux, makeConfig, stopAll, postJSON, assertOpenAIError,
 } from './harness.mjs';
+import { assertSdkResponse, assertValid } from './schema.mjs';
 
 let sim, gw, strip, client;
 
@@ -65,6 +66,7 @@ test('streamed: pseudonyms restored across chunk boundaries, card numbers masked
   });
   let deltas = '', done;
   for await (const ev of stream) {
+    assertValid('event', ev);
     if (ev.type === 'response.output_text.delta') deltas += ev.delta;
     if (ev.type === 'response.completed') done = ev.response;
   }
@@ -76,7 +78,7 @@ test('streamed: pseudonyms restored across chunk boundaries, card numbers masked
 });
 
 test('the previous response\'s context is redacted too', async () => {
-  const first = await client.responses.create({ model: 'echo', input: 'I am ada@example.com' });
+  const first = assertSdkResponse(await client.responses.create({ model: 'echo', input: 'I am ada@example.com' }));
   await client.responses.create({ model: 'echo', previous_response_id: first.id, input: 'and you?' });
   const sent = (await sim.last()).json;
   assert.equal(sent.messages.length, 3);
@@ -88,7 +90,7 @@ test('a block detector refuses the request with 400 content_blocked, naming only
     model: 'echo', input: [{ role: 'user', content: [{ type: 'input_text', text: 'pay DE89370400440532013000 now' }] }],
   });
   assert.equal(r.status, 400);
-  const e = assertOpenAIError(r.json, { code: 'content_blocked' });
+  const e = assertOpenAIError(assertValid('error', r.json), { code: 'content_blocked' });
   assert.match(e.message, /iban/);
   assert.doesNotMatch(r.text, /DE89/);
 });
@@ -98,10 +100,10 @@ test('a tool the model does not allow is refused, or stripped with forbidden_too
     model: 'guarded', input: 'hi', tools: [tool('get_weather'), tool('delete_all')],
   });
   assert.equal(r.status, 403);
-  assertOpenAIError(r.json, { code: 'tool_not_allowed' });
-  const s = await strip.client().responses.create({
+  assertOpenAIError(assertValid('error', r.json), { code: 'tool_not_allowed' });
+  const s = assertSdkResponse(await strip.client().responses.create({
     model: 'guarded', input: 'hi', tools: [tool('get_weather'), tool('delete_all')],
-  });
+  }));
   assert.equal(s.status, 'completed');
   assert.deepEqual((await sim.last()).json.tools.map((t) => t.function.name), ['get_weather']);
   const rec = await strip.waitAudit((x) => x.response_id === s.id);

@@ -16,6 +16,7 @@ import {
   LLMUX_BIN, childEnv, tempDir, startSim, startLlmux, makeConfig, stopAll, assertOpenAIError,
   freePort,
 } from './harness.mjs';
+import { assertValid } from './schema.mjs';
 
 const SAN = ['ERROR: AddressSanitizer', 'runtime error:', 'LeakSanitizer'];
 const HAVE_SQLITE = spawnSync('sqlite3', ['-version'], { encoding: 'utf8' }).status === 0;
@@ -119,7 +120,7 @@ test('unknown ids are 404 through the SDK, in OpenAI shape', async () => {
 test('an id llmux could never have made is a 404 too', async () => {
   const r = await get(gw.baseURL, '/responses/bad.id!');
   assert.equal(r.status, 404);
-  assertOpenAIError(r.json, { type: 'invalid_request_error' });
+  assertOpenAIError(assertValid('error', r.json), { type: 'invalid_request_error' });
   const long = await get(gw.baseURL, `/responses/resp_${'x'.repeat(300)}`);
   assert.equal(long.status, 404);
 });
@@ -139,7 +140,7 @@ test('input_items: limit, order, after and before are checked', async () => {
   for (const [q, param, code, message] of cases) {
     const r = await get(gw.baseURL, `/responses/resp_nope/input_items?${q}`);
     assert.equal(r.status, 400, q);
-    const e = assertOpenAIError(r.json, { code, type: 'invalid_request_error' });
+    const e = assertOpenAIError(assertValid('error', r.json), { code, type: 'invalid_request_error' });
     assert.equal(e.param, param, q);
     assert.equal(e.message, message, q);
   }
@@ -151,7 +152,7 @@ test('input_items: limit, order, after and before are checked', async () => {
 test('GET with stream=true is refused with 400', async () => {
   const r = await get(gw.baseURL, '/responses/resp_nope?stream=true');
   assert.equal(r.status, 400);
-  const e = assertOpenAIError(r.json, { type: 'invalid_request_error' });
+  const e = assertOpenAIError(assertValid('error', r.json), { type: 'invalid_request_error' });
   assert.equal(e.param, 'stream');
   assert.match(e.message, /not supported/);
   assert.equal((await get(gw.baseURL, '/responses/resp_nope?stream=false')).status, 404);
@@ -162,11 +163,11 @@ test('other methods on these paths are 405', async () => {
     ['GET', '/responses/resp_x/cancel'], ['DELETE', '/responses/resp_x/cancel']]) {
     const r = await get(gw.baseURL, p, { method });
     assert.equal(r.status, 405, `${method} ${p}`);
-    assertOpenAIError(r.json, { code: 'method_not_allowed' });
+    assertOpenAIError(assertValid('error', r.json), { code: 'method_not_allowed' });
   }
   const r = await get(gw.baseURL, '/responses/resp_x/other');
   assert.equal(r.status, 404);
-  assertOpenAIError(r.json, { code: 'unknown_url' });
+  assertOpenAIError(assertValid('error', r.json), { code: 'unknown_url' });
 });
 
 test('each request is audited', async () => {
@@ -193,7 +194,7 @@ test('store: off persists nothing and every read is 404', async () => {
 test('with auth a key is needed, and an unknown id is still 404', async () => {
   const none = await get(authed.baseURL, '/responses/resp_nope');
   assert.equal(none.status, 401);
-  assertOpenAIError(none.json, { code: 'invalid_api_key' });
+  assertOpenAIError(assertValid('error', none.json), { code: 'invalid_api_key' });
   const client = authed.client({ apiKey: keyA.secret });
   await assert.rejects(client.responses.retrieve('resp_nope'), OpenAI.NotFoundError);
   const rec = await authed.waitAudit((x) => x.endpoint === '/v1/responses/resp_nope' && x.status === 404);
@@ -217,6 +218,7 @@ test('seeded rows: retrieve, pages, cancel, delete', async () => {
   assert.equal(r.status, 200);
   assert.equal(r.text, RESPONSE, 'the stored object, byte for byte');
   const page = await get(gw.baseURL, '/responses/resp_seeded/input_items?limit=2&order=asc&after=msg_1');
+  assertValid('input_items', page.json);
   assert.equal(page.text, JSON.stringify({
     object: 'list', data: [ITEMS[2], ITEMS[3]], first_id: 'msg_2', last_id: 'msg_3', has_more: true,
   }));
@@ -233,6 +235,7 @@ test('seeded rows: retrieve, pages, cancel, delete', async () => {
     return true;
   });
   const del = await get(gw.baseURL, '/responses/resp_seeded', { method: 'DELETE' });
+  assertValid('deleted', del.json);
   assert.equal(del.text, '{"id":"resp_seeded","object":"response","deleted":true}');
   assert.equal((await get(gw.baseURL, '/responses/resp_seeded')).status, 404);
   assert.equal((await get(gw.baseURL, '/responses/resp_seeded', { method: 'DELETE' })).status, 404);

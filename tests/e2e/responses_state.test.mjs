@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import {
   startSim, startLlmux, makeConfig, stopAll, postJSON, assertOpenAIError,
 } from './harness.mjs';
+import { assertSdkResponse, assertValid } from './schema.mjs';
 
 let sim, gw, client;
 
@@ -32,10 +33,10 @@ const weather = {
 };
 
 test('previous_response_id puts the previous input and output before the new input', async () => {
-  const first = await client.responses.create({ model: 'chat', instructions: 'Be terse.', input: 'My name is Ada.' });
-  const second = await client.responses.create({
+  const first = assertSdkResponse(await client.responses.create({ model: 'chat', instructions: 'Be terse.', input: 'My name is Ada.' }));
+  const second = assertSdkResponse(await client.responses.create({
     model: 'chat', previous_response_id: first.id, input: 'What is my name?',
-  });
+  }));
   assert.equal(second.status, 'completed');
   assert.equal(second.previous_response_id, first.id);
   const sent = (await sim.last()).json;
@@ -50,28 +51,31 @@ test('previous_response_id puts the previous input and output before the new inp
     model: 'chat', previous_response_id: second.id, input: [{ role: 'user', content: 'And again?' }], stream: true,
   });
   let final;
-  for await (const ev of stream) if (ev.type === 'response.completed') final = ev.response;
+  for await (const ev of stream) {
+    assertValid('event', ev);
+    if (ev.type === 'response.completed') final = ev.response;
+  }
   assert.ok(final);
   const sent3 = (await sim.last()).json;
   assert.deepEqual(sent3.messages.map((m) => m.content), [
     'My name is Ada.', first.output_text, 'What is my name?', second.output_text, 'And again?',
   ]);
   // and the streamed response was stored too
-  const fourth = await client.responses.create({ model: 'chat', previous_response_id: final.id, input: 'last' });
+  const fourth = assertSdkResponse(await client.responses.create({ model: 'chat', previous_response_id: final.id, input: 'last' }));
   assert.equal((await sim.last()).json.messages.length, 7);
   assert.equal(fourth.status, 'completed');
 });
 
 test('a tool call answered in the next turn through previous_response_id', async () => {
-  const first = await client.responses.create({
+  const first = assertSdkResponse(await client.responses.create({
     model: 'chat', input: 'weather in Paris?', tools: [weather], tool_choice: 'required',
-  });
+  }));
   const call = first.output.find((i) => i.type === 'function_call');
   assert.ok(call);
-  const second = await client.responses.create({
+  const second = assertSdkResponse(await client.responses.create({
     model: 'chat', previous_response_id: first.id, tools: [weather],
     input: [{ type: 'function_call_output', call_id: call.call_id, output: '{"temp":21}' }],
-  });
+  }));
   assert.equal(second.status, 'completed');
   const sent = (await sim.last()).json;
   assert.equal(sent.messages[1].role, 'assistant');
@@ -84,7 +88,7 @@ test('a tool output that answers no call is a 400', async () => {
     model: 'chat', input: [{ type: 'function_call_output', call_id: 'call_nope', output: 'x' }],
   });
   assert.equal(r.status, 400);
-  const e = assertOpenAIError(r.json, { type: 'invalid_request_error' });
+  const e = assertOpenAIError(assertValid('error', r.json), { type: 'invalid_request_error' });
   assert.match(e.message, /call_nope/);
 });
 
@@ -93,14 +97,14 @@ test('an unknown previous_response_id is previous_response_not_found', async () 
     model: 'chat', previous_response_id: 'resp_00000000000000000000000000000000', input: 'x',
   });
   assert.equal(r.status, 400);
-  const e = assertOpenAIError(r.json, { code: 'previous_response_not_found' });
+  const e = assertOpenAIError(assertValid('error', r.json), { code: 'previous_response_not_found' });
   assert.equal(e.param, 'previous_response_id');
 });
 
 test('store:false persists nothing', async () => {
-  const r = await client.responses.create({ model: 'chat', input: 'forget me', store: false });
+  const r = assertSdkResponse(await client.responses.create({ model: 'chat', input: 'forget me', store: false }));
   assert.equal(r.store, false);
   const again = await postJSON(`${gw.baseURL}/responses`, { model: 'chat', previous_response_id: r.id, input: 'x' });
   assert.equal(again.status, 400);
-  assertOpenAIError(again.json, { code: 'previous_response_not_found' });
+  assertOpenAIError(assertValid('error', again.json), { code: 'previous_response_not_found' });
 });

@@ -15,6 +15,7 @@ import OpenAI from 'openai';
 import {
   LLMUX_BIN, childEnv, tempDir, startSim, startLlmux, makeConfig, stopAll,
 } from './harness.mjs';
+import { assertSdkResponse, assertValid } from './schema.mjs';
 
 function keysCli(store, name) {
   const r = spawnSync(LLMUX_BIN, ['keys', 'create', '--name', name, '--store', store],
@@ -46,22 +47,25 @@ describe('stored responses through POST /v1/responses', () => {
   const b = () => gw.client({ apiKey: keyB.secret });
 
   test('retrieve returns the created response', async () => {
-    const created = await a().responses.create({ model: 'chat', input: 'hello there' });
+    const created = assertSdkResponse(await a().responses.create({ model: 'chat', input: 'hello there' }));
     assert.equal(created.store, true, 'store defaults to true');
-    const got = await a().responses.retrieve(created.id);
+    const got = assertSdkResponse(await a().responses.retrieve(created.id));
     assert.deepEqual(got, created);
   });
 
   test('input items: the input, each with an id, newest first by default', async () => {
-    const created = await a().responses.create({
+    const created = assertSdkResponse(await a().responses.create({
       model: 'chat',
       input: [
         { role: 'user', content: 'one' },
         { role: 'user', content: 'two' },
         { role: 'user', content: 'three' },
       ],
-    });
+    }));
     const page = await a().responses.inputItems.list(created.id);
+    assertValid('input_items', await (await fetch(`${gw.baseURL}/responses/${created.id}/input_items`, {
+      headers: { authorization: `Bearer ${keyA.secret}` },
+    })).json());
     assert.equal(page.data.length, 3);
     for (const item of page.data) assert.equal(typeof item.id, 'string');
     assert.deepEqual(page.data.map((i) => i.content[0].text), ['three', 'two', 'one']);
@@ -75,10 +79,10 @@ describe('stored responses through POST /v1/responses', () => {
   });
 
   test('previous_response_id: the input items are the whole context', async () => {
-    const first = await a().responses.create({ model: 'chat', input: 'first question' });
-    const second = await a().responses.create({
+    const first = assertSdkResponse(await a().responses.create({ model: 'chat', input: 'first question' }));
+    const second = assertSdkResponse(await a().responses.create({
       model: 'chat', input: 'second question', previous_response_id: first.id,
-    });
+    }));
     assert.equal(second.previous_response_id, first.id);
     const items = [];
     for await (const item of a().responses.inputItems.list(second.id, { order: 'asc' })) items.push(item);
@@ -89,7 +93,7 @@ describe('stored responses through POST /v1/responses', () => {
   });
 
   test('cancel: only background responses can be cancelled', async () => {
-    const created = await a().responses.create({ model: 'chat', input: 'hi' });
+    const created = assertSdkResponse(await a().responses.create({ model: 'chat', input: 'hi' }));
     await assert.rejects(a().responses.cancel(created.id), (e) => {
       assert.equal(e.status, 400);
       assert.equal(e.error.type, 'invalid_request_error');
@@ -98,41 +102,41 @@ describe('stored responses through POST /v1/responses', () => {
   });
 
   test('delete, then every read is a 404', async () => {
-    const created = await a().responses.create({ model: 'chat', input: 'hi' });
+    const created = assertSdkResponse(await a().responses.create({ model: 'chat', input: 'hi' }));
     const r = await fetch(`${gw.baseURL}/responses/${created.id}`, {
       method: 'DELETE', headers: { authorization: `Bearer ${keyA.secret}` },
     });
-    assert.deepEqual(await r.json(), { id: created.id, object: 'response', deleted: true });
+    assert.deepEqual(assertValid('deleted', await r.json()), { id: created.id, object: 'response', deleted: true });
     await assert.rejects(a().responses.retrieve(created.id), OpenAI.NotFoundError);
     await assert.rejects(a().responses.delete(created.id), OpenAI.NotFoundError);
     await assert.rejects(a().responses.inputItems.list(created.id), OpenAI.NotFoundError);
   });
 
   test('store: false persists nothing', async () => {
-    const created = await a().responses.create({ model: 'chat', input: 'hi', store: false });
+    const created = assertSdkResponse(await a().responses.create({ model: 'chat', input: 'hi', store: false }));
     assert.equal(created.store, false);
     await assert.rejects(a().responses.retrieve(created.id), OpenAI.NotFoundError);
   });
 
   test("another key's response is a 404, and stays", async () => {
-    const created = await a().responses.create({ model: 'chat', input: 'mine' });
+    const created = assertSdkResponse(await a().responses.create({ model: 'chat', input: 'mine' }));
     await assert.rejects(b().responses.retrieve(created.id), (e) => {
       assert.equal(e.status, 404);
       assert.equal(e.error.message, `Response with id '${created.id}' not found.`);
       return true;
     });
     await assert.rejects(b().responses.delete(created.id), OpenAI.NotFoundError);
-    assert.equal((await a().responses.retrieve(created.id)).id, created.id);
+    assert.equal((assertSdkResponse(await a().responses.retrieve(created.id))).id, created.id);
   });
 
   test('a stored response survives a restart', async () => {
-    const created = await a().responses.create({ model: 'chat', input: 'remember me' });
+    const created = assertSdkResponse(await a().responses.create({ model: 'chat', input: 'remember me' }));
     await gw.stop();
     gw = await startLlmux({ dir, config });
-    assert.deepEqual(await a().responses.retrieve(created.id), created);
-    const next = await a().responses.create({
+    assert.deepEqual(assertSdkResponse(await a().responses.retrieve(created.id)), created);
+    const next = assertSdkResponse(await a().responses.create({
       model: 'chat', input: 'and now?', previous_response_id: created.id,
-    });
+    }));
     assert.equal(next.previous_response_id, created.id);
   });
 });

@@ -14,6 +14,7 @@ import WebSocket from 'ws';
 import {
   LLMUX_BIN, childEnv, tempDir, startSim, startLlmux, makeConfig, stopAll, sseData,
 } from './harness.mjs';
+import { assertValid } from './schema.mjs';
 
 let sim, gw, limited;
 
@@ -43,6 +44,8 @@ function connect(origin, headers = {}) {
   ws.on('message', (data, binary) => {
     assert.equal(binary, false, 'text frames only');
     const msg = JSON.parse(data.toString());
+    // every frame is a streaming event or an OR WebSocket error frame, valid under the specs
+    assertValid(msg.type === 'error' && 'status' in msg ? 'ws_error' : 'event', msg);
     if (waiters.length) waiters.shift()(msg);
     else queue.push(msg);
   });
