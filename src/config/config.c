@@ -1832,6 +1832,15 @@ bool lx_config_url_is_local(const char *url)
     return false;
 }
 
+static int read_backend_tool_choice(struct loader *ld, struct fy_node *value, void *target)
+{
+    bool v;
+    if (read_bool(ld, value, &v) != LX_OK)
+        return LX_ERR;
+    ((struct lx_config_backend *)target)->tool_choice_objects = v ? 2 : 1;
+    return LX_OK;
+}
+
 static int read_backend_local(struct loader *ld, struct fy_node *value, void *target)
 {
     struct lx_config_backend *b = target;
@@ -1945,6 +1954,7 @@ static int read_backends(struct loader *ld, struct fy_node *seq, void *target)
         FIELD_FN("timeouts", read_backend_timeouts),
         FIELD_FN("forward_headers", read_backend_forward_headers),
         FIELD_FN("local", read_backend_local),
+        FIELD_FN("tool_choice_objects", read_backend_tool_choice),
         FIELD_FN("price", read_backend_price),
         FIELD_FN("capabilities", read_backend_caps),
         FIELD_FN("pin_check", read_backend_pin_check),

@@ -244,6 +244,11 @@ struct lx_config_backend {
     struct lx_config_timeouts timeouts;
     char **forward_headers; /* client request headers passed on as they are (lowercase) */
     size_t n_forward_headers;
+    /* whether the backend honours tool_choice objects ({"type":"function",
+     * ...}); when not, a Responses request's object is emulated (only that
+     * tool, "required"). 0: auto (true for api.openai.com only), 1: false,
+     * 2: true */
+    uint8_t tool_choice_objects;
     bool local; /* may serve requests redaction tagged sensitive; default: the url's host
                    is a loopback or private address (lx_config_url_is_local) */
     struct lx_config_price price; /* default of its deployments */

@@ -577,7 +577,7 @@ int lx_proxy_resp_encode(struct exchange *ex)
         .max_completion_tokens = openai,
         .reasoning_content = !openai,
         .developer_as_system = !openai,
-        .tool_choice_objects = openai,
+        .tool_choice_objects = b->tool_choice_objects ? b->tool_choice_objects == 2 : openai,
     };
     if (lx_proxy_compact_open(ex) != LX_OK)
         return LX_AGAIN; /* answered: a compaction item that does not open */

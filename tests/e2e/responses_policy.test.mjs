@@ -10,7 +10,7 @@ import {
 } from './harness.mjs';
 import { assertSdkResponse, assertValid } from './schema.mjs';
 
-let sim, gw, strip, client;
+let sim, gw, strip, objects, client;
 
 function config(extra) {
   return (port, dir) => makeConfig({
@@ -38,10 +38,18 @@ before(async () => {
   sim = await startSim({ args: ['--echo', '5'] });
   gw = await startLlmux({ config: config({}) });
   strip = await startLlmux({ config: config({ policy: { forbidden_tools: 'strip' } }) });
+  // a backend that honours tool_choice objects: the sim then calls whatever tool it names
+  objects = await startLlmux({
+    config: (port, dir) => makeConfig({
+      port, dir,
+      backends: [{ name: 'sim', url: sim.url, tool_choice_objects: true }],
+      models: [{ name: 'echo', backend: 'sim', upstream_model: 'sim-model' }],
+    }),
+  });
   client = gw.client();
 });
 
-after(async () => { await stopAll(gw, strip, sim); });
+after(async () => { await stopAll(gw, strip, objects, sim); });
 
 const tool = (name) => ({
   type: 'function', name, parameters: { type: 'object', properties: { city: { type: 'string' } } },
@@ -113,4 +121,28 @@ test('a tool the model does not allow is refused, or stripped with forbidden_too
     model: 'guarded', previous_response_id: s.id, input: 'again', tools: [tool('delete_all'), tool('get_weather')],
   });
   assert.deepEqual((await sim.last()).json.tools.map((t) => t.function.name), ['get_weather']);
+});
+
+test('a call to a tool the request did not offer never reaches the client, whole or streamed', async () => {
+  const body = {
+    model: 'echo', input: 'weather?', tools: [tool('get_weather')],
+    tool_choice: { type: 'function', name: 'rm_rf' }, store: false,
+  };
+  const r = await objects.client().responses.create(body).withResponse();
+  assert.equal((await sim.last()).json.tool_choice.function.name, 'rm_rf', 'the object went upstream as is');
+  assert.ok(!r.data.output.some((i) => i.type === 'function_call'), JSON.stringify(r.data.output));
+  const rec = await objects.waitAudit(r.response.headers.get('x-request-id'));
+  assert.equal(rec.tool_policy.call_action, 'removed');
+  assert.deepEqual(rec.tool_policy.denied_calls, [{ name: 'rm_rf', why: 'not_offered' }]);
+
+  const s = await fetch(`${objects.baseURL}/responses`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ...body, stream: true }),
+  });
+  const text = await s.text();
+  assert.doesNotMatch(text, /"type":"function_call"/, 'no function_call item was streamed');
+  assert.doesNotMatch(text, /function_call_arguments/);
+  assert.match(text, /event: error\n/);
+  assert.match(text, /event: response\.failed\n/);
+  assert.match(text, /rm_rf/);
 });
