@@ -15,21 +15,27 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { z } from 'zod';
 import { startSim, startLlmux, makeConfig, stopAll, postJSON, waitFor } from './harness.mjs';
 
-let sim, gw, openai;
+let sim, rsim, gw, openai;
 
 before(async () => {
   sim = await startSim({ args: ['--tokens', '6'] });
+  rsim = await startSim({ args: ['--tokens', '6', '--reasoning'] });
   gw = await startLlmux({
     config: (port, dir) => makeConfig({
       port, dir,
-      backends: [{ name: 'sim', url: sim.url }],
-      models: [{ name: 'chat', backend: 'sim', upstream_model: 'sim-model' }],
+      backends: [{ name: 'sim', url: sim.url }, { name: 'rsim', url: rsim.url }],
+      // a name the provider takes for a reasoning model: it then replays
+      // reasoning items (by reference while store is on)
+      models: [
+        { name: 'chat', backend: 'sim', upstream_model: 'sim-model' },
+        { name: 'gpt-5-mini', backend: 'rsim', upstream_model: 'sim-model' },
+      ],
     }),
   });
   openai = createOpenAI({ baseURL: gw.baseURL, apiKey: 'sk-test' });
 });
 
-after(async () => { await stopAll(gw, sim); });
+after(async () => { await stopAll(gw, sim, rsim); });
 
 const PROMPT = 'What is the weather like today?';
 
@@ -152,3 +158,43 @@ test('streamText streams the tool call, runs it, and streams the answer', async 
   assert.equal(await s.finishReason, 'stop');
   await assertAuditLoop(true);
 });
+
+// With a reasoning model the provider sends the first step's reasoning back
+// in the second: as {"type":"item_reference","id"} while store is on (its
+// default), as the item with its encrypted_content with store off. Either
+// way the backend must get the reasoning text back with the tool call.
+for (const [name, providerOptions, shape] of [
+  ['store on: an item_reference', {}, 'item_reference'],
+  ['store off: encrypted_content', { openai: { store: false, include: ['reasoning.encrypted_content'] } }, 'reasoning'],
+]) {
+  test(`a reasoning model's tool loop replays its reasoning (${name})`, async () => {
+    const calls = [];
+    const r = await generateText({
+      model: openai('gpt-5-mini'),
+      prompt: PROMPT,
+      tools: { get_weather: weatherTool(calls) },
+      providerOptions,
+      stopWhen: stepCountIs(4),
+      prepareStep: firstStepRequired,
+    });
+    assert.equal(calls.length, 1);
+    assert.equal(r.steps.length, 2);
+    // the gateway puts a chat backend's reasoning in the item's content
+    // (there is no summary), which the SDK does not show as reasoningText
+    const first = r.steps[0].response.body.output.find((i) => i.type === 'reasoning');
+    const thought = first.content[0].text;
+    assert.ok(thought.length > 0, 'the first step reasoned');
+    const body = r.steps[1].request.body;
+    const input = (typeof body === 'string' ? JSON.parse(body) : body).input;
+    const rs = input.find((i) => i.type === shape);
+    assert.ok(rs, `the second step sends the reasoning as ${shape}: ${JSON.stringify(input)}`);
+    assert.equal(rs.id, first.id);
+    const sent = (await rsim.last()).json;
+    const a = sent.messages.find((m) => m.role === 'assistant');
+    assert.equal(a.reasoning_content, thought, 'the backend got the reasoning back');
+    assert.equal(a.tool_calls[0].function.name, 'get_weather');
+    assert.equal(sent.messages.at(-1).role, 'tool');
+    assert.equal(r.finishReason, 'stop');
+    assert.ok(r.text.length > 0);
+  });
+}
