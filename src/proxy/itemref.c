@@ -246,8 +246,8 @@ void lx_proxy_itemref_resolve(struct exchange *ex, void (*next)(struct exchange 
         return;
     }
     *jb = (struct job){.ex = ex, .next = next};
-    if (lx_json_parse(&jb->body, body.ptr, body.len, &ex->arena,
-                      ex->cfg->limits.max_json_depth) != LX_JSON_OK ||
+    if (lx_json_parse(&jb->body, body.ptr, body.len, &ex->arena, ex->cfg->limits.max_json_depth) !=
+            LX_JSON_OK ||
         (jb->input = lx_json_get(&jb->body, 0, "input")) < 0 ||
         !lx_json_is_array(&jb->body, jb->input)) {
         lx_ex_respond_error(ex, 500, "The gateway could not read the request again.",

@@ -34,8 +34,8 @@ Test(itemref, decoder_counts_references_and_keeps_the_other_items_in_order)
         "{\"type\":\"item_reference\",\"id\":\"fc_0123456789abcdef0123456789abcdef_1\"}]}";
     struct lx_ir_request req;
     struct lx_resp_fault f;
-    cr_assert_eq(lx_resp_request_decode(&req, body, sizeof(body) - 1, &arena, 64, &f), LX_OK,
-                 "%s", f.message);
+    cr_assert_eq(lx_resp_request_decode(&req, body, sizeof(body) - 1, &arena, 64, &f), LX_OK, "%s",
+                 f.message);
     cr_expect_eq(req.nrefs, 2);
     cr_assert_eq(req.nitems, 2);
     cr_expect_eq(req.items[0].kind, LX_IR_ITEM_MESSAGE);
