@@ -182,6 +182,7 @@ struct lx_ir_request {
     bool input_is_string;
     struct lx_ir_item *items;
     uint32_t nitems;
+    uint32_t nrefs; /* item_reference inputs: not in items until resolved (proxy/itemref.c) */
     struct lx_ir_tool *tools;
     uint32_t ntools;
     uint32_t nother_tools; /* tools of kind LX_IR_TOOL_OTHER (not sent to chat) */

@@ -323,6 +323,22 @@ static int decode_item(struct dec *d, int tok, int k, struct lx_ir_item *it)
                 (int)LX_MIN(t.len, 64), t.ptr);
 }
 
+/* 1 when input[k] is an item_reference (OAI: {"type":"item_reference",
+ * "id"}), which the gateway resolves from its store before translation
+ * (RESPONSES.md 3; proxy/itemref.c) and the decoder leaves out; 0 for any
+ * other item; -1 (with the fault set) for a reference without a string id. */
+static int is_item_reference(struct dec *d, int tok, int k)
+{
+    const lx_json *j = d->j;
+    if (!lx_json_is_object(j, tok) ||
+        !lx_json_str_eq(j, lx_json_get(j, tok, "type"), "item_reference"))
+        return 0;
+    char path[96];
+    lx_str id;
+    snprintf(path, sizeof(path), "input[%d]", k);
+    return member(d, tok, "id", path, LX_JSON_WANT_STRING, true, &id) == LX_OK ? 1 : -1;
+}
+
 static int decode_input(struct dec *d, int tok, struct lx_ir_request *req)
 {
     const lx_json *j = d->j;
@@ -350,10 +366,19 @@ static int decode_input(struct dec *d, int tok, struct lx_ir_request *req)
     if (n && !req->items)
         return no_memory(d);
     int i = tok + 1;
-    for (int k = 0; k < n; k++, i = lx_json_skip(j, i))
-        if (decode_item(d, i, k, &req->items[k]) != LX_OK)
+    uint32_t m = 0;
+    for (int k = 0; k < n; k++, i = lx_json_skip(j, i)) {
+        int rc = is_item_reference(d, i, k);
+        if (rc < 0)
             return LX_ERR;
-    req->nitems = (uint32_t)n;
+        if (rc > 0) {
+            req->nrefs++;
+            continue;
+        }
+        if (decode_item(d, i, k, &req->items[m++]) != LX_OK)
+            return LX_ERR;
+    }
+    req->nitems = m;
     return LX_OK;
 }
 

@@ -141,6 +141,7 @@ struct exchange {
     struct lx_resp_stream *rs;     /* the stream translator of the current attempt */
     struct lx_resp_meta meta;      /* id, created_at: what the response object says */
     char resp_id[40];              /* "resp_" + 32 hex digits */
+    lx_str resp_body;              /* the body with item references resolved (itemref.c) */
     uint8_t resp_kind;             /* enum lx_proxy_resp_kind: create, input_tokens, compact */
     bool compaction_opened;        /* compaction items in ex->ir hold their summary (compact.c) */
     bool passthrough;              /* the attempt's backend speaks Responses itself */

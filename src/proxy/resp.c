@@ -21,6 +21,7 @@
  */
 #define _GNU_SOURCE /* memmem */
 #include "proxy_int.h"
+#include "itemref.h"
 
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -258,7 +259,7 @@ static lx_str array_inner(const char *text, size_t len)
  * previous instructions are not carried over) and decodes it again. */
 static int merge_previous(struct exchange *ex, const struct lx_store_resp_rec *rec)
 {
-    lx_str body = lx_http_req_body(ex->req);
+    lx_str body = lx_proxy_resp_body(ex);
     lx_json j;
     uint32_t depth = ex->cfg->limits.max_json_depth;
     if (lx_json_parse(&j, body.ptr, body.len, &ex->arena, depth) != LX_JSON_OK)
@@ -399,10 +400,11 @@ static void previous_not_found(struct exchange *ex, lx_str inner)
                         "previous_response_not_found");
 }
 
-void lx_proxy_resp_start(struct exchange *ex)
+/* After item references are resolved: previous_response_id, then the
+ * attempts. */
+static void start_with_items(struct exchange *ex)
 {
     lx_str prev = ex->ir.previous_response_id;
-    ex->resp_store = ex->resp_kind == 0 && wants_store(ex);
     if (prev.len == 0) {
         begin_attempts(ex);
         return;
@@ -428,6 +430,15 @@ void lx_proxy_resp_start(struct exchange *ex)
         return;
     }
     ex->store_pending = true;
+}
+
+void lx_proxy_resp_start(struct exchange *ex)
+{
+    ex->resp_store = ex->resp_kind == 0 && wants_store(ex);
+    if (ex->ir.nrefs > 0)
+        lx_proxy_itemref_resolve(ex, start_with_items); /* RESPONSES.md 3 */
+    else
+        start_with_items(ex);
 }
 
 /* Whether this response is stored: the request's store, else the

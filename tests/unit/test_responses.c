@@ -187,8 +187,11 @@ static const struct fault_case fault_cases[] = {
      "input[0].arguments", "invalid_type"},
     {"{\"model\":\"m\",\"input\":[{\"type\":\"function_call_output\",\"output\":\"x\"}]}",
      "input[0].call_id", "missing_required_parameter"},
-    {"{\"model\":\"m\",\"input\":[{\"type\":\"item_reference\",\"id\":\"x\"}]}", "input[0].type",
+    {"{\"model\":\"m\",\"input\":[{\"type\":\"computer_call\",\"id\":\"x\"}]}", "input[0].type",
      "unsupported_value"},
+    /* item_reference is resolved from the store (proxy/itemref.c), but needs an id */
+    {"{\"model\":\"m\",\"input\":[{\"type\":\"item_reference\"}]}", "input[0].id",
+     "missing_required_parameter"},
     {"{\"model\":\"m\",\"input\":[{\"type\":7}]}", "input[0].type", "invalid_type"},
     {"{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_image\","
      "\"file_id\":\"file-1\"}]}]}",
