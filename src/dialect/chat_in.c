@@ -11,7 +11,8 @@
  */
 #include "reverse.h"
 
-#include <stdarg.h>
+#include "decode_int.h"
+
 #include <stdio.h>
 
 /* Fault paths are built by nesting snprintf; a path that does not fit is
@@ -20,109 +21,37 @@
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 #endif
 
-struct dec {
-    const lx_json *j;
-    lx_arena *a;
-    struct lx_resp_fault *f;
-};
-
-static int fail(struct dec *d, const char *code, const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(struct dec *d, const char *code, const char *param, const char *fmt, ...)
+static int unsupported(struct lx_dec *d, const char *param, const char *what)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(d->f->message, sizeof(d->f->message), fmt, ap);
-    va_end(ap);
-    snprintf(d->f->param, sizeof(d->f->param), "%s", param ? param : "");
-    d->f->code = code;
-    return LX_ERR;
-}
-
-static int type_fail(struct dec *d, int tok, const char *param, enum lx_json_want w)
-{
-    return fail(d, "invalid_type", param, "Invalid type for '%s': expected %s, but got %s instead.",
-                param, lx_json_want_name(w), lx_json_type_name(d->j, tok));
-}
-
-static int missing(struct dec *d, const char *param)
-{
-    return fail(d, "missing_required_parameter", param, "Missing required parameter: '%s'.", param);
-}
-
-static int no_memory(struct dec *d)
-{
-    return fail(d, NULL, NULL, "The request is too large.");
-}
-
-static int unsupported(struct dec *d, const char *param, const char *what)
-{
-    return fail(d, "unsupported_value", param, "%s is not supported by this model's backend.",
-                what);
-}
-
-/* Checks that tok (or -1: absent) has type w; absent or null is fine unless
- * required. *present tells the caller. */
-static int want_tok(struct dec *d, int tok, const char *param, enum lx_json_want w, bool required,
-                    bool *present)
-{
-    *present = false;
-    if (tok < 0 || (lx_json_is_null(d->j, tok) && !required))
-        return required && tok < 0 ? missing(d, param) : LX_OK;
-    if (!lx_json_has_type(d->j, tok, w))
-        return type_fail(d, tok, param, w);
-    *present = true;
-    return LX_OK;
-}
-
-/* Reads member key of object obj as a literal or raw value into *out. */
-static int member(struct dec *d, int obj, const char *key, const char *path, enum lx_json_want w,
-                  bool required, lx_str *out)
-{
-    char param[96];
-    snprintf(param, sizeof(param), "%s%s%s", path, path[0] ? "." : "", key);
-    int tok = lx_json_get(d->j, obj, key);
-    bool present;
-    if (want_tok(d, tok, param, w, required, &present) != LX_OK)
-        return LX_ERR;
-    *out = present ? lx_json_value_text(d->j, tok) : LX_STR_NULL;
-    return LX_OK;
+    return lx_dec_fail(d, "unsupported_value", param,
+                       "%s is not supported by this model's backend.", what);
 }
 
 /* The token of member key, type-checked; -1 when absent or null. */
-static int member_tok(struct dec *d, int obj, const char *key, const char *path,
+static int member_tok(struct lx_dec *d, int obj, const char *key, const char *path,
                       enum lx_json_want w, bool required, int *out)
 {
     char param[96];
     snprintf(param, sizeof(param), "%s%s%s", path, path[0] ? "." : "", key);
     int tok = lx_json_get(d->j, obj, key);
     bool present;
-    if (want_tok(d, tok, param, w, required, &present) != LX_OK)
+    if (lx_dec_want(d, tok, param, w, required, &present) != LX_OK)
         return LX_ERR;
     *out = present ? tok : -1;
     return LX_OK;
 }
 
-static void *alloc_array(struct dec *d, size_t n, size_t size)
-{
-    void *p = n ? lx_arena_alloc(d->a, n * size) : NULL;
-    if (p)
-        memset(p, 0, n * size);
-    return p;
-}
-
 /* ---- message content (10) ----------------------------------------------- */
 
 /* The type string of a part or tool, required. */
-static int type_of(struct dec *d, int obj, const char *path, int *type)
+static int type_of(struct lx_dec *d, int obj, const char *path, int *type)
 {
     if (!lx_json_is_object(d->j, obj))
-        return type_fail(d, obj, path, LX_JSON_WANT_OBJECT);
+        return lx_dec_type_fail(d, obj, path, LX_JSON_WANT_OBJECT);
     return member_tok(d, obj, "type", path, LX_JSON_WANT_STRING, true, type);
 }
 
-static int decode_image(struct dec *d, int tok, const char *path, struct lx_ir_part *p)
+static int decode_image(struct lx_dec *d, int tok, const char *path, struct lx_ir_part *p)
 {
     char param[96];
     int img;
@@ -135,15 +64,15 @@ static int decode_image(struct dec *d, int tok, const char *path, struct lx_ir_p
         return LX_OK;
     }
     snprintf(param, sizeof(param), "%s.image_url", path);
-    if (member(d, img, "url", param, LX_JSON_WANT_STRING, true, &p->image_url) != LX_OK ||
-        member(d, img, "detail", param, LX_JSON_WANT_STRING, false, &p->detail) != LX_OK)
+    if (lx_dec_member(d, img, "url", param, LX_JSON_WANT_STRING, true, &p->image_url) != LX_OK ||
+        lx_dec_member(d, img, "detail", param, LX_JSON_WANT_STRING, false, &p->detail) != LX_OK)
         return LX_ERR;
     return LX_OK;
 }
 
 /* One part of a message of role r. User messages take text and images;
  * assistant messages text and refusals; the others text only. */
-static int decode_part(struct dec *d, int tok, const char *path, enum lx_ir_role r,
+static int decode_part(struct lx_dec *d, int tok, const char *path, enum lx_ir_role r,
                        struct lx_ir_part *p)
 {
     const lx_json *j = d->j;
@@ -155,37 +84,37 @@ static int decode_part(struct dec *d, int tok, const char *path, enum lx_ir_role
     bool assistant = r == LX_IR_ROLE_ASSISTANT;
     if (lx_json_str_eq(j, type, "text")) {
         p->kind = assistant ? LX_IR_PART_OUTPUT_TEXT : LX_IR_PART_INPUT_TEXT;
-        return member(d, tok, "text", path, LX_JSON_WANT_STRING, true, &p->text);
+        return lx_dec_member(d, tok, "text", path, LX_JSON_WANT_STRING, true, &p->text);
     }
     if (assistant && lx_json_str_eq(j, type, "refusal")) {
         p->kind = LX_IR_PART_REFUSAL;
-        return member(d, tok, "refusal", path, LX_JSON_WANT_STRING, true, &p->text);
+        return lx_dec_member(d, tok, "refusal", path, LX_JSON_WANT_STRING, true, &p->text);
     }
     if (r == LX_IR_ROLE_USER && lx_json_str_eq(j, type, "image_url"))
         return decode_image(d, tok, path, p);
     if (r == LX_IR_ROLE_USER &&
         (lx_json_str_eq(j, type, "input_audio") || lx_json_str_eq(j, type, "file")))
         return unsupported(d, param, "This content part type");
-    return fail(d, "invalid_value", param, "Invalid value for '%s': content part type %.*s.", param,
-                (int)LX_MIN(lx_json_raw(j, type).len, 64), lx_json_raw(j, type).ptr);
+    return lx_dec_fail(d, "invalid_value", param, "Invalid value for '%s': content part type %.*s.",
+                       param, (int)LX_MIN(lx_json_raw(j, type).len, 64), lx_json_raw(j, type).ptr);
 }
 
 /* A string (one text part) or an array of parts; null or absent gives no
  * parts unless required. */
-static int decode_content(struct dec *d, int tok, const char *path, enum lx_ir_role r,
+static int decode_content(struct lx_dec *d, int tok, const char *path, enum lx_ir_role r,
                           bool required, struct lx_ir_item *it)
 {
     const lx_json *j = d->j;
     bool present;
-    if (want_tok(d, tok, path, LX_JSON_WANT_STR_OR_ARR, required, &present) != LX_OK)
+    if (lx_dec_want(d, tok, path, LX_JSON_WANT_STR_OR_ARR, required, &present) != LX_OK)
         return LX_ERR;
     if (!present)
-        return required ? missing(d, path) : LX_OK;
+        return required ? lx_dec_missing(d, path) : LX_OK;
     if (lx_json_is_string(j, tok)) {
         it->content_is_string = true;
-        it->parts = alloc_array(d, 2, sizeof(*it->parts)); /* 2: a refusal key */
+        it->parts = lx_dec_alloc(d, 2, sizeof(*it->parts)); /* 2: a refusal key */
         if (!it->parts)
-            return no_memory(d);
+            return lx_dec_no_memory(d);
         it->parts[0].kind =
             r == LX_IR_ROLE_ASSISTANT ? LX_IR_PART_OUTPUT_TEXT : LX_IR_PART_INPUT_TEXT;
         it->parts[0].text = lx_json_value_text(j, tok);
@@ -194,10 +123,11 @@ static int decode_content(struct dec *d, int tok, const char *path, enum lx_ir_r
     }
     int n = lx_json_size(j, tok);
     if (n > LX_IR_MAX_PARTS)
-        return fail(d, "array_above_max_length", path, "Too many content parts in '%s'.", path);
-    it->parts = alloc_array(d, (size_t)n + 1, sizeof(*it->parts)); /* +1: a refusal key */
+        return lx_dec_fail(d, "array_above_max_length", path, "Too many content parts in '%s'.",
+                           path);
+    it->parts = lx_dec_alloc(d, (size_t)n + 1, sizeof(*it->parts)); /* +1: a refusal key */
     if (!it->parts)
-        return no_memory(d);
+        return lx_dec_no_memory(d);
     int i = tok + 1;
     for (int k = 0; k < n; k++, i = lx_json_skip(j, i)) {
         char param[96];
@@ -216,11 +146,11 @@ struct items {
     uint32_t n, cap;
 };
 
-static struct lx_ir_item *next_item(struct dec *d, struct items *out)
+static struct lx_ir_item *next_item(struct lx_dec *d, struct items *out)
 {
     if (out->n >= out->cap) {
-        fail(d, "array_above_max_length", "messages", "Too many messages (at most %d items).",
-             LX_IR_MAX_ITEMS);
+        lx_dec_fail(d, "array_above_max_length", "messages",
+                    "Too many messages (at most %d items).", LX_IR_MAX_ITEMS);
         return NULL;
     }
     struct lx_ir_item *it = &out->v[out->n++];
@@ -228,7 +158,7 @@ static struct lx_ir_item *next_item(struct dec *d, struct items *out)
     return it;
 }
 
-static int decode_tool_call(struct dec *d, int tok, const char *path, struct items *out)
+static int decode_tool_call(struct lx_dec *d, int tok, const char *path, struct items *out)
 {
     int type, fn;
     if (type_of(d, tok, path, &type) != LX_OK)
@@ -244,23 +174,24 @@ static int decode_tool_call(struct dec *d, int tok, const char *path, struct ite
         return LX_ERR;
     it->kind = LX_IR_ITEM_FUNCTION_CALL;
     snprintf(param, sizeof(param), "%s.function", path);
-    if (member(d, tok, "id", path, LX_JSON_WANT_STRING, true, &it->call_id) != LX_OK ||
-        member(d, fn, "name", param, LX_JSON_WANT_STRING, true, &it->name) != LX_OK ||
-        member(d, fn, "arguments", param, LX_JSON_WANT_STRING, true, &it->arguments) != LX_OK)
+    if (lx_dec_member(d, tok, "id", path, LX_JSON_WANT_STRING, true, &it->call_id) != LX_OK ||
+        lx_dec_member(d, fn, "name", param, LX_JSON_WANT_STRING, true, &it->name) != LX_OK ||
+        lx_dec_member(d, fn, "arguments", param, LX_JSON_WANT_STRING, true, &it->arguments) !=
+            LX_OK)
         return LX_ERR;
     return LX_OK;
 }
 
 /* An assistant turn: its text and refusal as one message item (when it
  * has any), then one function_call item per tool call (13). */
-static int decode_assistant(struct dec *d, int tok, const char *path, struct items *out)
+static int decode_assistant(struct lx_dec *d, int tok, const char *path, struct items *out)
 {
     const lx_json *j = d->j;
     char param[96];
     int calls;
     lx_str refusal;
     if (member_tok(d, tok, "tool_calls", path, LX_JSON_WANT_ARRAY, false, &calls) != LX_OK ||
-        member(d, tok, "refusal", path, LX_JSON_WANT_STRING, false, &refusal) != LX_OK)
+        lx_dec_member(d, tok, "refusal", path, LX_JSON_WANT_STRING, false, &refusal) != LX_OK)
         return LX_ERR;
     struct lx_ir_item msg = {.kind = LX_IR_ITEM_MESSAGE, .role = LX_IR_ROLE_ASSISTANT};
     snprintf(param, sizeof(param), "%s.content", path);
@@ -269,8 +200,8 @@ static int decode_assistant(struct dec *d, int tok, const char *path, struct ite
                        &msg) != LX_OK)
         return LX_ERR;
     if (refusal.len) {
-        if (!msg.parts && !(msg.parts = alloc_array(d, 1, sizeof(*msg.parts))))
-            return no_memory(d);
+        if (!msg.parts && !(msg.parts = lx_dec_alloc(d, 1, sizeof(*msg.parts))))
+            return lx_dec_no_memory(d);
         if (msg.content_is_string) { /* both a string and a refusal: now a part list */
             msg.content_is_string = false;
             msg.nparts = msg.parts[0].text.len > 2; /* "" says nothing */
@@ -296,14 +227,15 @@ static int decode_assistant(struct dec *d, int tok, const char *path, struct ite
     return LX_OK;
 }
 
-static int decode_tool_result(struct dec *d, int tok, const char *path, struct items *out)
+static int decode_tool_result(struct lx_dec *d, int tok, const char *path, struct items *out)
 {
     char param[96];
     struct lx_ir_item *it = next_item(d, out);
     if (!it)
         return LX_ERR;
     it->kind = LX_IR_ITEM_FUNCTION_CALL_OUTPUT;
-    if (member(d, tok, "tool_call_id", path, LX_JSON_WANT_STRING, true, &it->call_id) != LX_OK)
+    if (lx_dec_member(d, tok, "tool_call_id", path, LX_JSON_WANT_STRING, true, &it->call_id) !=
+        LX_OK)
         return LX_ERR;
     snprintf(param, sizeof(param), "%s.content", path);
     /* a tool result holds text only: decoded as a system message's would be */
@@ -312,7 +244,7 @@ static int decode_tool_result(struct dec *d, int tok, const char *path, struct i
 
 /* The text of a system/developer message as one literal, for instructions:
  * a string as given, text parts joined. */
-static lx_str instructions_of(struct dec *d, const struct lx_ir_item *it)
+static lx_str instructions_of(struct lx_dec *d, const struct lx_ir_item *it)
 {
     if (it->content_is_string)
         return it->parts[0].text;
@@ -324,7 +256,7 @@ static lx_str instructions_of(struct dec *d, const struct lx_ir_item *it)
     return it->nparts ? lx_ir_lit_join(d->a, lits, it->nparts) : LX_STR_LIT("\"\"");
 }
 
-static int decode_message(struct dec *d, int tok, int k, struct lx_ir_request *req,
+static int decode_message(struct lx_dec *d, int tok, int k, struct lx_ir_request *req,
                           struct items *out)
 {
     const lx_json *j = d->j;
@@ -332,7 +264,7 @@ static int decode_message(struct dec *d, int tok, int k, struct lx_ir_request *r
     int role;
     snprintf(path, sizeof(path), "messages[%d]", k);
     if (!lx_json_is_object(j, tok))
-        return type_fail(d, tok, path, LX_JSON_WANT_OBJECT);
+        return lx_dec_type_fail(d, tok, path, LX_JSON_WANT_OBJECT);
     if (member_tok(d, tok, "role", path, LX_JSON_WANT_STRING, true, &role) != LX_OK)
         return LX_ERR;
     snprintf(param, sizeof(param), "%s.role", path);
@@ -347,10 +279,10 @@ static int decode_message(struct dec *d, int tok, int k, struct lx_ir_request *r
     while (r < LX_ARRAY_LEN(roles) && !lx_json_str_eq(j, role, roles[r]))
         r++;
     if (r == LX_ARRAY_LEN(roles))
-        return fail(d, "invalid_value", param,
-                    "Invalid value for '%s': expected one of 'system', 'developer', 'user', "
-                    "'assistant' or 'tool'.",
-                    param);
+        return lx_dec_fail(d, "invalid_value", param,
+                           "Invalid value for '%s': expected one of 'system', 'developer', 'user', "
+                           "'assistant' or 'tool'.",
+                           param);
     struct lx_ir_item it = {.kind = LX_IR_ITEM_MESSAGE, .role = (enum lx_ir_role)r};
     snprintf(param, sizeof(param), "%s.content", path);
     if (decode_content(d, lx_json_get(j, tok, "content"), param, it.role, true, &it) != LX_OK)
@@ -358,7 +290,7 @@ static int decode_message(struct dec *d, int tok, int k, struct lx_ir_request *r
     /* the first message, when it is the system prompt, is the instructions (13) */
     if (k == 0 && it.role != LX_IR_ROLE_USER) {
         req->instructions = instructions_of(d, &it);
-        return req->instructions.len ? LX_OK : no_memory(d);
+        return req->instructions.len ? LX_OK : lx_dec_no_memory(d);
     }
     struct lx_ir_item *slot = next_item(d, out);
     if (!slot)
@@ -379,18 +311,19 @@ static uint32_t count_items(const lx_json *j, int msgs)
     return (uint32_t)LX_MIN(n, (size_t)LX_IR_MAX_ITEMS);
 }
 
-static int decode_messages(struct dec *d, int tok, struct lx_ir_request *req)
+static int decode_messages(struct lx_dec *d, int tok, struct lx_ir_request *req)
 {
     const lx_json *j = d->j;
     int n = lx_json_size(j, tok);
     if (n == 0)
-        return fail(d, "empty_array", "messages",
-                    "Invalid 'messages': empty array. Expected an array with minimum length 1, "
-                    "but got an empty array instead.");
+        return lx_dec_fail(
+            d, "empty_array", "messages",
+            "Invalid 'messages': empty array. Expected an array with minimum length 1, "
+            "but got an empty array instead.");
     struct items out = {.cap = count_items(j, tok)};
-    out.v = alloc_array(d, out.cap, sizeof(*out.v));
+    out.v = lx_dec_alloc(d, out.cap, sizeof(*out.v));
     if (!out.v)
-        return no_memory(d);
+        return lx_dec_no_memory(d);
     int i = tok + 1;
     for (int k = 0; k < n; k++, i = lx_json_skip(j, i))
         if (decode_message(d, i, k, req, &out) != LX_OK)
@@ -402,7 +335,7 @@ static int decode_messages(struct dec *d, int tok, struct lx_ir_request *req)
 
 /* ---- tools, tool_choice, response_format (10 -> 2) ---------------------- */
 
-static int decode_tool(struct dec *d, int tok, int k, struct lx_ir_tool *t)
+static int decode_tool(struct lx_dec *d, int tok, int k, struct lx_ir_tool *t)
 {
     char path[96], param[96];
     int type, fn;
@@ -418,23 +351,25 @@ static int decode_tool(struct dec *d, int tok, int k, struct lx_ir_tool *t)
                              .type = lx_json_value_text(d->j, type),
                              .raw = lx_json_value_text(d->j, tok)};
     snprintf(param, sizeof(param), "%s.function", path);
-    if (member(d, fn, "name", param, LX_JSON_WANT_STRING, true, &t->name) != LX_OK ||
-        member(d, fn, "description", param, LX_JSON_WANT_STRING, false, &t->description) != LX_OK ||
-        member(d, fn, "parameters", param, LX_JSON_WANT_OBJECT, false, &t->parameters) != LX_OK ||
-        member(d, fn, "strict", param, LX_JSON_WANT_BOOL, false, &t->strict) != LX_OK)
+    if (lx_dec_member(d, fn, "name", param, LX_JSON_WANT_STRING, true, &t->name) != LX_OK ||
+        lx_dec_member(d, fn, "description", param, LX_JSON_WANT_STRING, false, &t->description) !=
+            LX_OK ||
+        lx_dec_member(d, fn, "parameters", param, LX_JSON_WANT_OBJECT, false, &t->parameters) !=
+            LX_OK ||
+        lx_dec_member(d, fn, "strict", param, LX_JSON_WANT_BOOL, false, &t->strict) != LX_OK)
         return LX_ERR;
     return LX_OK;
 }
 
-static int decode_tools(struct dec *d, int tok, struct lx_ir_request *req)
+static int decode_tools(struct lx_dec *d, int tok, struct lx_ir_request *req)
 {
     int n = lx_json_size(d->j, tok);
     if (n > LX_IR_MAX_TOOLS)
-        return fail(d, "array_above_max_length", "tools", "Too many tools (at most %d).",
-                    LX_IR_MAX_TOOLS);
-    req->tools = alloc_array(d, (size_t)n, sizeof(*req->tools));
+        return lx_dec_fail(d, "array_above_max_length", "tools", "Too many tools (at most %d).",
+                           LX_IR_MAX_TOOLS);
+    req->tools = lx_dec_alloc(d, (size_t)n, sizeof(*req->tools));
     if (n && !req->tools)
-        return no_memory(d);
+        return lx_dec_no_memory(d);
     int i = tok + 1;
     for (int k = 0; k < n; k++, i = lx_json_skip(d->j, i))
         if (decode_tool(d, i, k, &req->tools[k]) != LX_OK)
@@ -444,7 +379,7 @@ static int decode_tools(struct dec *d, int tok, struct lx_ir_request *req)
 }
 
 /* {type:"function", function:{name}} at tok; the name literal into *name. */
-static int decode_function_ref(struct dec *d, int tok, const char *path, lx_str *name)
+static int decode_function_ref(struct lx_dec *d, int tok, const char *path, lx_str *name)
 {
     int type, fn;
     char param[96];
@@ -456,32 +391,32 @@ static int decode_function_ref(struct dec *d, int tok, const char *path, lx_str 
     if (member_tok(d, tok, "function", path, LX_JSON_WANT_OBJECT, true, &fn) != LX_OK)
         return LX_ERR;
     snprintf(param, sizeof(param), "%s.function", path);
-    return member(d, fn, "name", param, LX_JSON_WANT_STRING, true, name);
+    return lx_dec_member(d, fn, "name", param, LX_JSON_WANT_STRING, true, name);
 }
 
-static int decode_allowed(struct dec *d, int tok, struct lx_ir_tool_choice *c)
+static int decode_allowed(struct lx_dec *d, int tok, struct lx_ir_tool_choice *c)
 {
     const lx_json *j = d->j;
     int at, tools;
     c->kind = LX_IR_CHOICE_ALLOWED_TOOLS;
     if (member_tok(d, tok, "allowed_tools", "tool_choice", LX_JSON_WANT_OBJECT, true, &at) !=
             LX_OK ||
-        member(d, at, "mode", "tool_choice.allowed_tools", LX_JSON_WANT_STRING, true, &c->mode) !=
-            LX_OK ||
+        lx_dec_member(d, at, "mode", "tool_choice.allowed_tools", LX_JSON_WANT_STRING, true,
+                      &c->mode) != LX_OK ||
         member_tok(d, at, "tools", "tool_choice.allowed_tools", LX_JSON_WANT_ARRAY, true, &tools) !=
             LX_OK)
         return LX_ERR;
     if (!lx_ir_lit_eq(c->mode, "auto") && !lx_ir_lit_eq(c->mode, "required"))
-        return fail(d, "invalid_value", "tool_choice.allowed_tools.mode",
-                    "Invalid value for 'tool_choice.allowed_tools.mode': expected 'auto' or "
-                    "'required'.");
+        return lx_dec_fail(d, "invalid_value", "tool_choice.allowed_tools.mode",
+                           "Invalid value for 'tool_choice.allowed_tools.mode': expected 'auto' or "
+                           "'required'.");
     int n = lx_json_size(j, tools);
     if (n > LX_IR_MAX_TOOLS)
-        return fail(d, "array_above_max_length", "tool_choice.allowed_tools.tools",
-                    "Too many allowed tools.");
-    c->names = alloc_array(d, (size_t)n, sizeof(*c->names));
+        return lx_dec_fail(d, "array_above_max_length", "tool_choice.allowed_tools.tools",
+                           "Too many allowed tools.");
+    c->names = lx_dec_alloc(d, (size_t)n, sizeof(*c->names));
     if (n && !c->names)
-        return no_memory(d);
+        return lx_dec_no_memory(d);
     int i = tools + 1;
     for (int k = 0; k < n; k++, i = lx_json_skip(j, i)) {
         char path[96];
@@ -493,20 +428,12 @@ static int decode_allowed(struct dec *d, int tok, struct lx_ir_tool_choice *c)
     return LX_OK;
 }
 
-static int decode_tool_choice(struct dec *d, int tok, struct lx_ir_tool_choice *c)
+static int decode_tool_choice(struct lx_dec *d, int tok, struct lx_ir_tool_choice *c)
 {
     const lx_json *j = d->j;
     c->raw = lx_json_value_text(j, tok);
-    if (lx_json_is_string(j, tok)) {
-        static const char *const modes[] = {"none", "auto", "required"};
-        for (size_t m = 0; m < LX_ARRAY_LEN(modes); m++)
-            if (lx_json_str_eq(j, tok, modes[m])) {
-                c->kind = (enum lx_ir_choice_kind)(LX_IR_CHOICE_NONE + m);
-                return LX_OK;
-            }
-        return fail(d, "invalid_value", "tool_choice",
-                    "Invalid value for 'tool_choice': expected 'none', 'auto' or 'required'.");
-    }
+    if (lx_json_is_string(j, tok))
+        return lx_dec_choice_mode(d, tok, c);
     int type;
     if (type_of(d, tok, "tool_choice", &type) != LX_OK)
         return LX_ERR;
@@ -516,7 +443,7 @@ static int decode_tool_choice(struct dec *d, int tok, struct lx_ir_tool_choice *
     return decode_function_ref(d, tok, "tool_choice", &c->name);
 }
 
-static int decode_response_format(struct dec *d, int tok, struct lx_ir_format *fm)
+static int decode_response_format(struct lx_dec *d, int tok, struct lx_ir_format *fm)
 {
     const lx_json *j = d->j;
     int type, js;
@@ -531,17 +458,19 @@ static int decode_response_format(struct dec *d, int tok, struct lx_ir_format *f
         return LX_OK;
     }
     if (!lx_json_str_eq(j, type, "json_schema"))
-        return fail(d, "invalid_value", "response_format.type",
-                    "Invalid value for 'response_format.type': expected 'text', 'json_object' "
-                    "or 'json_schema'.");
+        return lx_dec_fail(
+            d, "invalid_value", "response_format.type",
+            "Invalid value for 'response_format.type': expected 'text', 'json_object' "
+            "or 'json_schema'.");
     fm->kind = LX_IR_FORMAT_JSON_SCHEMA;
     const char *p = "response_format.json_schema";
     if (member_tok(d, tok, "json_schema", "response_format", LX_JSON_WANT_OBJECT, true, &js) !=
             LX_OK ||
-        member(d, js, "name", p, LX_JSON_WANT_STRING, true, &fm->name) != LX_OK ||
-        member(d, js, "description", p, LX_JSON_WANT_STRING, false, &fm->description) != LX_OK ||
-        member(d, js, "schema", p, LX_JSON_WANT_OBJECT, false, &fm->schema) != LX_OK ||
-        member(d, js, "strict", p, LX_JSON_WANT_BOOL, false, &fm->strict) != LX_OK)
+        lx_dec_member(d, js, "name", p, LX_JSON_WANT_STRING, true, &fm->name) != LX_OK ||
+        lx_dec_member(d, js, "description", p, LX_JSON_WANT_STRING, false, &fm->description) !=
+            LX_OK ||
+        lx_dec_member(d, js, "schema", p, LX_JSON_WANT_OBJECT, false, &fm->schema) != LX_OK ||
+        lx_dec_member(d, js, "strict", p, LX_JSON_WANT_BOOL, false, &fm->strict) != LX_OK)
         return LX_ERR;
     return LX_OK;
 }
@@ -583,10 +512,7 @@ enum root_key {
     K_COUNT
 };
 
-static const struct {
-    const char *name;
-    enum lx_json_want want;
-} root_keys[K_COUNT] = {
+static const struct lx_dec_key root_keys[K_COUNT] = {
     [K_MODEL] = {"model", LX_JSON_WANT_STRING},
     [K_MESSAGES] = {"messages", LX_JSON_WANT_ARRAY},
     [K_TOOLS] = {"tools", LX_JSON_WANT_ARRAY},
@@ -620,127 +546,73 @@ static const struct {
     [K_WEB_SEARCH] = {"web_search_options", LX_JSON_WANT_OBJECT},
 };
 
-static int add_extra(struct dec *d, int key, struct lx_ir_request *req)
-{
-    if (req->nextras >= LX_IR_MAX_EXTRAS)
-        return fail(d, "too_many_parameters", NULL, "Too many unknown parameters (at most %d).",
-                    LX_IR_MAX_EXTRAS);
-    lx_buf b;
-    lx_buf_init(&b, 4096);
-    int rc = lx_json_unescape(d->j, key, &b);
-    char *name = NULL;
-    if (rc == LX_OK && strlen(b.data ? b.data : "") == b.len)
-        name = lx_arena_strndup(d->a, b.data ? b.data : "", b.len);
-    lx_buf_release(&b);
-    if (!name)
-        return LX_OK; /* a key too long or holding NUL: dropped */
-    req->extras[req->nextras++] = (struct lx_ir_extra){name, lx_json_value_text(d->j, key + 1)};
-    return LX_OK;
-}
-
-/* One pass over the root: a slot per known key (each at most once), extras
- * for the rest, and the type of every known value. */
-static int scan_root(struct dec *d, int slot[K_COUNT], struct lx_ir_request *req)
-{
-    const lx_json *j = d->j;
-    for (int k = 0; k < K_COUNT; k++)
-        slot[k] = -1;
-    req->extras = lx_arena_alloc(d->a, LX_IR_MAX_EXTRAS * sizeof(*req->extras));
-    if (!req->extras)
-        return no_memory(d);
-    int n = lx_json_size(j, 0), i = 1;
-    for (int k = 0; k < n; k++, i = lx_json_skip(j, i + 1)) {
-        int m = 0;
-        while (m < K_COUNT && !lx_json_str_eq(j, i, root_keys[m].name))
-            m++;
-        if (m == K_COUNT) {
-            if (add_extra(d, i, req) != LX_OK)
-                return LX_ERR;
-            continue;
-        }
-        const char *name = root_keys[m].name;
-        if (slot[m] >= 0)
-            return fail(d, "duplicate_key", name, "Duplicate key '%s' in the request.", name);
-        bool present;
-        if (want_tok(d, i + 1, name, root_keys[m].want, false, &present) != LX_OK)
-            return LX_ERR;
-        if (present)
-            slot[m] = i + 1;
-    }
-    return LX_OK;
-}
-
-static lx_str text_of(const lx_json *j, int tok)
-{
-    return tok >= 0 ? lx_json_value_text(j, tok) : LX_STR_NULL;
-}
-
 /* Keys a Responses backend cannot take: refused rather than dropped, so a
  * client never silently loses what it asked for. */
-static int refuse_unmapped(struct dec *d, const int *s)
+static int refuse_unmapped(struct lx_dec *d, const int *s)
 {
     static const enum root_key refused[] = {K_AUDIO, K_PREDICTION, K_FUNCTIONS, K_FUNCTION_CALL,
                                             K_WEB_SEARCH};
     for (size_t k = 0; k < LX_ARRAY_LEN(refused); k++)
         if (s[refused[k]] >= 0)
-            return fail(d, "unsupported_parameter", root_keys[refused[k]].name,
-                        "Unsupported parameter: '%s' is not supported by this model's backend.",
-                        root_keys[refused[k]].name);
+            return lx_dec_fail(
+                d, "unsupported_parameter", root_keys[refused[k]].name,
+                "Unsupported parameter: '%s' is not supported by this model's backend.",
+                root_keys[refused[k]].name);
     int64_t n;
     if (s[K_N] >= 0 && lx_json_int64(d->j, s[K_N], &n) == LX_OK && n != 1)
-        return fail(d, "unsupported_value", "n",
-                    "Unsupported value: 'n' must be 1 for this model's backend.");
+        return lx_dec_fail(d, "unsupported_value", "n",
+                           "Unsupported value: 'n' must be 1 for this model's backend.");
     return LX_OK;
 }
 
-static void read_scalars(struct dec *d, const int *s, struct lx_ir_request *req,
+static void read_scalars(struct lx_dec *d, const int *s, struct lx_ir_request *req,
                          struct lx_chat_ir_extra *x)
 {
     const lx_json *j = d->j;
     bool v;
-    req->model = text_of(j, s[K_MODEL]);
+    req->model = lx_dec_text_of(j, s[K_MODEL]);
     req->stream = lx_json_bool(j, s[K_STREAM], &v) == LX_OK && v;
     if (lx_json_bool(j, s[K_PARALLEL], &v) == LX_OK)
         req->parallel_tool_calls = v ? LX_IR_TRUE : LX_IR_FALSE;
     req->store = LX_IR_FALSE; /* nothing is kept for a chat client (13) */
     /* max_completion_tokens supersedes the deprecated max_tokens (10) */
     req->max_output_tokens =
-        text_of(j, s[K_MAX_COMPLETION] >= 0 ? s[K_MAX_COMPLETION] : s[K_MAX_TOKENS]);
-    req->reasoning_effort = text_of(j, s[K_REASONING_EFFORT]);
+        lx_dec_text_of(j, s[K_MAX_COMPLETION] >= 0 ? s[K_MAX_COMPLETION] : s[K_MAX_TOKENS]);
+    req->reasoning_effort = lx_dec_text_of(j, s[K_REASONING_EFFORT]);
     req->has_reasoning = req->reasoning_effort.len > 0;
-    req->verbosity = text_of(j, s[K_VERBOSITY]);
-    req->temperature = text_of(j, s[K_TEMPERATURE]);
-    req->top_p = text_of(j, s[K_TOP_P]);
-    req->presence_penalty = text_of(j, s[K_PRESENCE]);
-    req->frequency_penalty = text_of(j, s[K_FREQUENCY]);
+    req->verbosity = lx_dec_text_of(j, s[K_VERBOSITY]);
+    req->temperature = lx_dec_text_of(j, s[K_TEMPERATURE]);
+    req->top_p = lx_dec_text_of(j, s[K_TOP_P]);
+    req->presence_penalty = lx_dec_text_of(j, s[K_PRESENCE]);
+    req->frequency_penalty = lx_dec_text_of(j, s[K_FREQUENCY]);
     req->want_logprobs = lx_json_bool(j, s[K_LOGPROBS], &v) == LX_OK && v;
-    req->top_logprobs = text_of(j, s[K_TOP_LOGPROBS]);
-    req->metadata = text_of(j, s[K_METADATA]);
-    req->user = text_of(j, s[K_USER]);
-    req->safety_identifier = text_of(j, s[K_SAFETY]);
-    req->prompt_cache_key = text_of(j, s[K_CACHE_KEY]);
-    req->service_tier = text_of(j, s[K_SERVICE_TIER]);
+    req->top_logprobs = lx_dec_text_of(j, s[K_TOP_LOGPROBS]);
+    req->metadata = lx_dec_text_of(j, s[K_METADATA]);
+    req->user = lx_dec_text_of(j, s[K_USER]);
+    req->safety_identifier = lx_dec_text_of(j, s[K_SAFETY]);
+    req->prompt_cache_key = lx_dec_text_of(j, s[K_CACHE_KEY]);
+    req->service_tier = lx_dec_text_of(j, s[K_SERVICE_TIER]);
     int iu = lx_json_get(j, s[K_STREAM_OPTIONS], "include_usage");
     x->include_usage = req->stream && lx_json_bool(j, iu, &v) == LX_OK && v;
 }
 
-static int decode_root(struct dec *d, struct lx_ir_request *req, struct lx_chat_ir_extra *x)
+static int decode_root(struct lx_dec *d, struct lx_ir_request *req, struct lx_chat_ir_extra *x)
 {
     const lx_json *j = d->j;
     int s[K_COUNT];
-    if (scan_root(d, s, req) != LX_OK)
+    if (lx_dec_scan_root(d, root_keys, K_COUNT, s, req) != LX_OK)
         return LX_ERR;
     if (s[K_MODEL] < 0 || lx_json_raw(j, s[K_MODEL]).len == 0)
-        return fail(d, "missing_required_parameter", "model",
-                    "You must provide a model parameter.");
+        return lx_dec_fail(d, "missing_required_parameter", "model",
+                           "You must provide a model parameter.");
     if (s[K_MESSAGES] < 0)
-        return missing(d, "messages");
+        return lx_dec_missing(d, "messages");
     if (refuse_unmapped(d, s) != LX_OK)
         return LX_ERR;
     if (s[K_STREAM_OPTIONS] >= 0) {
         lx_str iu;
-        if (member(d, s[K_STREAM_OPTIONS], "include_usage", "stream_options", LX_JSON_WANT_BOOL,
-                   false, &iu) != LX_OK)
+        if (lx_dec_member(d, s[K_STREAM_OPTIONS], "include_usage", "stream_options",
+                          LX_JSON_WANT_BOOL, false, &iu) != LX_OK)
             return LX_ERR;
     }
     read_scalars(d, s, req, x);
@@ -767,15 +639,15 @@ int lx_chat_ir_request_decode(struct lx_ir_request *req, struct lx_chat_ir_extra
     f->param[0] = '\0';
     f->code = NULL;
     lx_json *j = lx_arena_alloc(a, sizeof(*j));
-    struct dec d = {j, a, f};
+    struct lx_dec d = {j, a, f};
     if (!j)
-        return no_memory(&d);
+        return lx_dec_no_memory(&d);
     enum lx_json_err e = lx_json_parse(j, body, len, a, max_depth);
     if (e != LX_JSON_OK)
-        return fail(&d, NULL, NULL, "We could not parse the JSON body of your request: %s.",
-                    lx_json_strerror(e));
+        return lx_dec_fail(&d, NULL, NULL, "We could not parse the JSON body of your request: %s.",
+                           lx_json_strerror(e));
     if (!lx_json_is_object(j, 0))
-        return fail(&d, NULL, NULL, "The request body must be a JSON object.");
+        return lx_dec_fail(&d, NULL, NULL, "The request body must be a JSON object.");
     return decode_root(&d, req, x);
 }
 

@@ -7,9 +7,9 @@
  * shared/spec/RESPONSES.md.
  */
 #include "responses.h"
+#include "decode_int.h"
 #include "responses_int.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 
 /* Fault paths are built by nesting snprintf; a path that does not fit is
@@ -18,89 +18,20 @@
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 #endif
 
-struct dec {
-    const lx_json *j;
-    lx_arena *a;
-    struct lx_resp_fault *f;
-};
-
-static int fail(struct dec *d, const char *code, const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(struct dec *d, const char *code, const char *param, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(d->f->message, sizeof(d->f->message), fmt, ap);
-    va_end(ap);
-    snprintf(d->f->param, sizeof(d->f->param), "%s", param ? param : "");
-    d->f->code = code;
-    return LX_ERR;
-}
-
-static int type_fail(struct dec *d, int tok, const char *param, enum lx_json_want w)
-{
-    return fail(d, "invalid_type", param, "Invalid type for '%s': expected %s, but got %s instead.",
-                param, lx_json_want_name(w), lx_json_type_name(d->j, tok));
-}
-
-static int missing(struct dec *d, const char *param)
-{
-    return fail(d, "missing_required_parameter", param, "Missing required parameter: '%s'.", param);
-}
-
-/* Checks that tok (or -1: absent) has type w. Absent is fine unless
- * required; null is fine when nullable. *present tells the caller. */
-static int want_tok(struct dec *d, int tok, const char *param, enum lx_json_want w, bool required,
-                    bool *present)
-{
-    *present = false;
-    if (tok < 0 || (lx_json_is_null(d->j, tok) && !required))
-        return required && tok < 0 ? missing(d, param) : LX_OK;
-    if (!lx_json_has_type(d->j, tok, w))
-        return type_fail(d, tok, param, w);
-    *present = true;
-    return LX_OK;
-}
-
-/* Reads member key of object obj as a literal or raw value into *out. */
-static int member(struct dec *d, int obj, const char *key, const char *path, enum lx_json_want w,
-                  bool required, lx_str *out)
-{
-    char param[96];
-    snprintf(param, sizeof(param), "%s%s%s", path, path[0] ? "." : "", key);
-    int tok = lx_json_get(d->j, obj, key);
-    bool present;
-    if (want_tok(d, tok, param, w, required, &present) != LX_OK)
-        return LX_ERR;
-    *out = present ? lx_json_value_text(d->j, tok) : LX_STR_NULL;
-    return LX_OK;
-}
-
-static void *alloc_array(struct dec *d, size_t n, size_t size)
-{
-    return n ? lx_arena_alloc(d->a, n * size) : NULL;
-}
-
-static int no_memory(struct dec *d)
-{
-    return fail(d, NULL, NULL, "The request is too large.");
-}
-
 /* ---- content parts (3.1, 3.3, 3.4) ------------------------------------ */
 
-static int decode_part(struct dec *d, int tok, const char *path, struct lx_ir_part *p)
+static int decode_part(struct lx_dec *d, int tok, const char *path, struct lx_ir_part *p)
 {
     const lx_json *j = d->j;
     char param[96];
     if (!lx_json_is_object(j, tok))
-        return type_fail(d, tok, path, LX_JSON_WANT_OBJECT);
+        return lx_dec_type_fail(d, tok, path, LX_JSON_WANT_OBJECT);
     int type = lx_json_get(j, tok, "type");
     snprintf(param, sizeof(param), "%s.type", path);
     if (type < 0)
-        return missing(d, param);
+        return lx_dec_missing(d, param);
     if (!lx_json_is_string(j, type))
-        return type_fail(d, type, param, LX_JSON_WANT_STRING);
+        return lx_dec_type_fail(d, type, param, LX_JSON_WANT_STRING);
     *p = (struct lx_ir_part){0};
     static const struct {
         const char *name;
@@ -116,52 +47,56 @@ static int decode_part(struct dec *d, int tok, const char *path, struct lx_ir_pa
     for (size_t k = 0; k < LX_ARRAY_LEN(kinds); k++)
         if (lx_json_str_eq(j, type, kinds[k].name)) {
             p->kind = kinds[k].kind;
-            return member(d, tok, kinds[k].text_key, path, LX_JSON_WANT_STRING, true, &p->text);
+            return lx_dec_member(d, tok, kinds[k].text_key, path, LX_JSON_WANT_STRING, true,
+                                 &p->text);
         }
     if (lx_json_str_eq(j, type, "input_image")) {
         p->kind = LX_IR_PART_INPUT_IMAGE;
         lx_str file_id;
-        if (member(d, tok, "file_id", path, LX_JSON_WANT_STRING, false, &file_id) != LX_OK ||
-            member(d, tok, "image_url", path, LX_JSON_WANT_STRING, false, &p->image_url) != LX_OK ||
-            member(d, tok, "detail", path, LX_JSON_WANT_STRING, false, &p->detail) != LX_OK)
+        if (lx_dec_member(d, tok, "file_id", path, LX_JSON_WANT_STRING, false, &file_id) != LX_OK ||
+            lx_dec_member(d, tok, "image_url", path, LX_JSON_WANT_STRING, false, &p->image_url) !=
+                LX_OK ||
+            lx_dec_member(d, tok, "detail", path, LX_JSON_WANT_STRING, false, &p->detail) != LX_OK)
             return LX_ERR;
         snprintf(param, sizeof(param), "%s.file_id", path);
         if (file_id.len)
-            return fail(d, "unsupported_value", param,
-                        "Image parts given by 'file_id' are not supported by this backend.");
+            return lx_dec_fail(d, "unsupported_value", param,
+                               "Image parts given by 'file_id' are not supported by this backend.");
         snprintf(param, sizeof(param), "%s.image_url", path);
         if (!p->image_url.len)
-            return missing(d, param);
+            return lx_dec_missing(d, param);
         return LX_OK;
     }
-    return fail(d, "unsupported_value", param, "Content part type %.*s is not supported here.",
-                (int)lx_json_value_text(j, type).len, lx_json_value_text(j, type).ptr);
+    return lx_dec_fail(d, "unsupported_value", param,
+                       "Content part type %.*s is not supported here.",
+                       (int)lx_json_value_text(j, type).len, lx_json_value_text(j, type).ptr);
 }
 
 /* A string (one text part of kind text_kind) or an array of parts. */
-static int decode_content(struct dec *d, int tok, const char *path, enum lx_ir_part_kind text_kind,
-                          struct lx_ir_item *it)
+static int decode_content(struct lx_dec *d, int tok, const char *path,
+                          enum lx_ir_part_kind text_kind, struct lx_ir_item *it)
 {
     const lx_json *j = d->j;
     if (tok < 0)
-        return missing(d, path);
+        return lx_dec_missing(d, path);
     if (lx_json_is_string(j, tok)) {
         it->content_is_string = true;
         it->parts = lx_arena_alloc(d->a, sizeof(*it->parts));
         if (!it->parts)
-            return no_memory(d);
+            return lx_dec_no_memory(d);
         it->parts[0] = (struct lx_ir_part){.kind = text_kind, .text = lx_json_value_text(j, tok)};
         it->nparts = 1;
         return LX_OK;
     }
     if (!lx_json_is_array(j, tok))
-        return type_fail(d, tok, path, LX_JSON_WANT_STR_OR_ARR);
+        return lx_dec_type_fail(d, tok, path, LX_JSON_WANT_STR_OR_ARR);
     int n = lx_json_size(j, tok);
     if (n > LX_IR_MAX_PARTS)
-        return fail(d, "array_above_max_length", path, "Too many content parts in '%s'.", path);
-    it->parts = alloc_array(d, (size_t)n, sizeof(*it->parts));
+        return lx_dec_fail(d, "array_above_max_length", path, "Too many content parts in '%s'.",
+                           path);
+    it->parts = lx_dec_alloc(d, (size_t)n, sizeof(*it->parts));
     if (n && !it->parts)
-        return no_memory(d);
+        return lx_dec_no_memory(d);
     int i = tok + 1;
     for (int k = 0; k < n; k++, i = lx_json_skip(j, i)) {
         char param[96];
@@ -174,14 +109,14 @@ static int decode_content(struct dec *d, int tok, const char *path, enum lx_ir_p
 }
 
 /* An optional array of parts of one kind (reasoning summary/content). */
-static int decode_part_list(struct dec *d, int obj, const char *key, const char *path,
+static int decode_part_list(struct lx_dec *d, int obj, const char *key, const char *path,
                             enum lx_ir_part_kind kind, struct lx_ir_part **parts, uint32_t *n)
 {
     char param[96];
     snprintf(param, sizeof(param), "%s.%s", path, key);
     int tok = lx_json_get(d->j, obj, key);
     bool present;
-    if (want_tok(d, tok, param, LX_JSON_WANT_ARRAY, false, &present) != LX_OK)
+    if (lx_dec_want(d, tok, param, LX_JSON_WANT_ARRAY, false, &present) != LX_OK)
         return LX_ERR;
     if (!present)
         return LX_OK;
@@ -191,7 +126,8 @@ static int decode_part_list(struct dec *d, int obj, const char *key, const char 
     for (uint32_t k = 0; k < tmp.nparts; k++)
         if (tmp.parts[k].kind != kind) {
             snprintf(param, sizeof(param), "%s.%s[%u].type", path, key, k);
-            return fail(d, "invalid_value", param, "Invalid part type in '%s.%s'.", path, key);
+            return lx_dec_fail(d, "invalid_value", param, "Invalid part type in '%s.%s'.", path,
+                               key);
         }
     *parts = tmp.parts;
     *n = tmp.nparts;
@@ -200,10 +136,10 @@ static int decode_part_list(struct dec *d, int obj, const char *key, const char 
 
 /* ---- items (section 3) ------------------------------------------------- */
 
-static int decode_status(struct dec *d, int obj, const char *path, enum lx_ir_status *out)
+static int decode_status(struct lx_dec *d, int obj, const char *path, enum lx_ir_status *out)
 {
     lx_str s;
-    if (member(d, obj, "status", path, LX_JSON_WANT_STRING, false, &s) != LX_OK)
+    if (lx_dec_member(d, obj, "status", path, LX_JSON_WANT_STRING, false, &s) != LX_OK)
         return LX_ERR;
     *out = LX_IR_STATUS_NONE;
     if (lx_ir_lit_eq(s, "in_progress"))
@@ -215,25 +151,26 @@ static int decode_status(struct dec *d, int obj, const char *path, enum lx_ir_st
     return LX_OK;
 }
 
-static int decode_message(struct dec *d, int tok, const char *path, struct lx_ir_item *it)
+static int decode_message(struct lx_dec *d, int tok, const char *path, struct lx_ir_item *it)
 {
     const lx_json *j = d->j;
     char param[96];
     snprintf(param, sizeof(param), "%s.role", path);
     int role = lx_json_get(j, tok, "role");
     if (role < 0)
-        return missing(d, param);
+        return lx_dec_missing(d, param);
     if (!lx_json_is_string(j, role))
-        return type_fail(d, role, param, LX_JSON_WANT_STRING);
+        return lx_dec_type_fail(d, role, param, LX_JSON_WANT_STRING);
     static const char *const roles[] = {"user", "system", "developer", "assistant"};
     size_t r = 0;
     while (r < LX_ARRAY_LEN(roles) && !lx_json_str_eq(j, role, roles[r]))
         r++;
     if (r == LX_ARRAY_LEN(roles))
-        return fail(d, "invalid_value", param,
-                    "Invalid value for '%s': expected one of 'user', 'system', 'developer' or "
-                    "'assistant'.",
-                    param);
+        return lx_dec_fail(
+            d, "invalid_value", param,
+            "Invalid value for '%s': expected one of 'user', 'system', 'developer' or "
+            "'assistant'.",
+            param);
     it->kind = LX_IR_ITEM_MESSAGE;
     it->role = (enum lx_ir_role)r;
     snprintf(param, sizeof(param), "%s.content", path);
@@ -244,30 +181,31 @@ static int decode_message(struct dec *d, int tok, const char *path, struct lx_ir
 
 /* A function_call, or a custom_tool_call (free-form input instead of
  * arguments); both may name a namespace (OAI). */
-static int decode_call(struct dec *d, int tok, const char *path, bool custom, struct lx_ir_item *it)
+static int decode_call(struct lx_dec *d, int tok, const char *path, bool custom,
+                       struct lx_ir_item *it)
 {
     it->kind = custom ? LX_IR_ITEM_CUSTOM_TOOL_CALL : LX_IR_ITEM_FUNCTION_CALL;
-    if (member(d, tok, "call_id", path, LX_JSON_WANT_STRING, true, &it->call_id) != LX_OK ||
-        member(d, tok, "name", path, LX_JSON_WANT_STRING, true, &it->name) != LX_OK ||
-        member(d, tok, "namespace", path, LX_JSON_WANT_STRING, false, &it->ns) != LX_OK)
+    if (lx_dec_member(d, tok, "call_id", path, LX_JSON_WANT_STRING, true, &it->call_id) != LX_OK ||
+        lx_dec_member(d, tok, "name", path, LX_JSON_WANT_STRING, true, &it->name) != LX_OK ||
+        lx_dec_member(d, tok, "namespace", path, LX_JSON_WANT_STRING, false, &it->ns) != LX_OK)
         return LX_ERR;
     if (custom)
-        return member(d, tok, "input", path, LX_JSON_WANT_STRING, true, &it->input);
-    return member(d, tok, "arguments", path, LX_JSON_WANT_STRING, true, &it->arguments);
+        return lx_dec_member(d, tok, "input", path, LX_JSON_WANT_STRING, true, &it->input);
+    return lx_dec_member(d, tok, "arguments", path, LX_JSON_WANT_STRING, true, &it->arguments);
 }
 
-static int decode_call_output(struct dec *d, int tok, const char *path, bool custom,
+static int decode_call_output(struct lx_dec *d, int tok, const char *path, bool custom,
                               struct lx_ir_item *it)
 {
     char param[96];
     it->kind = custom ? LX_IR_ITEM_CUSTOM_TOOL_CALL_OUTPUT : LX_IR_ITEM_FUNCTION_CALL_OUTPUT;
-    if (member(d, tok, "call_id", path, LX_JSON_WANT_STRING, true, &it->call_id) != LX_OK)
+    if (lx_dec_member(d, tok, "call_id", path, LX_JSON_WANT_STRING, true, &it->call_id) != LX_OK)
         return LX_ERR;
     snprintf(param, sizeof(param), "%s.output", path);
     return decode_content(d, lx_json_get(d->j, tok, "output"), param, LX_IR_PART_INPUT_TEXT, it);
 }
 
-static int decode_reasoning(struct dec *d, int tok, const char *path, struct lx_ir_item *it)
+static int decode_reasoning(struct lx_dec *d, int tok, const char *path, struct lx_ir_item *it)
 {
     it->kind = LX_IR_ITEM_REASONING;
     if (decode_part_list(d, tok, "summary", path, LX_IR_PART_SUMMARY_TEXT, &it->summary,
@@ -275,34 +213,34 @@ static int decode_reasoning(struct dec *d, int tok, const char *path, struct lx_
         decode_part_list(d, tok, "content", path, LX_IR_PART_REASONING_TEXT, &it->parts,
                          &it->nparts) != LX_OK)
         return LX_ERR;
-    return member(d, tok, "encrypted_content", path, LX_JSON_WANT_STRING, false,
-                  &it->encrypted_content);
+    return lx_dec_member(d, tok, "encrypted_content", path, LX_JSON_WANT_STRING, false,
+                         &it->encrypted_content);
 }
 
 /* {type:"compaction", encrypted_content, id?} (3.5): kept opaque; the
  * gateway opens it before a chat backend sees the request (ir.h). */
-static int decode_compaction(struct dec *d, int tok, const char *path, struct lx_ir_item *it)
+static int decode_compaction(struct lx_dec *d, int tok, const char *path, struct lx_ir_item *it)
 {
     it->kind = LX_IR_ITEM_COMPACTION;
-    return member(d, tok, "encrypted_content", path, LX_JSON_WANT_STRING, true,
-                  &it->encrypted_content);
+    return lx_dec_member(d, tok, "encrypted_content", path, LX_JSON_WANT_STRING, true,
+                         &it->encrypted_content);
 }
 
-static int decode_item(struct dec *d, int tok, int k, struct lx_ir_item *it)
+static int decode_item(struct lx_dec *d, int tok, int k, struct lx_ir_item *it)
 {
     const lx_json *j = d->j;
     char path[96], param[96];
     snprintf(path, sizeof(path), "input[%d]", k);
     if (!lx_json_is_object(j, tok))
-        return type_fail(d, tok, path, LX_JSON_WANT_OBJECT);
+        return lx_dec_type_fail(d, tok, path, LX_JSON_WANT_OBJECT);
     *it = (struct lx_ir_item){0};
-    if (member(d, tok, "id", path, LX_JSON_WANT_STRING, false, &it->id) != LX_OK ||
+    if (lx_dec_member(d, tok, "id", path, LX_JSON_WANT_STRING, false, &it->id) != LX_OK ||
         decode_status(d, tok, path, &it->status) != LX_OK)
         return LX_ERR;
     int type = lx_json_get(j, tok, "type");
     snprintf(param, sizeof(param), "%s.type", path);
     if (type >= 0 && !lx_json_is_null(j, type) && !lx_json_is_string(j, type))
-        return type_fail(d, type, param, LX_JSON_WANT_STRING);
+        return lx_dec_type_fail(d, type, param, LX_JSON_WANT_STRING);
     /* A message may omit type (OAI EasyInputMessage, 3). */
     if (type < 0 || lx_json_is_null(j, type) || lx_json_str_eq(j, type, "message"))
         return decode_message(d, tok, path, it);
@@ -319,15 +257,15 @@ static int decode_item(struct dec *d, int tok, int k, struct lx_ir_item *it)
     if (lx_json_str_eq(j, type, "compaction"))
         return decode_compaction(d, tok, path, it);
     lx_str t = lx_json_value_text(j, type);
-    return fail(d, "unsupported_value", param, "Input items of type %.*s are not supported.",
-                (int)LX_MIN(t.len, 64), t.ptr);
+    return lx_dec_fail(d, "unsupported_value", param, "Input items of type %.*s are not supported.",
+                       (int)LX_MIN(t.len, 64), t.ptr);
 }
 
 /* 1 when input[k] is an item_reference (OAI: {"type":"item_reference",
  * "id"}), which the gateway resolves from its store before translation
  * (RESPONSES.md 3; proxy/itemref.c) and the decoder leaves out; 0 for any
  * other item; -1 (with the fault set) for a reference without a string id. */
-static int is_item_reference(struct dec *d, int tok, int k)
+static int is_item_reference(struct lx_dec *d, int tok, int k)
 {
     const lx_json *j = d->j;
     if (!lx_json_is_object(j, tok) ||
@@ -336,10 +274,10 @@ static int is_item_reference(struct dec *d, int tok, int k)
     char path[96];
     lx_str id;
     snprintf(path, sizeof(path), "input[%d]", k);
-    return member(d, tok, "id", path, LX_JSON_WANT_STRING, true, &id) == LX_OK ? 1 : -1;
+    return lx_dec_member(d, tok, "id", path, LX_JSON_WANT_STRING, true, &id) == LX_OK ? 1 : -1;
 }
 
-static int decode_input(struct dec *d, int tok, struct lx_ir_request *req)
+static int decode_input(struct lx_dec *d, int tok, struct lx_ir_request *req)
 {
     const lx_json *j = d->j;
     if (lx_json_is_string(j, tok)) {
@@ -347,7 +285,7 @@ static int decode_input(struct dec *d, int tok, struct lx_ir_request *req)
         req->items = lx_arena_alloc(d->a, sizeof(*req->items));
         struct lx_ir_part *part = lx_arena_alloc(d->a, sizeof(*part));
         if (!req->items || !part)
-            return no_memory(d);
+            return lx_dec_no_memory(d);
         *part =
             (struct lx_ir_part){.kind = LX_IR_PART_INPUT_TEXT, .text = lx_json_value_text(j, tok)};
         req->items[0] = (struct lx_ir_item){.kind = LX_IR_ITEM_MESSAGE,
@@ -360,11 +298,11 @@ static int decode_input(struct dec *d, int tok, struct lx_ir_request *req)
     }
     int n = lx_json_size(j, tok);
     if (n > LX_IR_MAX_ITEMS)
-        return fail(d, "array_above_max_length", "input", "Too many input items (at most %d).",
-                    LX_IR_MAX_ITEMS);
-    req->items = alloc_array(d, (size_t)n, sizeof(*req->items));
+        return lx_dec_fail(d, "array_above_max_length", "input",
+                           "Too many input items (at most %d).", LX_IR_MAX_ITEMS);
+    req->items = lx_dec_alloc(d, (size_t)n, sizeof(*req->items));
     if (n && !req->items)
-        return no_memory(d);
+        return lx_dec_no_memory(d);
     int i = tok + 1;
     uint32_t m = 0;
     for (int k = 0; k < n; k++, i = lx_json_skip(j, i)) {
@@ -387,31 +325,31 @@ static int decode_input(struct dec *d, int tok, struct lx_ir_request *req)
 /* One function, custom or hosted tool, at the top level or inside a
  * namespace. Hosted tools are kept as LX_IR_TOOL_OTHER with their type
  * name, for the caller's warning. */
-static int decode_tool_entry(struct dec *d, int tok, const char *path, struct lx_ir_tool *t)
+static int decode_tool_entry(struct lx_dec *d, int tok, const char *path, struct lx_ir_tool *t)
 {
     if (!lx_json_is_object(d->j, tok))
-        return type_fail(d, tok, path, LX_JSON_WANT_OBJECT);
+        return lx_dec_type_fail(d, tok, path, LX_JSON_WANT_OBJECT);
     *t = (struct lx_ir_tool){.raw = lx_json_value_text(d->j, tok)};
-    if (member(d, tok, "type", path, LX_JSON_WANT_STRING, true, &t->type) != LX_OK)
+    if (lx_dec_member(d, tok, "type", path, LX_JSON_WANT_STRING, true, &t->type) != LX_OK)
         return LX_ERR;
     if (lx_ir_lit_eq(t->type, "function")) {
         t->kind = LX_IR_TOOL_FUNCTION;
-        if (member(d, tok, "name", path, LX_JSON_WANT_STRING, true, &t->name) != LX_OK ||
-            member(d, tok, "description", path, LX_JSON_WANT_STRING, false, &t->description) !=
+        if (lx_dec_member(d, tok, "name", path, LX_JSON_WANT_STRING, true, &t->name) != LX_OK ||
+            lx_dec_member(d, tok, "description", path, LX_JSON_WANT_STRING, false,
+                          &t->description) != LX_OK ||
+            lx_dec_member(d, tok, "parameters", path, LX_JSON_WANT_OBJECT, false, &t->parameters) !=
                 LX_OK ||
-            member(d, tok, "parameters", path, LX_JSON_WANT_OBJECT, false, &t->parameters) !=
-                LX_OK ||
-            member(d, tok, "strict", path, LX_JSON_WANT_BOOL, false, &t->strict) != LX_OK)
+            lx_dec_member(d, tok, "strict", path, LX_JSON_WANT_BOOL, false, &t->strict) != LX_OK)
             return LX_ERR;
         t->chat_name = t->name;
         return LX_OK;
     }
     if (lx_ir_lit_eq(t->type, "custom")) {
         t->kind = LX_IR_TOOL_CUSTOM;
-        if (member(d, tok, "name", path, LX_JSON_WANT_STRING, true, &t->name) != LX_OK ||
-            member(d, tok, "description", path, LX_JSON_WANT_STRING, false, &t->description) !=
-                LX_OK ||
-            member(d, tok, "format", path, LX_JSON_WANT_OBJECT, false, &t->format) != LX_OK)
+        if (lx_dec_member(d, tok, "name", path, LX_JSON_WANT_STRING, true, &t->name) != LX_OK ||
+            lx_dec_member(d, tok, "description", path, LX_JSON_WANT_STRING, false,
+                          &t->description) != LX_OK ||
+            lx_dec_member(d, tok, "format", path, LX_JSON_WANT_OBJECT, false, &t->format) != LX_OK)
             return LX_ERR;
         t->chat_name = t->name;
         int f = lx_json_get(d->j, tok, "format");
@@ -419,15 +357,16 @@ static int decode_tool_entry(struct dec *d, int tok, const char *path, struct lx
             return LX_OK;
         char fpath[96];
         snprintf(fpath, sizeof(fpath), "%s.format", path);
-        return member(d, f, "syntax", fpath, LX_JSON_WANT_STRING, true, &t->syntax) == LX_OK &&
-                       member(d, f, "definition", fpath, LX_JSON_WANT_STRING, true,
-                              &t->definition) == LX_OK
+        return lx_dec_member(d, f, "syntax", fpath, LX_JSON_WANT_STRING, true, &t->syntax) ==
+                           LX_OK &&
+                       lx_dec_member(d, f, "definition", fpath, LX_JSON_WANT_STRING, true,
+                                     &t->definition) == LX_OK
                    ? LX_OK
                    : LX_ERR;
     }
     t->kind = LX_IR_TOOL_OTHER;
     t->type_name = lx_arena_strndup(d->a, t->type.ptr + 1, t->type.len - 2);
-    return t->type_name ? LX_OK : no_memory(d);
+    return t->type_name ? LX_OK : lx_dec_no_memory(d);
 }
 
 static bool is_namespace(const lx_json *j, int tok)
@@ -437,25 +376,25 @@ static bool is_namespace(const lx_json *j, int tok)
 
 /* A namespace's tools flattened into t[0..n), named "<ns>__<name>" for
  * chat (ir.h). *n is how many entries were used. */
-static int decode_namespace(struct dec *d, int tok, const char *path, struct lx_ir_tool *t,
+static int decode_namespace(struct lx_dec *d, int tok, const char *path, struct lx_ir_tool *t,
                             uint32_t room, uint32_t *n)
 {
     const lx_json *j = d->j;
     char param[96];
     lx_str ns;
-    if (member(d, tok, "name", path, LX_JSON_WANT_STRING, true, &ns) != LX_OK)
+    if (lx_dec_member(d, tok, "name", path, LX_JSON_WANT_STRING, true, &ns) != LX_OK)
         return LX_ERR;
     snprintf(param, sizeof(param), "%s.tools", path);
     int tools = lx_json_get(j, tok, "tools");
     bool present;
-    if (want_tok(d, tools, param, LX_JSON_WANT_ARRAY, true, &present) != LX_OK)
+    if (lx_dec_want(d, tools, param, LX_JSON_WANT_ARRAY, true, &present) != LX_OK)
         return LX_ERR;
     int count = present ? lx_json_size(j, tools) : 0;
     if (count < 1)
-        return fail(d, "invalid_value", param, "A namespace needs at least one tool.");
+        return lx_dec_fail(d, "invalid_value", param, "A namespace needs at least one tool.");
     if ((uint32_t)count > room)
-        return fail(d, "array_above_max_length", "tools", "Too many tools (at most %d).",
-                    LX_IR_MAX_TOOLS);
+        return lx_dec_fail(d, "array_above_max_length", "tools", "Too many tools (at most %d).",
+                           LX_IR_MAX_TOOLS);
     int i = tools + 1;
     for (int k = 0; k < count; k++, i = lx_json_skip(j, i)) {
         char inner[96];
@@ -467,7 +406,7 @@ static int decode_namespace(struct dec *d, int tok, const char *path, struct lx_
             lx_str parts[3] = {ns, LX_STR_LIT("\"__\""), t[k].name};
             t[k].chat_name = lx_ir_lit_join(d->a, parts, 3);
             if (!t[k].chat_name.len)
-                return no_memory(d);
+                return lx_dec_no_memory(d);
         }
     }
     t[0].ns_first = true;
@@ -476,7 +415,7 @@ static int decode_namespace(struct dec *d, int tok, const char *path, struct lx_
     return LX_OK;
 }
 
-static int decode_tools(struct dec *d, int tok, struct lx_ir_request *req)
+static int decode_tools(struct lx_dec *d, int tok, struct lx_ir_request *req)
 {
     const lx_json *j = d->j;
     int n = lx_json_size(j, tok);
@@ -487,11 +426,11 @@ static int decode_tools(struct dec *d, int tok, struct lx_ir_request *req)
         total += lx_json_is_array(j, inner) ? (size_t)lx_json_size(j, inner) : 1;
     }
     if (total > LX_IR_MAX_TOOLS)
-        return fail(d, "array_above_max_length", "tools", "Too many tools (at most %d).",
-                    LX_IR_MAX_TOOLS);
-    req->tools = alloc_array(d, total, sizeof(*req->tools));
+        return lx_dec_fail(d, "array_above_max_length", "tools", "Too many tools (at most %d).",
+                           LX_IR_MAX_TOOLS);
+    req->tools = lx_dec_alloc(d, total, sizeof(*req->tools));
     if (total && !req->tools)
-        return no_memory(d);
+        return lx_dec_no_memory(d);
     uint32_t used = 0;
     i = tok + 1;
     for (int k = 0; k < n; k++, i = lx_json_skip(j, i)) {
@@ -511,86 +450,81 @@ static int decode_tools(struct dec *d, int tok, struct lx_ir_request *req)
     return LX_OK;
 }
 
-static int decode_allowed(struct dec *d, int tok, struct lx_ir_tool_choice *c)
+static int decode_allowed(struct lx_dec *d, int tok, struct lx_ir_tool_choice *c)
 {
     const lx_json *j = d->j;
     c->kind = LX_IR_CHOICE_ALLOWED_TOOLS;
-    if (member(d, tok, "mode", "tool_choice", LX_JSON_WANT_STRING, true, &c->mode) != LX_OK)
+    if (lx_dec_member(d, tok, "mode", "tool_choice", LX_JSON_WANT_STRING, true, &c->mode) != LX_OK)
         return LX_ERR;
     if (!lx_ir_lit_eq(c->mode, "auto") && !lx_ir_lit_eq(c->mode, "required") &&
         !lx_ir_lit_eq(c->mode, "none"))
-        return fail(d, "invalid_value", "tool_choice.mode",
-                    "Invalid value for 'tool_choice.mode': expected 'auto', 'required' or "
-                    "'none'.");
+        return lx_dec_fail(d, "invalid_value", "tool_choice.mode",
+                           "Invalid value for 'tool_choice.mode': expected 'auto', 'required' or "
+                           "'none'.");
     int tools = lx_json_get(j, tok, "tools");
     bool present;
-    if (want_tok(d, tools, "tool_choice.tools", LX_JSON_WANT_ARRAY, true, &present) != LX_OK)
+    if (lx_dec_want(d, tools, "tool_choice.tools", LX_JSON_WANT_ARRAY, true, &present) != LX_OK)
         return LX_ERR;
     if (!present)
-        return missing(d, "tool_choice.tools");
+        return lx_dec_missing(d, "tool_choice.tools");
     int n = lx_json_size(j, tools);
     if (n > LX_IR_MAX_TOOLS)
-        return fail(d, "array_above_max_length", "tool_choice.tools", "Too many allowed tools.");
-    c->names = alloc_array(d, (size_t)n, sizeof(*c->names));
+        return lx_dec_fail(d, "array_above_max_length", "tool_choice.tools",
+                           "Too many allowed tools.");
+    c->names = lx_dec_alloc(d, (size_t)n, sizeof(*c->names));
     if (n && !c->names)
-        return no_memory(d);
+        return lx_dec_no_memory(d);
     int i = tools + 1;
     for (int k = 0; k < n; k++, i = lx_json_skip(j, i)) {
         char path[96];
         snprintf(path, sizeof(path), "tool_choice.tools[%d]", k);
         if (!lx_json_is_object(j, i))
-            return type_fail(d, i, path, LX_JSON_WANT_OBJECT);
-        if (member(d, i, "name", path, LX_JSON_WANT_STRING, true, &c->names[k]) != LX_OK)
+            return lx_dec_type_fail(d, i, path, LX_JSON_WANT_OBJECT);
+        if (lx_dec_member(d, i, "name", path, LX_JSON_WANT_STRING, true, &c->names[k]) != LX_OK)
             return LX_ERR;
     }
     c->nnames = (uint32_t)n;
     return LX_OK;
 }
 
-static int decode_tool_choice(struct dec *d, int tok, struct lx_ir_tool_choice *c)
+static int decode_tool_choice(struct lx_dec *d, int tok, struct lx_ir_tool_choice *c)
 {
     const lx_json *j = d->j;
     c->raw = lx_json_value_text(j, tok);
-    if (lx_json_is_string(j, tok)) {
-        static const char *const modes[] = {"none", "auto", "required"};
-        for (size_t m = 0; m < LX_ARRAY_LEN(modes); m++)
-            if (lx_json_str_eq(j, tok, modes[m])) {
-                c->kind = (enum lx_ir_choice_kind)(LX_IR_CHOICE_NONE + m);
-                return LX_OK;
-            }
-        return fail(d, "invalid_value", "tool_choice",
-                    "Invalid value for 'tool_choice': expected 'none', 'auto' or 'required'.");
-    }
+    if (lx_json_is_string(j, tok))
+        return lx_dec_choice_mode(d, tok, c);
     lx_str type;
-    if (member(d, tok, "type", "tool_choice", LX_JSON_WANT_STRING, true, &type) != LX_OK)
+    if (lx_dec_member(d, tok, "type", "tool_choice", LX_JSON_WANT_STRING, true, &type) != LX_OK)
         return LX_ERR;
     if (lx_ir_lit_eq(type, "function") || lx_ir_lit_eq(type, "custom")) {
         c->kind = LX_IR_CHOICE_FUNCTION;
-        return member(d, tok, "name", "tool_choice", LX_JSON_WANT_STRING, true, &c->name);
+        return lx_dec_member(d, tok, "name", "tool_choice", LX_JSON_WANT_STRING, true, &c->name);
     }
     if (lx_ir_lit_eq(type, "allowed_tools"))
         return decode_allowed(d, tok, c);
-    return fail(d, "unsupported_value", "tool_choice.type",
-                "tool_choice of type %.*s is not supported.", (int)LX_MIN(type.len, 64), type.ptr);
+    return lx_dec_fail(d, "unsupported_value", "tool_choice.type",
+                       "tool_choice of type %.*s is not supported.", (int)LX_MIN(type.len, 64),
+                       type.ptr);
 }
 
 /* ---- text, reasoning, include ----------------------------------------- */
 
-static int decode_text(struct dec *d, int tok, struct lx_ir_request *req)
+static int decode_text(struct lx_dec *d, int tok, struct lx_ir_request *req)
 {
     const lx_json *j = d->j;
     struct lx_ir_format *fm = &req->format;
-    if (member(d, tok, "verbosity", "text", LX_JSON_WANT_STRING, false, &req->verbosity) != LX_OK)
+    if (lx_dec_member(d, tok, "verbosity", "text", LX_JSON_WANT_STRING, false, &req->verbosity) !=
+        LX_OK)
         return LX_ERR;
     int f = lx_json_get(j, tok, "format");
     bool present;
-    if (want_tok(d, f, "text.format", LX_JSON_WANT_OBJECT, false, &present) != LX_OK)
+    if (lx_dec_want(d, f, "text.format", LX_JSON_WANT_OBJECT, false, &present) != LX_OK)
         return LX_ERR;
     if (!present)
         return LX_OK;
     fm->raw = lx_json_value_text(j, f);
     lx_str type;
-    if (member(d, f, "type", "text.format", LX_JSON_WANT_STRING, true, &type) != LX_OK)
+    if (lx_dec_member(d, f, "type", "text.format", LX_JSON_WANT_STRING, true, &type) != LX_OK)
         return LX_ERR;
     if (lx_ir_lit_eq(type, "text"))
         fm->kind = LX_IR_FORMAT_TEXT;
@@ -599,32 +533,35 @@ static int decode_text(struct dec *d, int tok, struct lx_ir_request *req)
     else if (lx_ir_lit_eq(type, "json_schema"))
         fm->kind = LX_IR_FORMAT_JSON_SCHEMA;
     else
-        return fail(d, "invalid_value", "text.format.type",
-                    "Invalid value for 'text.format.type': expected 'text', 'json_object' or "
-                    "'json_schema'.");
+        return lx_dec_fail(
+            d, "invalid_value", "text.format.type",
+            "Invalid value for 'text.format.type': expected 'text', 'json_object' or "
+            "'json_schema'.");
     if (fm->kind != LX_IR_FORMAT_JSON_SCHEMA)
         return LX_OK;
-    if (member(d, f, "name", "text.format", LX_JSON_WANT_STRING, true, &fm->name) != LX_OK ||
-        member(d, f, "schema", "text.format", LX_JSON_WANT_OBJECT, true, &fm->schema) != LX_OK ||
-        member(d, f, "description", "text.format", LX_JSON_WANT_STRING, false, &fm->description) !=
+    if (lx_dec_member(d, f, "name", "text.format", LX_JSON_WANT_STRING, true, &fm->name) != LX_OK ||
+        lx_dec_member(d, f, "schema", "text.format", LX_JSON_WANT_OBJECT, true, &fm->schema) !=
             LX_OK ||
-        member(d, f, "strict", "text.format", LX_JSON_WANT_BOOL, false, &fm->strict) != LX_OK)
+        lx_dec_member(d, f, "description", "text.format", LX_JSON_WANT_STRING, false,
+                      &fm->description) != LX_OK ||
+        lx_dec_member(d, f, "strict", "text.format", LX_JSON_WANT_BOOL, false, &fm->strict) !=
+            LX_OK)
         return LX_ERR;
     return LX_OK;
 }
 
-static int decode_reasoning_opts(struct dec *d, int tok, struct lx_ir_request *req)
+static int decode_reasoning_opts(struct lx_dec *d, int tok, struct lx_ir_request *req)
 {
     req->has_reasoning = true;
-    if (member(d, tok, "effort", "reasoning", LX_JSON_WANT_STRING, false, &req->reasoning_effort) !=
-            LX_OK ||
-        member(d, tok, "summary", "reasoning", LX_JSON_WANT_STRING, false,
-               &req->reasoning_summary) != LX_OK)
+    if (lx_dec_member(d, tok, "effort", "reasoning", LX_JSON_WANT_STRING, false,
+                      &req->reasoning_effort) != LX_OK ||
+        lx_dec_member(d, tok, "summary", "reasoning", LX_JSON_WANT_STRING, false,
+                      &req->reasoning_summary) != LX_OK)
         return LX_ERR;
     return LX_OK;
 }
 
-static int decode_include(struct dec *d, int tok, struct lx_ir_request *req)
+static int decode_include(struct lx_dec *d, int tok, struct lx_ir_request *req)
 {
     const lx_json *j = d->j;
     int n = lx_json_size(j, tok), i = tok + 1;
@@ -632,7 +569,7 @@ static int decode_include(struct dec *d, int tok, struct lx_ir_request *req)
         if (!lx_json_is_string(j, i)) {
             char path[32];
             snprintf(path, sizeof(path), "include[%d]", k);
-            return type_fail(d, i, path, LX_JSON_WANT_STRING);
+            return lx_dec_type_fail(d, i, path, LX_JSON_WANT_STRING);
         }
         if (lx_json_str_eq(j, i, "message.output_text.logprobs"))
             req->want_logprobs = true;
@@ -675,10 +612,7 @@ enum root_key {
     K_COUNT
 };
 
-static const struct {
-    const char *name;
-    enum lx_json_want want;
-} root_keys[K_COUNT] = {
+static const struct lx_dec_key root_keys[K_COUNT] = {
     [K_MODEL] = {"model", LX_JSON_WANT_STRING},
     [K_INPUT] = {"input", LX_JSON_WANT_STR_OR_ARR},
     [K_INSTRUCTIONS] = {"instructions", LX_JSON_WANT_STRING},
@@ -710,62 +644,6 @@ static const struct {
     [K_PROMPT] = {"prompt", LX_JSON_WANT_OBJECT},
 };
 
-static int add_extra(struct dec *d, int key, struct lx_ir_request *req)
-{
-    if (req->nextras >= LX_IR_MAX_EXTRAS)
-        return fail(d, "too_many_parameters", NULL, "Too many unknown parameters (at most %d).",
-                    LX_IR_MAX_EXTRAS);
-    lx_buf b;
-    lx_buf_init(&b, 4096);
-    int rc = lx_json_unescape(d->j, key, &b);
-    char *name = NULL;
-    if (rc == LX_OK && strlen(b.data ? b.data : "") == b.len)
-        name = lx_arena_strndup(d->a, b.data ? b.data : "", b.len);
-    lx_buf_release(&b);
-    if (!name)
-        return LX_OK; /* a key too long or holding NUL: dropped */
-    req->extras[req->nextras++] = (struct lx_ir_extra){name, lx_json_value_text(d->j, key + 1)};
-    return LX_OK;
-}
-
-/* One pass over the root: slots for the known keys (each at most once, so
- * the gateway and a backend never read different values), extras for the
- * rest, and the type of every known value. */
-static int scan_root(struct dec *d, int slot[K_COUNT], struct lx_ir_request *req)
-{
-    const lx_json *j = d->j;
-    for (int k = 0; k < K_COUNT; k++)
-        slot[k] = -1;
-    req->extras = lx_arena_alloc(d->a, LX_IR_MAX_EXTRAS * sizeof(*req->extras));
-    if (!req->extras)
-        return no_memory(d);
-    int n = lx_json_size(j, 0), i = 1;
-    for (int k = 0; k < n; k++, i = lx_json_skip(j, i + 1)) {
-        int m = 0;
-        while (m < K_COUNT && !lx_json_str_eq(j, i, root_keys[m].name))
-            m++;
-        if (m == K_COUNT) {
-            if (add_extra(d, i, req) != LX_OK)
-                return LX_ERR;
-            continue;
-        }
-        const char *name = root_keys[m].name;
-        if (slot[m] >= 0)
-            return fail(d, "duplicate_key", name, "Duplicate key '%s' in the request.", name);
-        bool present;
-        if (want_tok(d, i + 1, name, root_keys[m].want, false, &present) != LX_OK)
-            return LX_ERR;
-        if (present)
-            slot[m] = i + 1;
-    }
-    return LX_OK;
-}
-
-static lx_str text_of(const lx_json *j, int tok)
-{
-    return tok >= 0 ? lx_json_value_text(j, tok) : LX_STR_NULL;
-}
-
 static enum lx_ir_bool tri(const lx_json *j, int tok)
 {
     bool v;
@@ -776,46 +654,47 @@ static enum lx_ir_bool tri(const lx_json *j, int tok)
 
 static void read_scalars(const lx_json *j, const int *s, struct lx_ir_request *req)
 {
-    req->model = text_of(j, s[K_MODEL]);
-    req->instructions = text_of(j, s[K_INSTRUCTIONS]);
-    req->previous_response_id = text_of(j, s[K_PREVIOUS]);
+    req->model = lx_dec_text_of(j, s[K_MODEL]);
+    req->instructions = lx_dec_text_of(j, s[K_INSTRUCTIONS]);
+    req->previous_response_id = lx_dec_text_of(j, s[K_PREVIOUS]);
     req->store = tri(j, s[K_STORE]);
     req->stream = tri(j, s[K_STREAM]) == LX_IR_TRUE;
     req->background = tri(j, s[K_BACKGROUND]);
     req->parallel_tool_calls = tri(j, s[K_PARALLEL]);
-    req->max_tool_calls = text_of(j, s[K_MAX_TOOL_CALLS]);
-    req->max_output_tokens = text_of(j, s[K_MAX_OUTPUT]);
-    req->temperature = text_of(j, s[K_TEMPERATURE]);
-    req->top_p = text_of(j, s[K_TOP_P]);
-    req->presence_penalty = text_of(j, s[K_PRESENCE]);
-    req->frequency_penalty = text_of(j, s[K_FREQUENCY]);
-    req->top_logprobs = text_of(j, s[K_TOP_LOGPROBS]);
-    req->include = text_of(j, s[K_INCLUDE]);
-    req->truncation = text_of(j, s[K_TRUNCATION]);
-    req->metadata = text_of(j, s[K_METADATA]);
-    req->service_tier = text_of(j, s[K_SERVICE_TIER]);
-    req->user = text_of(j, s[K_USER]);
-    req->safety_identifier = text_of(j, s[K_SAFETY]);
-    req->prompt_cache_key = text_of(j, s[K_CACHE_KEY]);
+    req->max_tool_calls = lx_dec_text_of(j, s[K_MAX_TOOL_CALLS]);
+    req->max_output_tokens = lx_dec_text_of(j, s[K_MAX_OUTPUT]);
+    req->temperature = lx_dec_text_of(j, s[K_TEMPERATURE]);
+    req->top_p = lx_dec_text_of(j, s[K_TOP_P]);
+    req->presence_penalty = lx_dec_text_of(j, s[K_PRESENCE]);
+    req->frequency_penalty = lx_dec_text_of(j, s[K_FREQUENCY]);
+    req->top_logprobs = lx_dec_text_of(j, s[K_TOP_LOGPROBS]);
+    req->include = lx_dec_text_of(j, s[K_INCLUDE]);
+    req->truncation = lx_dec_text_of(j, s[K_TRUNCATION]);
+    req->metadata = lx_dec_text_of(j, s[K_METADATA]);
+    req->service_tier = lx_dec_text_of(j, s[K_SERVICE_TIER]);
+    req->user = lx_dec_text_of(j, s[K_USER]);
+    req->safety_identifier = lx_dec_text_of(j, s[K_SAFETY]);
+    req->prompt_cache_key = lx_dec_text_of(j, s[K_CACHE_KEY]);
 }
 
-static int decode_root(struct dec *d, struct lx_ir_request *req)
+static int decode_root(struct lx_dec *d, struct lx_ir_request *req)
 {
     const lx_json *j = d->j;
     int s[K_COUNT];
-    if (scan_root(d, s, req) != LX_OK)
+    if (lx_dec_scan_root(d, root_keys, K_COUNT, s, req) != LX_OK)
         return LX_ERR;
     if (s[K_MODEL] < 0 || lx_json_raw(j, s[K_MODEL]).len == 0)
-        return fail(d, "missing_required_parameter", "model",
-                    "You must provide a model parameter.");
+        return lx_dec_fail(d, "missing_required_parameter", "model",
+                           "You must provide a model parameter.");
     if (s[K_CONVERSATION] >= 0)
-        return fail(d, "unsupported_parameter", "conversation",
-                    "The 'conversation' parameter is not supported; use "
-                    "'previous_response_id'.");
+        return lx_dec_fail(d, "unsupported_parameter", "conversation",
+                           "The 'conversation' parameter is not supported; use "
+                           "'previous_response_id'.");
     if (s[K_PROMPT] >= 0)
-        return fail(d, "unsupported_parameter", "prompt", "Stored prompts are not supported.");
+        return lx_dec_fail(d, "unsupported_parameter", "prompt",
+                           "Stored prompts are not supported.");
     if (s[K_INPUT] < 0 && s[K_PREVIOUS] < 0)
-        return missing(d, "input");
+        return lx_dec_missing(d, "input");
     read_scalars(j, s, req);
     if (s[K_INPUT] >= 0 && decode_input(d, s[K_INPUT], req) != LX_OK)
         return LX_ERR;
@@ -841,15 +720,15 @@ int lx_resp_request_decode(struct lx_ir_request *req, const char *body, size_t l
     f->param[0] = '\0';
     f->code = NULL;
     lx_json *j = lx_arena_alloc(a, sizeof(*j));
-    struct dec d = {j, a, f};
+    struct lx_dec d = {j, a, f};
     if (!j)
-        return no_memory(&d);
+        return lx_dec_no_memory(&d);
     enum lx_json_err e = lx_json_parse(j, body, len, a, max_depth);
     if (e != LX_JSON_OK)
-        return fail(&d, NULL, NULL, "We could not parse the JSON body of your request: %s.",
-                    lx_json_strerror(e));
+        return lx_dec_fail(&d, NULL, NULL, "We could not parse the JSON body of your request: %s.",
+                           lx_json_strerror(e));
     if (!lx_json_is_object(j, 0))
-        return fail(&d, NULL, NULL, "The request body must be a JSON object.");
+        return lx_dec_fail(&d, NULL, NULL, "The request body must be a JSON object.");
     return decode_root(&d, req);
 }
 
