@@ -31,8 +31,8 @@ int lx_dec_type_fail(struct lx_dec *d, int tok, const char *param, enum lx_json_
 
 int lx_dec_missing(struct lx_dec *d, const char *param)
 {
-    return lx_dec_fail(d, "missing_required_parameter", param,
-                       "Missing required parameter: '%s'.", param);
+    return lx_dec_fail(d, "missing_required_parameter", param, "Missing required parameter: '%s'.",
+                       param);
 }
 
 int lx_dec_no_memory(struct lx_dec *d)
@@ -52,8 +52,8 @@ int lx_dec_want(struct lx_dec *d, int tok, const char *param, enum lx_json_want 
     return LX_OK;
 }
 
-int lx_dec_member(struct lx_dec *d, int obj, const char *key, const char *path,
-                  enum lx_json_want w, bool required, lx_str *out)
+int lx_dec_member(struct lx_dec *d, int obj, const char *key, const char *path, enum lx_json_want w,
+                  bool required, lx_str *out)
 {
     char param[96];
     snprintf(param, sizeof(param), "%s%s%s", path, path[0] ? "." : "", key);

@@ -32,8 +32,8 @@ int lx_dec_want(struct lx_dec *d, int tok, const char *param, enum lx_json_want 
                 bool *present);
 /* Reads member key of object obj (path: where obj is, for the param) as a
  * literal or raw value into *out; absent or null: an empty view. */
-int lx_dec_member(struct lx_dec *d, int obj, const char *key, const char *path,
-                  enum lx_json_want w, bool required, lx_str *out);
+int lx_dec_member(struct lx_dec *d, int obj, const char *key, const char *path, enum lx_json_want w,
+                  bool required, lx_str *out);
 /* n zeroed elements of size bytes from the arena; NULL for n 0 or a full
  * arena. */
 void *lx_dec_alloc(struct lx_dec *d, size_t n, size_t size);

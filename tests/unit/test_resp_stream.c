@@ -6,8 +6,9 @@
  * or or (the reasoning event modes); the request is NN_name.req.json when
  * present, else a default —, the stream's own invariants checked with
  * cJSON over every golden (sequence numbers, `.done` == concatenated
- * deltas, terminal output == the output_item.done items), and the same
- * input split differently.
+ * deltas, terminal output == the output_item.done items), the same
+ * input split differently, and the upstream's SSE bytes split at every
+ * position through the SSE reader giving the golden events exactly.
  */
 #include <criterion/criterion.h>
 
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "dialect/resp_stream.h"
+#include "upstream/sse.h"
 
 static lx_arena arena;
 
@@ -533,4 +535,94 @@ Test(resp_stream, result_after_finish)
     lx_buf_release(&arr);
     lx_resp_stream_free(s);
     lx_buf_release(&out);
+}
+
+/* ---- the upstream's bytes split at every position ------------------------ */
+
+struct byte_run {
+    struct lx_resp_stream *s;
+    lx_buf *out;
+    bool done;
+};
+
+static int on_sse(void *data, const lx_sse_event *ev)
+{
+    struct byte_run *r = data;
+    if (lx_str_eq_cstr(ev->data, "[DONE]")) {
+        r->done = true;
+        return LX_OK;
+    }
+    return lx_resp_stream_chunk(r->s, ev->data.ptr, ev->data.len, r->out);
+}
+
+/* The chunk lines of a golden as the backend's SSE body ("data: X\n\n"
+ * each, then [DONE]); NULL for a golden with a backend failure. */
+static char *sse_body(const char *stem, size_t *len)
+{
+    size_t n;
+    char *chunks = read_golden(stem, ".chunks", &n);
+    cr_assert_not_null(chunks);
+    lx_buf b;
+    lx_buf_init(&b, 1 << 22);
+    for (char *line = strtok(chunks, "\n"); line; line = strtok(NULL, "\n")) {
+        if (strcmp(line, "!fail") == 0) {
+            free(chunks);
+            lx_buf_release(&b);
+            return NULL;
+        }
+        cr_assert_eq(lx_buf_printf(&b, "data: %s\n\n", line), LX_OK);
+    }
+    cr_assert_eq(lx_buf_append_cstr(&b, "data: [DONE]\n\n"), LX_OK);
+    free(chunks);
+    *len = b.len;
+    return lx_buf_detach(&b, NULL);
+}
+
+static int split_checks;
+
+static void check_splits(const char *stem)
+{
+    size_t len, want_len, rl;
+    char *body = sse_body(stem, &len);
+    char *want = read_golden(stem, ".items.events", &want_len);
+    if (body == NULL || want == NULL) {
+        free(body);
+        free(want);
+        return;
+    }
+    struct lx_ir_request req;
+    char *has_req = read_golden(stem, ".req.json", &rl);
+    decode_req(&req, has_req ? stem : NULL);
+    free(has_req);
+    for (size_t cut = 0; cut <= len; cut++) {
+        lx_buf out;
+        lx_buf_init(&out, 1 << 24);
+        lx_sse_reader rd;
+        lx_sse_init(&rd, 1 << 20);
+        struct byte_run r = {lx_resp_stream_new(&req, &meta, "test", LX_RESP_REASONING_ITEMS), &out,
+                             false};
+        cr_assert_not_null(r.s);
+        cr_assert_eq(lx_resp_stream_begin(r.s, &out), LX_OK);
+        cr_assert_eq(lx_sse_feed(&rd, body, cut, on_sse, &r), LX_OK, "%s cut %zu", stem, cut);
+        cr_assert_eq(lx_sse_feed(&rd, body + cut, len - cut, on_sse, &r), LX_OK, "%s cut %zu", stem,
+                     cut);
+        cr_assert(r.done, "%s cut %zu: no [DONE]", stem, cut);
+        cr_assert_eq(lx_resp_stream_finish(r.s, 1767000001, &out), LX_OK);
+        cr_assert(out.len == want_len && memcmp(out.data, want, want_len) == 0,
+                  "%s: cut at byte %zu changes the events", stem, cut);
+        lx_resp_stream_free(r.s);
+        lx_sse_release(&rd);
+        lx_buf_release(&out);
+        split_checks++;
+    }
+    free(body);
+    free(want);
+    lx_arena_reset(&arena);
+}
+
+Test(resp_stream, upstream_bytes_split_at_every_position)
+{
+    split_checks = 0;
+    each_golden(check_splits);
+    cr_assert_geq(split_checks, 1000, "only %d split points checked", split_checks);
 }
