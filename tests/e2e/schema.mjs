@@ -1,7 +1,7 @@
 // schema.mjs — validates what llmux's Responses front door produces against
 // BOTH published specs (issue 3, "Tests that must exist", second bullet):
-//   oai: ../shared/spec/openai-openapi.yaml       (OpenAI, OpenAPI 3.1 + `nullable`)
-//   or:  ../shared/spec/openresponses-openapi.json (Open Responses, OpenAPI 3.1)
+//   oai: spec/openai-openapi.yaml        (OpenAI, OpenAPI 3.1 + `nullable`)
+//   or:  spec/openresponses-openapi.json (Open Responses, OpenAPI 3.1)
 // Both documents are loaded once and compiled with ajv's JSON Schema 2020-12
 // dialect; `$ref`s resolve into the documents themselves. Every validate*()
 // returns a list of violations, each a string starting with the spec's name
@@ -19,7 +19,8 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import YAML from 'yaml';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const specDir = process.env.LLMUX_SPEC_DIR || path.resolve(here, '../../../shared/spec');
+// the specs ship with the tests (spec/SOURCES.md), so a clean clone anywhere runs them
+const specDir = process.env.LLMUX_SPEC_DIR || path.resolve(here, 'spec');
 
 /** Known conflicts between the specs, or bugs in a spec file, each with the
  * reason we accept the violation instead of changing the gateway
