@@ -1172,17 +1172,39 @@ static int read_health(struct loader *ld, struct fy_node *value, void *target)
     return read_fields(ld, value, fields, LX_ARRAY_LEN(fields), target);
 }
 
+/* Reads a scalar that must be one of the n names; *out gets its index. The
+ * error lists them ("expected a, b or c"). */
+static int read_choice(struct loader *ld, struct fy_node *value, const char *const *names, size_t n,
+                       int *out)
+{
+    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
+    for (size_t i = 0; s && i < n; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = (int)i;
+            return LX_OK;
+        }
+    char list[256];
+    size_t used = 0;
+    for (size_t i = 0; i < n && used < sizeof(list); i++) {
+        int w = snprintf(list + used, sizeof(list) - used, "%s%s",
+                         i == 0       ? ""
+                         : i + 1 == n ? " or "
+                                      : ", ",
+                         names[i]);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    return fail(ld, value, "%s: expected %s", where(ld), list);
+}
+
 static const char *const rate_store_names[] = {"memory", "redis"};
 
 static int read_rate_store(struct loader *ld, struct fy_node *value, void *target)
 {
-    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
-    for (size_t i = 0; s && i < LX_ARRAY_LEN(rate_store_names); i++)
-        if (strcmp(s, rate_store_names[i]) == 0) {
-            ld->c->rate_limits.store = (enum lx_rate_store)i;
-            return LX_OK;
-        }
-    return fail(ld, value, "%s: expected memory or redis", where(ld));
+    int k;
+    if (read_choice(ld, value, rate_store_names, LX_ARRAY_LEN(rate_store_names), &k) != LX_OK)
+        return LX_ERR;
+    ld->c->rate_limits.store = (enum lx_rate_store)k;
+    return LX_OK;
 }
 
 static int read_redis_on_error(struct loader *ld, struct fy_node *value, void *target)
@@ -1283,41 +1305,36 @@ static int read_rate_limits(struct loader *ld, struct fy_node *value, void *targ
 
 static int read_policy_tool_calls(struct loader *ld, struct fy_node *value, void *target)
 {
-    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
     if (is_null(value))
         return LX_OK;
-    for (size_t i = 0; s && i < LX_ARRAY_LEN(tool_calls_names); i++)
-        if (strcmp(s, tool_calls_names[i]) == 0) {
-            ld->c->policy.tool_calls = (enum lx_tool_calls_policy)i;
-            return LX_OK;
-        }
-    return fail(ld, value, "%s: expected off, flag, reject or repair", where(ld));
+    int k;
+    if (read_choice(ld, value, tool_calls_names, LX_ARRAY_LEN(tool_calls_names), &k) != LX_OK)
+        return LX_ERR;
+    ld->c->policy.tool_calls = (enum lx_tool_calls_policy)k;
+    return LX_OK;
 }
 
 static int read_policy_structured_output(struct loader *ld, struct fy_node *value, void *target)
 {
-    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
     if (is_null(value))
         return LX_OK;
-    for (size_t i = 0; s && i < LX_ARRAY_LEN(tool_calls_names); i++)
-        if (strcmp(s, tool_calls_names[i]) == 0) {
-            ld->c->policy.structured_output = (enum lx_tool_calls_policy)i;
-            return LX_OK;
-        }
-    return fail(ld, value, "%s: expected off, flag, reject or repair", where(ld));
+    int k;
+    if (read_choice(ld, value, tool_calls_names, LX_ARRAY_LEN(tool_calls_names), &k) != LX_OK)
+        return LX_ERR;
+    ld->c->policy.structured_output = (enum lx_tool_calls_policy)k;
+    return LX_OK;
 }
 
 static int read_policy_forbidden_tools(struct loader *ld, struct fy_node *value, void *target)
 {
-    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
     if (is_null(value))
         return LX_OK;
-    for (size_t i = 0; s && i < LX_ARRAY_LEN(forbidden_tools_names); i++)
-        if (strcmp(s, forbidden_tools_names[i]) == 0) {
-            ld->c->policy.forbidden_tools = (enum lx_forbidden_tools_policy)i;
-            return LX_OK;
-        }
-    return fail(ld, value, "%s: expected reject or strip", where(ld));
+    int k;
+    if (read_choice(ld, value, forbidden_tools_names, LX_ARRAY_LEN(forbidden_tools_names), &k) !=
+        LX_OK)
+        return LX_ERR;
+    ld->c->policy.forbidden_tools = (enum lx_forbidden_tools_policy)k;
+    return LX_OK;
 }
 
 static int read_admin_key_env(struct loader *ld, struct fy_node *value, void *target)
@@ -1403,13 +1420,12 @@ static int read_responses_store(struct loader *ld, struct fy_node *value, void *
 
 static int read_responses_reasoning(struct loader *ld, struct fy_node *value, void *target)
 {
-    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
-    for (size_t i = 0; s && i < LX_ARRAY_LEN(reasoning_events_names); i++)
-        if (strcmp(s, reasoning_events_names[i]) == 0) {
-            ld->c->responses.reasoning_events = (enum lx_reasoning_events)i;
-            return LX_OK;
-        }
-    return fail(ld, value, "%s: expected items, openai or open_responses", where(ld));
+    int k;
+    if (read_choice(ld, value, reasoning_events_names, LX_ARRAY_LEN(reasoning_events_names), &k) !=
+        LX_OK)
+        return LX_ERR;
+    ld->c->responses.reasoning_events = (enum lx_reasoning_events)k;
+    return LX_OK;
 }
 
 static int read_responses_key_env(struct loader *ld, struct fy_node *value, void *target)
@@ -1496,13 +1512,11 @@ static int read_rule_pattern(struct loader *ld, struct fy_node *value, void *tar
 static int read_rule_action(struct loader *ld, struct fy_node *value, void *target)
 {
     struct redact_rule *r = target;
-    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
-    for (size_t i = 0; s && i < LX_ARRAY_LEN(redact_action_names); i++)
-        if (strcmp(s, redact_action_names[i]) == 0) {
-            r->action = (int)i;
-            return LX_OK;
-        }
-    return fail(ld, value, "%s: expected mask, pseudonym, block or tag", where(ld));
+    int k;
+    if (read_choice(ld, value, redact_action_names, LX_ARRAY_LEN(redact_action_names), &k) != LX_OK)
+        return LX_ERR;
+    r->action = (int)k;
+    return LX_OK;
 }
 
 static int read_rule_direction(struct loader *ld, struct fy_node *value, void *target)
@@ -1671,13 +1685,11 @@ static int read_backend_url(struct loader *ld, struct fy_node *value, void *targ
 static int read_backend_dialect(struct loader *ld, struct fy_node *value, void *target)
 {
     struct lx_config_backend *b = target;
-    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
-    for (size_t i = 0; s && i < LX_ARRAY_LEN(dialect_names); i++)
-        if (strcmp(s, dialect_names[i]) == 0) {
-            b->dialect = (enum lx_dialect)i;
-            return LX_OK;
-        }
-    return fail(ld, value, "%s: expected chat, responses or messages", where(ld));
+    int k;
+    if (read_choice(ld, value, dialect_names, LX_ARRAY_LEN(dialect_names), &k) != LX_OK)
+        return LX_ERR;
+    b->dialect = (enum lx_dialect)k;
+    return LX_OK;
 }
 
 static int read_backend_key_env(struct loader *ld, struct fy_node *value, void *target)
@@ -1929,13 +1941,11 @@ static int read_backend_caps(struct loader *ld, struct fy_node *value, void *tar
 static int read_backend_pin_check(struct loader *ld, struct fy_node *value, void *target)
 {
     struct lx_config_backend *b = target;
-    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
-    for (size_t i = 0; s && i < LX_ARRAY_LEN(pin_check_names); i++)
-        if (strcmp(s, pin_check_names[i]) == 0) {
-            b->pin_check = (enum lx_pin_check)i;
-            return LX_OK;
-        }
-    return fail(ld, value, "%s: expected models, props or ollama", where(ld));
+    int k;
+    if (read_choice(ld, value, pin_check_names, LX_ARRAY_LEN(pin_check_names), &k) != LX_OK)
+        return LX_ERR;
+    b->pin_check = (enum lx_pin_check)k;
+    return LX_OK;
 }
 
 static int read_backends(struct loader *ld, struct fy_node *seq, void *target)
@@ -2137,13 +2147,11 @@ static int read_model_deployments(struct loader *ld, struct fy_node *seq, void *
 static int read_model_balance(struct loader *ld, struct fy_node *value, void *target)
 {
     struct lx_config_model *m = target;
-    const char *s = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
-    for (size_t i = 0; s && i < LX_ARRAY_LEN(balance_names); i++)
-        if (strcmp(s, balance_names[i]) == 0) {
-            m->balance = (enum lx_balance)i;
-            return LX_OK;
-        }
-    return fail(ld, value, "%s: expected least_outstanding or weighted", where(ld));
+    int k;
+    if (read_choice(ld, value, balance_names, LX_ARRAY_LEN(balance_names), &k) != LX_OK)
+        return LX_ERR;
+    m->balance = (enum lx_balance)k;
+    return LX_OK;
 }
 
 /* The A/B arm is a model (or alias) that may come later: resolved at the end. */
