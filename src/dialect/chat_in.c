@@ -27,20 +27,6 @@ static int unsupported(struct lx_dec *d, const char *param, const char *what)
                        "%s is not supported by this model's backend.", what);
 }
 
-/* The token of member key, type-checked; -1 when absent or null. */
-static int member_tok(struct lx_dec *d, int obj, const char *key, const char *path,
-                      enum lx_json_want w, bool required, int *out)
-{
-    char param[96];
-    snprintf(param, sizeof(param), "%s%s%s", path, path[0] ? "." : "", key);
-    int tok = lx_json_get(d->j, obj, key);
-    bool present;
-    if (lx_dec_want(d, tok, param, w, required, &present) != LX_OK)
-        return LX_ERR;
-    *out = present ? tok : -1;
-    return LX_OK;
-}
-
 /* ---- message content (10) ----------------------------------------------- */
 
 /* The type string of a part or tool, required. */
@@ -48,7 +34,7 @@ static int type_of(struct lx_dec *d, int obj, const char *path, int *type)
 {
     if (!lx_json_is_object(d->j, obj))
         return lx_dec_type_fail(d, obj, path, LX_JSON_WANT_OBJECT);
-    return member_tok(d, obj, "type", path, LX_JSON_WANT_STRING, true, type);
+    return lx_dec_member_tok(d, obj, "type", path, LX_JSON_WANT_STRING, true, type);
 }
 
 static int decode_image(struct lx_dec *d, int tok, const char *path, struct lx_ir_part *p)
@@ -56,7 +42,7 @@ static int decode_image(struct lx_dec *d, int tok, const char *path, struct lx_i
     char param[96];
     int img;
     snprintf(param, sizeof(param), "%s", path);
-    if (member_tok(d, tok, "image_url", path, LX_JSON_WANT_STR_OR_OBJ, true, &img) != LX_OK)
+    if (lx_dec_member_tok(d, tok, "image_url", path, LX_JSON_WANT_STR_OR_OBJ, true, &img) != LX_OK)
         return LX_ERR;
     p->kind = LX_IR_PART_INPUT_IMAGE;
     if (lx_json_is_string(d->j, img)) { /* an older shorthand some clients send */
@@ -167,7 +153,7 @@ static int decode_tool_call(struct lx_dec *d, int tok, const char *path, struct 
     snprintf(param, sizeof(param), "%s.type", path);
     if (!lx_json_str_eq(d->j, type, "function"))
         return unsupported(d, param, "A tool call that is not a function call");
-    if (member_tok(d, tok, "function", path, LX_JSON_WANT_OBJECT, true, &fn) != LX_OK)
+    if (lx_dec_member_tok(d, tok, "function", path, LX_JSON_WANT_OBJECT, true, &fn) != LX_OK)
         return LX_ERR;
     struct lx_ir_item *it = next_item(d, out);
     if (!it)
@@ -190,7 +176,7 @@ static int decode_assistant(struct lx_dec *d, int tok, const char *path, struct 
     char param[96];
     int calls;
     lx_str refusal;
-    if (member_tok(d, tok, "tool_calls", path, LX_JSON_WANT_ARRAY, false, &calls) != LX_OK ||
+    if (lx_dec_member_tok(d, tok, "tool_calls", path, LX_JSON_WANT_ARRAY, false, &calls) != LX_OK ||
         lx_dec_member(d, tok, "refusal", path, LX_JSON_WANT_STRING, false, &refusal) != LX_OK)
         return LX_ERR;
     struct lx_ir_item msg = {.kind = LX_IR_ITEM_MESSAGE, .role = LX_IR_ROLE_ASSISTANT};
@@ -265,7 +251,7 @@ static int decode_message(struct lx_dec *d, int tok, int k, struct lx_ir_request
     snprintf(path, sizeof(path), "messages[%d]", k);
     if (!lx_json_is_object(j, tok))
         return lx_dec_type_fail(d, tok, path, LX_JSON_WANT_OBJECT);
-    if (member_tok(d, tok, "role", path, LX_JSON_WANT_STRING, true, &role) != LX_OK)
+    if (lx_dec_member_tok(d, tok, "role", path, LX_JSON_WANT_STRING, true, &role) != LX_OK)
         return LX_ERR;
     snprintf(param, sizeof(param), "%s.role", path);
     if (lx_json_str_eq(j, role, "assistant"))
@@ -345,7 +331,7 @@ static int decode_tool(struct lx_dec *d, int tok, int k, struct lx_ir_tool *t)
     snprintf(param, sizeof(param), "%s.type", path);
     if (!lx_json_str_eq(d->j, type, "function"))
         return unsupported(d, param, "A tool that is not a function");
-    if (member_tok(d, tok, "function", path, LX_JSON_WANT_OBJECT, true, &fn) != LX_OK)
+    if (lx_dec_member_tok(d, tok, "function", path, LX_JSON_WANT_OBJECT, true, &fn) != LX_OK)
         return LX_ERR;
     *t = (struct lx_ir_tool){.kind = LX_IR_TOOL_FUNCTION,
                              .type = lx_json_value_text(d->j, type),
@@ -388,7 +374,7 @@ static int decode_function_ref(struct lx_dec *d, int tok, const char *path, lx_s
     snprintf(param, sizeof(param), "%s.type", path);
     if (!lx_json_str_eq(d->j, type, "function"))
         return unsupported(d, param, "A tool that is not a function");
-    if (member_tok(d, tok, "function", path, LX_JSON_WANT_OBJECT, true, &fn) != LX_OK)
+    if (lx_dec_member_tok(d, tok, "function", path, LX_JSON_WANT_OBJECT, true, &fn) != LX_OK)
         return LX_ERR;
     snprintf(param, sizeof(param), "%s.function", path);
     return lx_dec_member(d, fn, "name", param, LX_JSON_WANT_STRING, true, name);
@@ -399,12 +385,12 @@ static int decode_allowed(struct lx_dec *d, int tok, struct lx_ir_tool_choice *c
     const lx_json *j = d->j;
     int at, tools;
     c->kind = LX_IR_CHOICE_ALLOWED_TOOLS;
-    if (member_tok(d, tok, "allowed_tools", "tool_choice", LX_JSON_WANT_OBJECT, true, &at) !=
+    if (lx_dec_member_tok(d, tok, "allowed_tools", "tool_choice", LX_JSON_WANT_OBJECT, true, &at) !=
             LX_OK ||
         lx_dec_member(d, at, "mode", "tool_choice.allowed_tools", LX_JSON_WANT_STRING, true,
                       &c->mode) != LX_OK ||
-        member_tok(d, at, "tools", "tool_choice.allowed_tools", LX_JSON_WANT_ARRAY, true, &tools) !=
-            LX_OK)
+        lx_dec_member_tok(d, at, "tools", "tool_choice.allowed_tools", LX_JSON_WANT_ARRAY, true,
+                          &tools) != LX_OK)
         return LX_ERR;
     if (!lx_ir_lit_eq(c->mode, "auto") && !lx_ir_lit_eq(c->mode, "required"))
         return lx_dec_fail(d, "invalid_value", "tool_choice.allowed_tools.mode",
@@ -464,8 +450,8 @@ static int decode_response_format(struct lx_dec *d, int tok, struct lx_ir_format
             "or 'json_schema'.");
     fm->kind = LX_IR_FORMAT_JSON_SCHEMA;
     const char *p = "response_format.json_schema";
-    if (member_tok(d, tok, "json_schema", "response_format", LX_JSON_WANT_OBJECT, true, &js) !=
-            LX_OK ||
+    if (lx_dec_member_tok(d, tok, "json_schema", "response_format", LX_JSON_WANT_OBJECT, true,
+                          &js) != LX_OK ||
         lx_dec_member(d, js, "name", p, LX_JSON_WANT_STRING, true, &fm->name) != LX_OK ||
         lx_dec_member(d, js, "description", p, LX_JSON_WANT_STRING, false, &fm->description) !=
             LX_OK ||
@@ -632,34 +618,14 @@ int lx_chat_ir_request_decode(struct lx_ir_request *req, struct lx_chat_ir_extra
                               const char *body, size_t len, lx_arena *a, uint32_t max_depth,
                               struct lx_resp_fault *f)
 {
-    *req = (struct lx_ir_request){
-        .parallel_tool_calls = LX_IR_UNSET, .store = LX_IR_UNSET, .background = LX_IR_UNSET};
     *x = (struct lx_chat_ir_extra){0};
-    f->message[0] = '\0';
-    f->param[0] = '\0';
-    f->code = NULL;
-    lx_json *j = lx_arena_alloc(a, sizeof(*j));
-    struct lx_dec d = {j, a, f};
-    if (!j)
-        return lx_dec_no_memory(&d);
-    enum lx_json_err e = lx_json_parse(j, body, len, a, max_depth);
-    if (e != LX_JSON_OK)
-        return lx_dec_fail(&d, NULL, NULL, "We could not parse the JSON body of your request: %s.",
-                           lx_json_strerror(e));
-    if (!lx_json_is_object(j, 0))
-        return lx_dec_fail(&d, NULL, NULL, "The request body must be a JSON object.");
+    struct lx_dec d;
+    if (lx_dec_begin(&d, req, body, len, a, max_depth, f) != LX_OK)
+        return LX_ERR;
     return decode_root(&d, req, x);
 }
 
 /* ---- IR -> Responses request (2, 3, 13) ---------------------------------- */
-
-static void jw_lit(lx_jw *w, const char *key, lx_str lit)
-{
-    if (!lit.len)
-        return;
-    lx_jw_key(w, key);
-    lx_jw_raw(w, lit.ptr, lit.len);
-}
 
 static void jw_type(lx_jw *w, const char *type)
 {
@@ -673,7 +639,7 @@ static void write_part(lx_jw *w, const struct lx_ir_part *p)
     switch (p->kind) {
     case LX_IR_PART_INPUT_IMAGE:
         jw_type(w, "input_image");
-        jw_lit(w, "image_url", p->image_url);
+        lx_jw_member_raw(w, "image_url", p->image_url);
         /* detail is required by OAI; clients omit it (3.1) */
         lx_jw_key(w, "detail");
         if (p->detail.len)
@@ -683,23 +649,23 @@ static void write_part(lx_jw *w, const struct lx_ir_part *p)
         break;
     case LX_IR_PART_REFUSAL:
         jw_type(w, "refusal");
-        jw_lit(w, "refusal", p->text);
+        lx_jw_member_raw(w, "refusal", p->text);
         break;
     case LX_IR_PART_OUTPUT_TEXT:
         jw_type(w, "output_text");
-        jw_lit(w, "text", p->text);
+        lx_jw_member_raw(w, "text", p->text);
         break;
     case LX_IR_PART_REASONING_TEXT:
         jw_type(w, "reasoning_text");
-        jw_lit(w, "text", p->text);
+        lx_jw_member_raw(w, "text", p->text);
         break;
     case LX_IR_PART_SUMMARY_TEXT:
         jw_type(w, "summary_text");
-        jw_lit(w, "text", p->text);
+        lx_jw_member_raw(w, "text", p->text);
         break;
     case LX_IR_PART_INPUT_TEXT:
         jw_type(w, "input_text");
-        jw_lit(w, "text", p->text);
+        lx_jw_member_raw(w, "text", p->text);
         break;
     }
     lx_jw_obj_close(w);
@@ -720,7 +686,7 @@ static void write_parts(lx_jw *w, const char *key, const struct lx_ir_item *it)
 
 static void write_reasoning_item(lx_jw *w, const struct lx_ir_item *it)
 {
-    jw_lit(w, "id", it->id);
+    lx_jw_member_raw(w, "id", it->id);
     lx_jw_key(w, "summary");
     lx_jw_arr_open(w);
     for (uint32_t k = 0; k < it->nsummary; k++)
@@ -733,7 +699,7 @@ static void write_reasoning_item(lx_jw *w, const struct lx_ir_item *it)
             write_part(w, &it->parts[k]);
         lx_jw_arr_close(w);
     }
-    jw_lit(w, "encrypted_content", it->encrypted_content);
+    lx_jw_member_raw(w, "encrypted_content", it->encrypted_content);
 }
 
 static void write_item(lx_jw *w, const struct lx_ir_item *it)
@@ -748,13 +714,13 @@ static void write_item(lx_jw *w, const struct lx_ir_item *it)
         break;
     case LX_IR_ITEM_FUNCTION_CALL:
         jw_type(w, "function_call");
-        jw_lit(w, "call_id", it->call_id);
-        jw_lit(w, "name", it->name);
-        jw_lit(w, "arguments", it->arguments);
+        lx_jw_member_raw(w, "call_id", it->call_id);
+        lx_jw_member_raw(w, "name", it->name);
+        lx_jw_member_raw(w, "arguments", it->arguments);
         break;
     case LX_IR_ITEM_FUNCTION_CALL_OUTPUT:
         jw_type(w, "function_call_output");
-        jw_lit(w, "call_id", it->call_id);
+        lx_jw_member_raw(w, "call_id", it->call_id);
         write_parts(w, "output", it);
         break;
     case LX_IR_ITEM_REASONING:
@@ -763,18 +729,18 @@ static void write_item(lx_jw *w, const struct lx_ir_item *it)
         break;
     case LX_IR_ITEM_CUSTOM_TOOL_CALL: /* not made from chat; written for completeness */
         jw_type(w, "custom_tool_call");
-        jw_lit(w, "call_id", it->call_id);
-        jw_lit(w, "name", it->name);
-        jw_lit(w, "input", it->input);
+        lx_jw_member_raw(w, "call_id", it->call_id);
+        lx_jw_member_raw(w, "name", it->name);
+        lx_jw_member_raw(w, "input", it->input);
         break;
     case LX_IR_ITEM_CUSTOM_TOOL_CALL_OUTPUT:
         jw_type(w, "custom_tool_call_output");
-        jw_lit(w, "call_id", it->call_id);
+        lx_jw_member_raw(w, "call_id", it->call_id);
         write_parts(w, "output", it);
         break;
     case LX_IR_ITEM_COMPACTION: /* not made from chat; written for completeness */
         jw_type(w, "compaction");
-        jw_lit(w, "encrypted_content", it->encrypted_content);
+        lx_jw_member_raw(w, "encrypted_content", it->encrypted_content);
         break;
     }
     lx_jw_obj_close(w);
@@ -790,10 +756,10 @@ static void write_tools(lx_jw *w, const struct lx_ir_request *req)
             continue;
         lx_jw_obj_open(w);
         jw_type(w, "function");
-        jw_lit(w, "name", t->name);
-        jw_lit(w, "description", t->description);
-        jw_lit(w, "parameters", t->parameters);
-        jw_lit(w, "strict", t->strict);
+        lx_jw_member_raw(w, "name", t->name);
+        lx_jw_member_raw(w, "description", t->description);
+        lx_jw_member_raw(w, "parameters", t->parameters);
+        lx_jw_member_raw(w, "strict", t->strict);
         lx_jw_obj_close(w);
     }
     lx_jw_arr_close(w);
@@ -817,19 +783,19 @@ static void write_tool_choice(lx_jw *w, const struct lx_ir_tool_choice *c)
     case LX_IR_CHOICE_FUNCTION:
         lx_jw_obj_open(w);
         jw_type(w, "function");
-        jw_lit(w, "name", c->name);
+        lx_jw_member_raw(w, "name", c->name);
         lx_jw_obj_close(w);
         break;
     case LX_IR_CHOICE_ALLOWED_TOOLS:
         lx_jw_obj_open(w);
         jw_type(w, "allowed_tools");
-        jw_lit(w, "mode", c->mode);
+        lx_jw_member_raw(w, "mode", c->mode);
         lx_jw_key(w, "tools");
         lx_jw_arr_open(w);
         for (uint32_t k = 0; k < c->nnames; k++) {
             lx_jw_obj_open(w);
             jw_type(w, "function");
-            jw_lit(w, "name", c->names[k]);
+            lx_jw_member_raw(w, "name", c->names[k]);
             lx_jw_obj_close(w);
         }
         lx_jw_arr_close(w);
@@ -852,13 +818,13 @@ static void write_text(lx_jw *w, const struct lx_ir_request *req)
         lx_jw_key(w, "format");
         lx_jw_obj_open(w);
         jw_type(w, fm->kind == LX_IR_FORMAT_JSON_OBJECT ? "json_object" : "json_schema");
-        jw_lit(w, "name", fm->name);
-        jw_lit(w, "description", fm->description);
-        jw_lit(w, "schema", fm->schema);
-        jw_lit(w, "strict", fm->strict);
+        lx_jw_member_raw(w, "name", fm->name);
+        lx_jw_member_raw(w, "description", fm->description);
+        lx_jw_member_raw(w, "schema", fm->schema);
+        lx_jw_member_raw(w, "strict", fm->strict);
         lx_jw_obj_close(w);
     }
-    jw_lit(w, "verbosity", req->verbosity);
+    lx_jw_member_raw(w, "verbosity", req->verbosity);
     lx_jw_obj_close(w);
 }
 
@@ -877,27 +843,27 @@ static void write_settings(lx_jw *w, const struct lx_ir_request *req)
     if (req->reasoning_effort.len || req->reasoning_summary.len) {
         lx_jw_key(w, "reasoning");
         lx_jw_obj_open(w);
-        jw_lit(w, "effort", req->reasoning_effort);
-        jw_lit(w, "summary", req->reasoning_summary);
+        lx_jw_member_raw(w, "effort", req->reasoning_effort);
+        lx_jw_member_raw(w, "summary", req->reasoning_summary);
         lx_jw_obj_close(w);
     }
-    jw_lit(w, "max_output_tokens", req->max_output_tokens);
-    jw_lit(w, "temperature", req->temperature);
-    jw_lit(w, "top_p", req->top_p);
-    jw_lit(w, "presence_penalty", req->presence_penalty);
-    jw_lit(w, "frequency_penalty", req->frequency_penalty);
+    lx_jw_member_raw(w, "max_output_tokens", req->max_output_tokens);
+    lx_jw_member_raw(w, "temperature", req->temperature);
+    lx_jw_member_raw(w, "top_p", req->top_p);
+    lx_jw_member_raw(w, "presence_penalty", req->presence_penalty);
+    lx_jw_member_raw(w, "frequency_penalty", req->frequency_penalty);
     if (req->want_logprobs) {
         lx_jw_key(w, "include");
         lx_jw_arr_open(w);
         lx_jw_cstr(w, "message.output_text.logprobs");
         lx_jw_arr_close(w);
-        jw_lit(w, "top_logprobs", req->top_logprobs);
+        lx_jw_member_raw(w, "top_logprobs", req->top_logprobs);
     }
-    jw_lit(w, "metadata", req->metadata);
-    jw_lit(w, "user", req->user);
-    jw_lit(w, "safety_identifier", req->safety_identifier);
-    jw_lit(w, "prompt_cache_key", req->prompt_cache_key);
-    jw_lit(w, "service_tier", req->service_tier);
+    lx_jw_member_raw(w, "metadata", req->metadata);
+    lx_jw_member_raw(w, "user", req->user);
+    lx_jw_member_raw(w, "safety_identifier", req->safety_identifier);
+    lx_jw_member_raw(w, "prompt_cache_key", req->prompt_cache_key);
+    lx_jw_member_raw(w, "service_tier", req->service_tier);
 }
 
 /* Responses keys the encoder owns: an extra of the same name is dropped,
@@ -926,7 +892,7 @@ int lx_resp_ir_request_encode(const struct lx_ir_request *req, const struct lx_r
         lx_jw_cstr(&w, o->model);
     else
         lx_jw_raw(&w, req->model.ptr, req->model.len);
-    jw_lit(&w, "instructions", req->instructions);
+    lx_jw_member_raw(&w, "instructions", req->instructions);
     lx_jw_key(&w, "input");
     lx_jw_arr_open(&w);
     for (uint32_t k = 0; k < req->nitems; k++)

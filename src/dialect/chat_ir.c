@@ -12,14 +12,6 @@
 
 /* ---- IR -> Chat Completions request (section 11) ----------------------- */
 
-static void jw_lit(lx_jw *w, const char *key, lx_str lit)
-{
-    if (!lit.len)
-        return;
-    lx_jw_key(w, key);
-    lx_jw_raw(w, lit.ptr, lit.len);
-}
-
 static bool is_text_part(const struct lx_ir_part *p)
 {
     return p->kind == LX_IR_PART_INPUT_TEXT || p->kind == LX_IR_PART_OUTPUT_TEXT;
@@ -42,7 +34,7 @@ static void write_chat_content(lx_jw *w, const struct lx_ir_item *it)
             lx_jw_obj_open(w);
             lx_jw_key(w, "type");
             lx_jw_cstr(w, "text");
-            jw_lit(w, "text", p->text);
+            lx_jw_member_raw(w, "text", p->text);
             lx_jw_obj_close(w);
         } else if (p->kind == LX_IR_PART_INPUT_IMAGE) {
             lx_jw_obj_open(w);
@@ -50,8 +42,8 @@ static void write_chat_content(lx_jw *w, const struct lx_ir_item *it)
             lx_jw_cstr(w, "image_url");
             lx_jw_key(w, "image_url");
             lx_jw_obj_open(w);
-            jw_lit(w, "url", p->image_url);
-            jw_lit(w, "detail", p->detail);
+            lx_jw_member_raw(w, "url", p->image_url);
+            lx_jw_member_raw(w, "detail", p->detail);
             lx_jw_obj_close(w);
             lx_jw_obj_close(w);
         }
@@ -140,13 +132,13 @@ static int write_tool_calls(lx_jw *w, const struct lx_ir_item *run, uint32_t n, 
         if (!name.len || !args.len)
             return LX_ERR;
         lx_jw_obj_open(w);
-        jw_lit(w, "id", run[i].call_id);
+        lx_jw_member_raw(w, "id", run[i].call_id);
         lx_jw_key(w, "type");
         lx_jw_cstr(w, "function");
         lx_jw_key(w, "function");
         lx_jw_obj_open(w);
-        jw_lit(w, "name", name);
-        jw_lit(w, "arguments", args);
+        lx_jw_member_raw(w, "name", name);
+        lx_jw_member_raw(w, "arguments", args);
         lx_jw_obj_close(w);
         lx_jw_obj_close(w);
     }
@@ -181,8 +173,8 @@ static int write_assistant_turn(lx_jw *w, const struct lx_ir_item *run, uint32_t
         lx_jw_null(w);
     else
         lx_jw_str(w, "", 0);
-    jw_lit(w, "refusal", refusal);
-    jw_lit(w, "reasoning_content", reasoning);
+    lx_jw_member_raw(w, "refusal", refusal);
+    lx_jw_member_raw(w, "reasoning_content", reasoning);
     if (ncalls && write_tool_calls(w, run, n, a) != LX_OK)
         return LX_ERR;
     lx_jw_obj_close(w);
@@ -196,7 +188,7 @@ static void write_tool_message(lx_jw *w, const struct lx_ir_item *it)
     lx_jw_obj_open(w);
     lx_jw_key(w, "role");
     lx_jw_cstr(w, "tool");
-    jw_lit(w, "tool_call_id", it->call_id);
+    lx_jw_member_raw(w, "tool_call_id", it->call_id);
     uint32_t ntext = 0;
     for (uint32_t k = 0; k < it->nparts; k++)
         ntext += is_text_part(&it->parts[k]);
@@ -214,7 +206,7 @@ static void write_tool_message(lx_jw *w, const struct lx_ir_item *it)
             lx_jw_obj_open(w);
             lx_jw_key(w, "type");
             lx_jw_cstr(w, "text");
-            jw_lit(w, "text", it->parts[k].text);
+            lx_jw_member_raw(w, "text", it->parts[k].text);
             lx_jw_obj_close(w);
         }
         lx_jw_arr_close(w);
@@ -238,7 +230,7 @@ static int write_messages(lx_jw *w, const struct lx_ir_request *req,
         lx_jw_obj_open(w);
         lx_jw_key(w, "role");
         lx_jw_cstr(w, "system");
-        jw_lit(w, "content", req->instructions);
+        lx_jw_member_raw(w, "content", req->instructions);
         lx_jw_obj_close(w);
     }
     for (uint32_t i = 0; i < req->nitems;) {
@@ -333,18 +325,18 @@ static int write_tool(lx_jw *w, const struct lx_ir_tool *t, lx_arena *a)
     lx_jw_cstr(w, "function");
     lx_jw_key(w, "function");
     lx_jw_obj_open(w);
-    jw_lit(w, "name", t->chat_name);
+    lx_jw_member_raw(w, "name", t->chat_name);
     if (t->kind == LX_IR_TOOL_CUSTOM) {
         lx_str desc = custom_description(t, a);
         if (t->definition.len && !desc.len)
             return LX_ERR;
-        jw_lit(w, "description", desc);
+        lx_jw_member_raw(w, "description", desc);
         lx_jw_key(w, "parameters");
         lx_jw_raw(w, custom_parameters, sizeof(custom_parameters) - 1);
     } else {
-        jw_lit(w, "description", t->description);
-        jw_lit(w, "parameters", t->parameters);
-        jw_lit(w, "strict", t->strict);
+        lx_jw_member_raw(w, "description", t->description);
+        lx_jw_member_raw(w, "parameters", t->parameters);
+        lx_jw_member_raw(w, "strict", t->strict);
     }
     lx_jw_obj_close(w);
     lx_jw_obj_close(w);
@@ -378,7 +370,7 @@ static void write_function_ref(lx_jw *w, lx_str name)
     lx_jw_cstr(w, "function");
     lx_jw_key(w, "function");
     lx_jw_obj_open(w);
-    jw_lit(w, "name", name);
+    lx_jw_member_raw(w, "name", name);
     lx_jw_obj_close(w);
     lx_jw_obj_close(w);
 }
@@ -415,7 +407,7 @@ static void write_tool_choice(lx_jw *w, const struct lx_ir_request *req,
         lx_jw_cstr(w, "allowed_tools");
         lx_jw_key(w, "allowed_tools");
         lx_jw_obj_open(w);
-        jw_lit(w, "mode", c->mode);
+        lx_jw_member_raw(w, "mode", c->mode);
         lx_jw_key(w, "tools");
         lx_jw_arr_open(w);
         for (uint32_t k = 0; k < c->nnames; k++)
@@ -444,10 +436,10 @@ static void write_response_format(lx_jw *w, const struct lx_ir_format *fm)
     lx_jw_cstr(w, "json_schema");
     lx_jw_key(w, "json_schema");
     lx_jw_obj_open(w);
-    jw_lit(w, "name", fm->name);
-    jw_lit(w, "description", fm->description);
-    jw_lit(w, "schema", fm->schema);
-    jw_lit(w, "strict", fm->strict);
+    lx_jw_member_raw(w, "name", fm->name);
+    lx_jw_member_raw(w, "description", fm->description);
+    lx_jw_member_raw(w, "schema", fm->schema);
+    lx_jw_member_raw(w, "strict", fm->strict);
     lx_jw_obj_close(w);
     lx_jw_obj_close(w);
 }
@@ -455,24 +447,24 @@ static void write_response_format(lx_jw *w, const struct lx_ir_format *fm)
 static void write_sampling(lx_jw *w, const struct lx_ir_request *req,
                            const struct lx_resp_chat_opts *o)
 {
-    jw_lit(w, "reasoning_effort", req->reasoning_effort);
-    jw_lit(w, "verbosity", req->verbosity);
-    jw_lit(w, o->max_completion_tokens ? "max_completion_tokens" : "max_tokens",
-           req->max_output_tokens);
-    jw_lit(w, "temperature", req->temperature);
-    jw_lit(w, "top_p", req->top_p);
-    jw_lit(w, "presence_penalty", req->presence_penalty);
-    jw_lit(w, "frequency_penalty", req->frequency_penalty);
+    lx_jw_member_raw(w, "reasoning_effort", req->reasoning_effort);
+    lx_jw_member_raw(w, "verbosity", req->verbosity);
+    lx_jw_member_raw(w, o->max_completion_tokens ? "max_completion_tokens" : "max_tokens",
+                     req->max_output_tokens);
+    lx_jw_member_raw(w, "temperature", req->temperature);
+    lx_jw_member_raw(w, "top_p", req->top_p);
+    lx_jw_member_raw(w, "presence_penalty", req->presence_penalty);
+    lx_jw_member_raw(w, "frequency_penalty", req->frequency_penalty);
     /* top_logprobs alone is a 400 on llama-server (11) */
     if (req->want_logprobs) {
         lx_jw_key(w, "logprobs");
         lx_jw_bool(w, true);
-        jw_lit(w, "top_logprobs", req->top_logprobs);
+        lx_jw_member_raw(w, "top_logprobs", req->top_logprobs);
     }
-    jw_lit(w, "user", req->user);
-    jw_lit(w, "safety_identifier", req->safety_identifier);
-    jw_lit(w, "prompt_cache_key", req->prompt_cache_key);
-    jw_lit(w, "service_tier", req->service_tier);
+    lx_jw_member_raw(w, "user", req->user);
+    lx_jw_member_raw(w, "safety_identifier", req->safety_identifier);
+    lx_jw_member_raw(w, "prompt_cache_key", req->prompt_cache_key);
+    lx_jw_member_raw(w, "service_tier", req->service_tier);
 }
 
 /* Chat keys the encoder derives from the IR: an unknown Responses key of

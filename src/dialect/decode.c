@@ -52,17 +52,28 @@ int lx_dec_want(struct lx_dec *d, int tok, const char *param, enum lx_json_want 
     return LX_OK;
 }
 
-int lx_dec_member(struct lx_dec *d, int obj, const char *key, const char *path, enum lx_json_want w,
-                  bool required, lx_str *out)
+int lx_dec_member_tok(struct lx_dec *d, int obj, const char *key, const char *path,
+                      enum lx_json_want w, bool required, int *out)
 {
     char param[96];
     snprintf(param, sizeof(param), "%s%s%s", path, path[0] ? "." : "", key);
     int tok = lx_json_get(d->j, obj, key);
     bool present;
+    *out = -1;
     if (lx_dec_want(d, tok, param, w, required, &present) != LX_OK)
         return LX_ERR;
-    *out = present ? lx_json_value_text(d->j, tok) : LX_STR_NULL;
+    if (present)
+        *out = tok;
     return LX_OK;
+}
+
+int lx_dec_member(struct lx_dec *d, int obj, const char *key, const char *path, enum lx_json_want w,
+                  bool required, lx_str *out)
+{
+    int tok;
+    int rc = lx_dec_member_tok(d, obj, key, path, w, required, &tok);
+    *out = tok >= 0 ? lx_json_value_text(d->j, tok) : LX_STR_NULL;
+    return rc;
 }
 
 void *lx_dec_alloc(struct lx_dec *d, size_t n, size_t size)
@@ -140,4 +151,25 @@ int lx_dec_choice_mode(struct lx_dec *d, int tok, struct lx_ir_tool_choice *c)
         }
     return lx_dec_fail(d, "invalid_value", "tool_choice",
                        "Invalid value for 'tool_choice': expected 'none', 'auto' or 'required'.");
+}
+
+int lx_dec_begin(struct lx_dec *d, struct lx_ir_request *req, const char *body, size_t len,
+                 lx_arena *a, uint32_t max_depth, struct lx_resp_fault *f)
+{
+    *req = (struct lx_ir_request){
+        .parallel_tool_calls = LX_IR_UNSET, .store = LX_IR_UNSET, .background = LX_IR_UNSET};
+    f->message[0] = '\0';
+    f->param[0] = '\0';
+    f->code = NULL;
+    lx_json *j = lx_arena_alloc(a, sizeof(*j));
+    *d = (struct lx_dec){j, a, f};
+    if (!j)
+        return lx_dec_no_memory(d);
+    enum lx_json_err e = lx_json_parse(j, body, len, a, max_depth);
+    if (e != LX_JSON_OK)
+        return lx_dec_fail(d, NULL, NULL, "We could not parse the JSON body of your request: %s.",
+                           lx_json_strerror(e));
+    if (!lx_json_is_object(j, 0))
+        return lx_dec_fail(d, NULL, NULL, "The request body must be a JSON object.");
+    return LX_OK;
 }

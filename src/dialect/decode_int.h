@@ -16,6 +16,12 @@ struct lx_dec {
     struct lx_resp_fault *f;
 };
 
+/* Starts decoding body into req: req cleared (tri-states unset), f
+ * cleared, the body parsed into d (tokens from a) and checked to be an
+ * object. LX_OK, or LX_ERR with the fault in f. */
+int lx_dec_begin(struct lx_dec *d, struct lx_ir_request *req, const char *body, size_t len,
+                 lx_arena *a, uint32_t max_depth, struct lx_resp_fault *f);
+
 /* Fills d->f (message from fmt, param, static code) and returns LX_ERR. */
 int lx_dec_fail(struct lx_dec *d, const char *code, const char *param, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -30,6 +36,10 @@ int lx_dec_no_memory(struct lx_dec *d);
  * required; null is fine unless required. *present tells the caller. */
 int lx_dec_want(struct lx_dec *d, int tok, const char *param, enum lx_json_want w, bool required,
                 bool *present);
+/* The value token of member key of object obj (path: where obj is, for
+ * the param), type-checked; -1 when absent or null (and on a fault). */
+int lx_dec_member_tok(struct lx_dec *d, int obj, const char *key, const char *path,
+                      enum lx_json_want w, bool required, int *out);
 /* Reads member key of object obj (path: where obj is, for the param) as a
  * literal or raw value into *out; absent or null: an empty view. */
 int lx_dec_member(struct lx_dec *d, int obj, const char *key, const char *path, enum lx_json_want w,

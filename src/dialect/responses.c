@@ -714,21 +714,9 @@ static int decode_root(struct lx_dec *d, struct lx_ir_request *req)
 int lx_resp_request_decode(struct lx_ir_request *req, const char *body, size_t len, lx_arena *a,
                            uint32_t max_depth, struct lx_resp_fault *f)
 {
-    *req = (struct lx_ir_request){
-        .parallel_tool_calls = LX_IR_UNSET, .store = LX_IR_UNSET, .background = LX_IR_UNSET};
-    f->message[0] = '\0';
-    f->param[0] = '\0';
-    f->code = NULL;
-    lx_json *j = lx_arena_alloc(a, sizeof(*j));
-    struct lx_dec d = {j, a, f};
-    if (!j)
-        return lx_dec_no_memory(&d);
-    enum lx_json_err e = lx_json_parse(j, body, len, a, max_depth);
-    if (e != LX_JSON_OK)
-        return lx_dec_fail(&d, NULL, NULL, "We could not parse the JSON body of your request: %s.",
-                           lx_json_strerror(e));
-    if (!lx_json_is_object(j, 0))
-        return lx_dec_fail(&d, NULL, NULL, "The request body must be a JSON object.");
+    struct lx_dec d;
+    if (lx_dec_begin(&d, req, body, len, a, max_depth, f) != LX_OK)
+        return LX_ERR;
     return decode_root(&d, req);
 }
 

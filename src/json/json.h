@@ -123,6 +123,8 @@ void lx_jw_str(lx_jw *w, const char *s, size_t n);
 void lx_jw_cstr(lx_jw *w, const char *s); /* NULL writes null */
 /* Writes already-valid JSON text as one value. */
 void lx_jw_raw(lx_jw *w, const char *s, size_t n);
+/* key and the raw JSON text v, or nothing when v is empty (absent). */
+void lx_jw_member_raw(lx_jw *w, const char *key, lx_str v);
 void lx_jw_int(lx_jw *w, int64_t v);
 void lx_jw_uint(lx_jw *w, uint64_t v);
 void lx_jw_double(lx_jw *w, double v);

@@ -153,6 +153,14 @@ void lx_jw_raw(lx_jw *w, const char *s, size_t n)
     put(w, s, n);
 }
 
+void lx_jw_member_raw(lx_jw *w, const char *key, lx_str v)
+{
+    if (v.len == 0)
+        return;
+    lx_jw_key(w, key);
+    lx_jw_raw(w, v.ptr, v.len);
+}
+
 void lx_jw_int(lx_jw *w, int64_t v)
 {
     char b[24];

@@ -1411,11 +1411,6 @@ void lx_ex_respond_error(struct exchange *ex, int status, const char *message, c
     respond_error(ex, status, message, type, param, code);
 }
 
-int lx_ex_client_write(struct exchange *ex, const char *p, size_t n)
-{
-    return client_write(ex, p, n);
-}
-
 void lx_ex_client_end(struct exchange *ex)
 {
     client_end(ex);

@@ -388,29 +388,13 @@ static int refuse_stream(struct exchange *ex, const struct lx_toolallow_finding 
     return LX_ERR;
 }
 
-/* /v1/responses: the held chat chunks ("data: X\n\n" each) go through the
- * translator, in order. */
-static int feed_held(struct exchange *ex, lx_str held)
-{
-    const char *p = held.ptr, *end = held.ptr + held.len;
-    while (p < end) {
-        const char *stop = memmem(p, (size_t)(end - p), "\n\n", 2);
-        if (stop == NULL || stop - p < 6)
-            return LX_ERR;
-        if (lx_proxy_resp_feed(ex, (lx_str){p + 6, (size_t)(stop - p - 6)}) != LX_OK)
-            return LX_ERR;
-        p = stop + 2;
-    }
-    return LX_OK;
-}
-
 /* Sends what the gate held, in order. */
 static int flush_held(struct exchange *ex)
 {
     if (ex->held.len == 0)
         return LX_OK;
     int rc = ex->endpoint == LX_PROXY_RESPONSES
-                 ? feed_held(ex, lx_buf_str(&ex->held))
+                 ? lx_proxy_each_chunk(ex, lx_buf_str(&ex->held), lx_proxy_resp_feed)
                  : lx_proxy_client_write(ex, ex->held.data, ex->held.len);
     lx_buf_reset(&ex->held);
     return rc;

@@ -239,7 +239,6 @@ void lx_proxy_observe_queue_wait(struct lx_proxy *p, const char *backend, uint64
 void lx_ex_respond(struct exchange *ex, int status, const char *body, size_t len);
 void lx_ex_respond_error(struct exchange *ex, int status, const char *message, const char *type,
                          const char *param, const char *code);
-int lx_ex_client_write(struct exchange *ex, const char *p, size_t n);
 void lx_ex_client_end(struct exchange *ex);
 void lx_ex_note_error(struct exchange *ex, const char *type, const char *message);
 void lx_ex_start_attempt(struct exchange *ex);
@@ -412,6 +411,13 @@ void lx_proxy_validate_reset_attempt(struct exchange *ex);
 void lx_proxy_validate_release(struct exchange *ex);
 /* record.c: "repairs" and "structured_output" of the audit record. */
 void lx_proxy_validate_record(const struct exchange *ex, lx_jw *w);
+
+/* reverse.c: calls fn on the data of each "data: X\n\n" chunk of chunks
+ * (the gateway's own held or translated chunks), in order; stops at the
+ * first result that is not LX_OK and returns it (LX_ERR on a malformed
+ * chunk). */
+int lx_proxy_each_chunk(struct exchange *ex, lx_str chunks,
+                        int (*fn)(struct exchange *ex, lx_str data));
 
 /* reverse.c: a chat client over a backend that speaks only Responses
  * (RESPONSES.md 13). */

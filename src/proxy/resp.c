@@ -460,7 +460,7 @@ static void release_answer(struct exchange *ex)
         return;
     /* a started stream (also a repaired answer, which came whole: validate.c) */
     if (ex->mode == MODE_SSE || ex->client_started) {
-        lx_ex_client_write(ex, o->data, o->len);
+        lx_proxy_client_write(ex, o->data, o->len);
         lx_ex_client_end(ex);
     } else {
         lx_ex_respond(ex, 200, o->data, o->len);
@@ -675,7 +675,7 @@ static int flush_events(struct exchange *ex)
 {
     if (ex->whole.len == 0)
         return LX_OK;
-    int rc = lx_ex_client_write(ex, ex->whole.data, ex->whole.len);
+    int rc = lx_proxy_client_write(ex, ex->whole.data, ex->whole.len);
     lx_buf_reset(&ex->whole);
     return rc;
 }
@@ -863,7 +863,7 @@ int lx_proxy_resp_relay(struct exchange *ex, const lx_sse_event *ev)
         lx_buf_append(b, "\n\n", 2) != LX_OK)
         return LX_ERR;
     ex->relayed++;
-    int rc = lx_ex_client_write(ex, b->data, b->len);
+    int rc = lx_proxy_client_write(ex, b->data, b->len);
     lx_buf_reset(b);
     if (rc == LX_OK && ex->saw_done)
         lx_ex_client_end(ex);
@@ -903,7 +903,7 @@ static void relay_fail(struct exchange *ex, const char *code, const char *messag
         lx_jw_obj_close(&w);
         lx_jw_obj_close(&w);
         if (lx_jw_ok(&w) && lx_buf_append(b, "\n\n", 2) == LX_OK)
-            lx_ex_client_write(ex, b->data, b->len);
+            lx_proxy_client_write(ex, b->data, b->len);
     }
     lx_buf_reset(b);
     lx_ex_client_end(ex);

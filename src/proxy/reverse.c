@@ -109,20 +109,26 @@ int lx_proxy_rev_whole(struct exchange *ex, lx_str *body)
     return LX_OK;
 }
 
-/* Feeds the translated chunks ("data: X\n\n" each) to the chat pipeline. */
-static int relay_chunks(struct exchange *ex, lx_str chunks)
+int lx_proxy_each_chunk(struct exchange *ex, lx_str chunks,
+                        int (*fn)(struct exchange *ex, lx_str data))
 {
     const char *p = chunks.ptr, *end = chunks.ptr + chunks.len;
     while (p < end) {
         const char *stop = memmem(p, (size_t)(end - p), "\n\n", 2);
         if (stop == NULL || (size_t)(stop - p) < 6 || memcmp(p, "data: ", 6) != 0)
-            return LX_ERR; /* the translator writes nothing else */
-        int rc = lx_ex_chat_event(ex, (lx_str){p + 6, (size_t)(stop - p - 6)});
+            return LX_ERR; /* the gateway's own buffers hold nothing else */
+        int rc = fn(ex, (lx_str){p + 6, (size_t)(stop - p - 6)});
         if (rc != LX_OK)
             return rc;
         p = stop + 2;
     }
     return LX_OK;
+}
+
+/* Feeds the translated chunks to the chat pipeline. */
+static int relay_chunks(struct exchange *ex, lx_str chunks)
+{
+    return lx_proxy_each_chunk(ex, chunks, lx_ex_chat_event);
 }
 
 int lx_proxy_rev_event(struct exchange *ex, const lx_sse_event *ev)
